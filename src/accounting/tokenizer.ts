@@ -1,0 +1,125 @@
+// Token counting with a real tokenizer (o200k_base, the GPT-4o family's encoding): the simulator's usage,
+// and the gateway's own estimates when a backend reports none. Only this one encoding is loaded.
+import { countTokens as countO200k, decode as decodeO200k, encode as encodeO200k } from 'gpt-tokenizer/encoding/o200k_base';
+
+// User text that happens to contain "<|endoftext|>" and the like is counted as plain text, never rejected.
+const ENCODE_OPTIONS = { disallowedSpecial: new Set<string>() };
+
+/** OpenAI's accounting for chat prompts: each message costs 3 tokens of framing, a `name` 1 more, and the reply is primed with 3. */
+export const TOKENS_PER_MESSAGE = 3;
+export const TOKENS_PER_NAME = 1;
+export const TOKENS_PER_REPLY = 3;
+/** An image part, counted as OpenAI's low-detail price (the pixels are not fetched to count tiles). */
+export const TOKENS_PER_IMAGE = 85;
+
+export function countTokens(text: string): number {
+  return text.length === 0 ? 0 : countO200k(text, ENCODE_OPTIONS);
+}
+
+export function encodeTokens(text: string): number[] {
+  return text.length === 0 ? [] : encodeO200k(text, ENCODE_OPTIONS);
+}
+
+export function decodeTokens(tokens: readonly number[]): string {
+  return decodeO200k(tokens);
+}
+
+/** What a walk over a chat prompt reports: text to tokenize, or a run of tokens with no text (framing, images). */
+interface PromptSink {
+  text(text: string): void;
+  opaque(count: number, id: number): void;
+}
+
+// Synthetic ids for the framing tokens: above o200k's vocabulary, so they never collide with a text token.
+const FRAME_ID = 300_000;
+const REPLY_ID = 300_001;
+const NAME_ID = 300_002;
+const IMAGE_ID = 300_100;
+
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+function walkContent(content: unknown, sink: PromptSink): void {
+  if (typeof content === 'string') {
+    sink.text(content);
+    return;
+  }
+  if (!Array.isArray(content)) return;
+  for (const part of content as unknown[]) {
+    if (typeof part === 'string') {
+      sink.text(part);
+      continue;
+    }
+    if (part === null || typeof part !== 'object') continue;
+    const p = part as Record<string, unknown>;
+    if (typeof p.text === 'string') sink.text(p.text);
+    else if (typeof p.refusal === 'string') sink.text(p.refusal);
+    else if (p.type === 'image_url') {
+      const image = p.image_url as { url?: unknown } | string | undefined;
+      const url = typeof image === 'string' ? image : typeof image?.url === 'string' ? image.url : '';
+      sink.opaque(TOKENS_PER_IMAGE, IMAGE_ID + (fnv1a(url) % 1_000_000));
+    }
+  }
+}
+
+function walkFunction(fn: unknown, sink: PromptSink): void {
+  if (fn === null || typeof fn !== 'object') return;
+  const f = fn as Record<string, unknown>;
+  if (typeof f.name === 'string') sink.text(f.name);
+  if (typeof f.arguments === 'string') sink.text(f.arguments);
+}
+
+function walkChatPrompt(messages: readonly unknown[], sink: PromptSink): void {
+  for (const message of messages) {
+    sink.opaque(TOKENS_PER_MESSAGE, FRAME_ID);
+    if (message === null || typeof message !== 'object') continue;
+    const m = message as Record<string, unknown>;
+    if (typeof m.role === 'string') sink.text(m.role);
+    walkContent(m.content, sink);
+    if (typeof m.name === 'string') {
+      sink.opaque(TOKENS_PER_NAME, NAME_ID);
+      sink.text(m.name);
+    }
+    if (Array.isArray(m.tool_calls)) {
+      for (const call of m.tool_calls as unknown[]) {
+        if (call !== null && typeof call === 'object') walkFunction((call as Record<string, unknown>).function, sink);
+      }
+    }
+    walkFunction(m.function_call, sink);
+  }
+  sink.opaque(TOKENS_PER_REPLY, REPLY_ID);
+}
+
+/**
+ * Tokens of a chat prompt as OpenAI counts them: every message's role and content text (text parts,
+ * refusals, a fixed price per image), its name, its tool calls' names and arguments, plus the framing.
+ */
+export function countChatPromptTokens(messages: readonly unknown[]): number {
+  let total = 0;
+  walkChatPrompt(messages, {
+    text(text) {
+      total += countTokens(text);
+    },
+    opaque(count) {
+      total += count;
+    },
+  });
+  return total;
+}
+
+/** The same prompt as a token array (framing and images as synthetic ids): its length is `countChatPromptTokens`. */
+export function encodeChatPrompt(messages: readonly unknown[]): number[] {
+  const tokens: number[] = [];
+  walkChatPrompt(messages, {
+    text(text) {
+      for (const t of encodeTokens(text)) tokens.push(t);
+    },
+    opaque(count, id) {
+      for (let i = 0; i < count; i++) tokens.push(id);
+    },
+  });
+  return tokens;
+}

@@ -1,0 +1,40 @@
+// GET /v1/models and /v1/models/{id}: OpenAI's Model shape plus category, context length, prices and
+// capabilities; a key with an allow-list sees only its models.
+import type { Principal } from '../http/auth.js';
+import { authorizeModel } from '../http/auth.js';
+import type { JsonObject } from '../providers/types.js';
+import type { Catalog, CatalogModel } from '../routing/catalog.js';
+
+export function modelObject(model: CatalogModel): JsonObject {
+  const cfg = model.config;
+  const out: JsonObject = {
+    id: model.id,
+    object: 'model',
+    created: model.created,
+    owned_by: cfg.owned_by ?? 'floodgate',
+    category: cfg.category,
+    context_length: cfg.context_length ?? null,
+    max_output_tokens: cfg.max_output_tokens ?? null,
+    capabilities: [...model.capabilities],
+    pricing: cfg.pricing
+      ? { currency: 'USD', unit: 'per_million_tokens', input: cfg.pricing.input, cached_input: cfg.pricing.cached_input ?? cfg.pricing.input, output: cfg.pricing.output ?? 0 }
+      : null,
+  };
+  if (cfg.aliases && cfg.aliases.length > 0) out.aliases = cfg.aliases;
+  if (cfg.description) out.description = cfg.description;
+  return out;
+}
+
+function visible(model: CatalogModel, principal: Principal | undefined): boolean {
+  return principal === undefined || principal.allowedModels === null || principal.allowedModels.has(model.id);
+}
+
+export function listModels(catalog: Catalog, principal: Principal | undefined): JsonObject {
+  return { object: 'list', data: catalog.models.filter((m) => visible(m, principal)).map(modelObject) };
+}
+
+export function getModel(catalog: Catalog, principal: Principal | undefined, name: string): JsonObject {
+  const model = catalog.resolve(name);
+  if (principal) authorizeModel(principal, model.id);
+  return modelObject(model);
+}

@@ -1,0 +1,34 @@
+// What one request has learned on its way through the pipeline: who called, which model and deployment
+// served it, how long each part took, the usage and how it settled. The request's log line is made from it.
+import type { Principal } from '../http/auth.js';
+import type { Usage } from '../openai/normalize.js';
+
+export type SettleReason = 'complete' | 'client_disconnected' | 'upstream_error' | 'estimated';
+
+export interface RequestState {
+  id: string;
+  /** performance.now() when the request arrived. */
+  start: number;
+  principal?: Principal;
+  /** The model name the client sent. */
+  model?: string;
+  deployment?: string;
+  stream?: boolean;
+  /** Time from forwarding to the backend's answer (or first stream event), ms. */
+  upstreamMs?: number;
+  /** Time from arrival to the first byte sent to the client on a stream, ms. */
+  ttftMs?: number;
+  usage?: Usage;
+  settle?: SettleReason;
+  errorCode?: string | null;
+  errorMessage?: string;
+  /** The response is over (sent or abandoned). */
+  closed?: boolean;
+  /** The pipeline is still running (settling a stream, say). */
+  busy?: boolean;
+  logged?: boolean;
+}
+
+export function newRequestState(id: string): RequestState {
+  return { id, start: performance.now() };
+}

@@ -1,0 +1,144 @@
+// Relays a backend stream to the client as OpenAI SSE (SPEC §5): the 200 is committed only with the first
+// event (so earlier failures stay real HTTP errors), chunks are rewritten to our id/model and written as
+// they arrive with back-pressure, usage is kept for billing and shown only when the client asked, a
+// failure after the first byte becomes one `data: {"error": …}` event, and the response ends after [DONE].
+import type { ServerResponse } from 'node:http';
+import { once } from 'node:events';
+import { asGatewayError, GatewayError } from '../openai/errors.js';
+import { mapFinishReason, normalizeUsage, type ResponseIdentity, type Usage } from '../openai/normalize.js';
+import { SSE_DONE, SSE_HEADERS, SSE_HEARTBEAT, sseError, sseEvent } from '../openai/sse.js';
+import type { JsonObject } from '../providers/types.js';
+import type { CallTimers } from '../routing/timeouts.js';
+
+export interface StreamRelayOptions {
+  res: ServerResponse;
+  events: AsyncIterator<JsonObject>;
+  who: ResponseIdentity;
+  object: 'chat.completion.chunk' | 'text_completion';
+  includeUsage: boolean;
+  heartbeatMs: number;
+  timers: CallTimers;
+  signal: AbortSignal;
+  /** Extra response headers (request id, processing time…). */
+  headers: Record<string, string | number>;
+  /** Called when the 200 is committed. */
+  onCommit: () => void;
+}
+
+export interface StreamOutcome {
+  usage?: Usage;
+  /** Output text seen, for counting tokens when the backend reports no usage. */
+  output: string[];
+  ended: 'complete' | 'client_disconnected' | 'upstream_error';
+  error?: GatewayError;
+}
+
+/** The client went away: the caller's abort reason. */
+export class ClientDisconnected extends Error {
+  override name = 'ClientDisconnected';
+}
+
+function collectOutput(choices: unknown[], output: string[]): void {
+  for (const raw of choices) {
+    const delta = ((raw as JsonObject)?.delta ?? raw) as JsonObject;
+    if (typeof delta.content === 'string') output.push(delta.content);
+    if (typeof delta.text === 'string') output.push(delta.text);
+    if (typeof delta.reasoning_content === 'string') output.push(delta.reasoning_content);
+    if (Array.isArray(delta.tool_calls)) {
+      for (const call of delta.tool_calls as JsonObject[]) {
+        const fn = (call?.function ?? {}) as JsonObject;
+        if (typeof fn.name === 'string') output.push(fn.name);
+        if (typeof fn.arguments === 'string') output.push(fn.arguments);
+      }
+    }
+  }
+}
+
+/**
+ * Rewrites one backend chunk in place to the client's view. Returns false when the chunk only carried
+ * usage (it is held back and re-sent last, if the client asked).
+ */
+function rewriteChunk(chunk: JsonObject, opts: StreamRelayOptions, outcome: StreamOutcome): boolean {
+  const usage = chunk.usage;
+  if (usage !== undefined && usage !== null) {
+    const normalized = normalizeUsage(usage);
+    if (normalized) outcome.usage = normalized;
+  }
+  const choices = Array.isArray(chunk.choices) ? (chunk.choices as JsonObject[]) : [];
+  if (choices.length === 0) return false;
+  collectOutput(choices, outcome.output);
+  for (const choice of choices) {
+    if (choice.finish_reason !== undefined && choice.finish_reason !== null) choice.finish_reason = mapFinishReason(choice.finish_reason);
+    else choice.finish_reason = null;
+    if (opts.object === 'text_completion' && choice.logprobs === undefined) choice.logprobs = null;
+  }
+  chunk.id = opts.who.id;
+  chunk.object = opts.object;
+  chunk.created = opts.who.created;
+  chunk.model = opts.who.model;
+  delete chunk.system_fingerprint;
+  if (opts.includeUsage) chunk.usage = null;
+  else delete chunk.usage;
+  return true;
+}
+
+async function write(res: ServerResponse, text: string, signal: AbortSignal): Promise<void> {
+  if (res.write(text)) return;
+  // Back-pressure: wait for the client to drain (or go away) before reading more from the backend.
+  await once(res, 'drain', { signal });
+}
+
+export async function relayStream(first: JsonObject, opts: StreamRelayOptions): Promise<StreamOutcome> {
+  const { res, events, timers, signal } = opts;
+  const outcome: StreamOutcome = { output: [], ended: 'complete' };
+  let lastWrite = performance.now();
+  let committed = false;
+  const heartbeat = setInterval(() => {
+    if (committed && performance.now() - lastWrite >= opts.heartbeatMs && !res.writableEnded) {
+      res.write(SSE_HEARTBEAT);
+      lastWrite = performance.now();
+    }
+  }, opts.heartbeatMs);
+  heartbeat.unref();
+
+  const send = async (text: string): Promise<void> => {
+    if (!committed) {
+      res.writeHead(200, { ...SSE_HEADERS, ...opts.headers });
+      committed = true;
+      opts.onCommit();
+    }
+    lastWrite = performance.now();
+    await write(res, text, signal);
+  };
+
+  try {
+    let chunk: JsonObject | undefined = first;
+    // The 200 goes out with the first chunk the client will see; a usage-only first event waits.
+    while (chunk !== undefined) {
+      if (rewriteChunk(chunk, opts, outcome)) await send(sseEvent(chunk));
+      const next: IteratorResult<JsonObject> = await events.next();
+      timers.activity();
+      chunk = next.done ? undefined : next.value;
+    }
+    if (opts.includeUsage && outcome.usage) {
+      await send(sseEvent({ id: opts.who.id, object: opts.object, created: opts.who.created, model: opts.who.model, choices: [], usage: outcome.usage }));
+    }
+    await send(SSE_DONE);
+    res.end();
+  } catch (err) {
+    if (signal.aborted && signal.reason instanceof ClientDisconnected) {
+      outcome.ended = 'client_disconnected';
+    } else {
+      const error = asGatewayError(signal.aborted && signal.reason instanceof GatewayError ? signal.reason : err);
+      outcome.ended = 'upstream_error';
+      outcome.error = error;
+      if (!committed) throw error;
+      if (!res.writableEnded && !res.destroyed) res.end(sseError(error));
+    }
+    // Stop the backend's generator (and its socket) now.
+    await events.return?.(undefined)?.catch(() => undefined);
+  } finally {
+    clearInterval(heartbeat);
+  }
+  return outcome;
+}

@@ -1,0 +1,140 @@
+// `floodgate simulate`: runs the built-in simulator as a standalone OpenAI-compatible upstream for tests,
+// benchmarks and demos. Prints one line, `Simulator listening on http://HOST:PORT`, once it listens.
+import { readFileSync } from 'node:fs';
+import { Ajv } from 'ajv';
+import { InvalidArgumentError, type Command } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError } from '../config/load.js';
+import { SimulatorSettingsSchema, type SimulatorSettings } from '../config/schema.js';
+import { startSimulatorServer } from '../providers/simulator/server.js';
+import { describeAjvError, valueAt } from '../validation/ajv-errors.js';
+import { parsePort } from './options.js';
+
+interface SimulateOptions {
+  host: string;
+  port: number;
+  config?: string;
+  ttftMs?: number;
+  tokensPerSecond?: number;
+  embeddingDimensions?: number;
+  errorRate?: number;
+  errorStatus?: number;
+  latencyMs?: number;
+  hang?: boolean;
+  breakAfterTokens?: number;
+}
+
+function parseNonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a non-negative integer.');
+  return n;
+}
+
+function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer.');
+  return n;
+}
+
+function parseNonNegativeNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a non-negative number.');
+  return n;
+}
+
+function parseFraction(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('must be a number from 0 to 1.');
+  return n;
+}
+
+function parseErrorStatus(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 400 || n > 599) throw new InvalidArgumentError('must be an HTTP error status (400-599).');
+  return n;
+}
+
+const validateSettings = new Ajv({ allErrors: true, strict: false }).compile<SimulatorSettings>(SimulatorSettingsSchema);
+
+function checkSettings(doc: unknown, source: string): SimulatorSettings {
+  if (!validateSettings(doc)) {
+    const lines = (validateSettings.errors ?? []).map((err) => {
+      const { path, message } = describeAjvError(err, valueAt(doc, err.instancePath));
+      return `${path ?? '(root)'}: ${message}`;
+    });
+    throw new ConfigError(`${source}:\n${[...new Set(lines)].join('\n')}`);
+  }
+  return doc;
+}
+
+function readSettingsFile(path: string): SimulatorSettings {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read simulator config ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text) ?? {};
+  } catch (err) {
+    throw new ConfigError(`${path}: invalid YAML: ${(err as Error).message}`);
+  }
+  return checkSettings(doc, path);
+}
+
+/** The file's settings (if any) with the flags on top. */
+export function simulatorSettingsFromOptions(opts: SimulateOptions): SimulatorSettings {
+  const base = opts.config === undefined ? {} : readSettingsFile(opts.config);
+  const settings: SimulatorSettings = { ...base };
+  if (opts.ttftMs !== undefined) settings.ttft_ms = opts.ttftMs;
+  if (opts.tokensPerSecond !== undefined) settings.tokens_per_second = opts.tokensPerSecond;
+  if (opts.embeddingDimensions !== undefined) settings.embedding_dimensions = opts.embeddingDimensions;
+  const faults = { ...(base.faults ?? {}) };
+  if (opts.errorRate !== undefined) faults.error_rate = opts.errorRate;
+  if (opts.errorStatus !== undefined) faults.error_status = opts.errorStatus;
+  if (opts.latencyMs !== undefined) faults.latency_ms = opts.latencyMs;
+  if (opts.hang === true) faults.hang = true;
+  if (opts.breakAfterTokens !== undefined) faults.break_after_tokens = opts.breakAfterTokens;
+  if (Object.keys(faults).length > 0) settings.faults = faults;
+  return checkSettings(settings, 'simulator settings');
+}
+
+export function registerSimulateCommand(program: Command): void {
+  program
+    .command('simulate')
+    .description(
+      'Run the built-in simulator, a deterministic fake LLM backend (not a model), as a standalone ' +
+        'OpenAI-compatible server (chat, completions, embeddings, models) for tests, benchmarks and demos.',
+    )
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0 = any free port)', parsePort, 8090)
+    .option('--config <path>', 'YAML file whose top level is a simulator settings object (ttft_ms, tokens_per_second, output_tokens, faults, …); flags override it')
+    .option('--ttft-ms <ms>', 'time to first token, in milliseconds', parseNonNegativeInt)
+    .option('--tokens-per-second <n>', 'streaming pace (0 = as fast as possible)', parseNonNegativeNumber)
+    .option('--embedding-dimensions <n>', 'length of embedding vectors (default 1024)', parsePositiveInt)
+    .option('--error-rate <fraction>', 'fault: fraction of requests (0-1) answered with --error-status', parseFraction)
+    .option('--error-status <status>', 'fault: HTTP status of injected errors (default 500)', parseErrorStatus)
+    .option('--latency-ms <ms>', 'fault: extra delay before every answer', parseNonNegativeInt)
+    .option('--hang', 'fault: never answer; keep connections open until the client leaves')
+    .option('--break-after-tokens <n>', 'fault: drop the connection after this many output tokens', parseNonNegativeInt)
+    .action(async (opts: SimulateOptions) => {
+      const settings = simulatorSettingsFromOptions(opts);
+      const server = await startSimulatorServer({ host: opts.host, port: opts.port, settings });
+      process.stdout.write(`Simulator listening on ${server.url}\n`);
+      let closing = false;
+      const shutdown = (): void => {
+        if (closing) return;
+        closing = true;
+        server.close().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            process.stderr.write(`error during shutdown: ${String(err)}\n`);
+            process.exit(1);
+          },
+        );
+      };
+      process.once('SIGTERM', shutdown);
+      process.once('SIGINT', shutdown);
+    });
+}

@@ -1,0 +1,172 @@
+// Loads the config: YAML file (or the embedded default), `${ENV}` interpolation, validation with field
+// paths, cross-references, and the defaults the rest of the code relies on.
+import { readFileSync, existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Ajv } from 'ajv';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { ConfigSchema, type RawConfig, type ProviderConfig, type ModelConfig } from './schema.js';
+import { EMBEDDED_DEFAULT } from './embedded-default.js';
+import { describeAjvError, valueAt } from '../validation/ajv-errors.js';
+
+/** A config that cannot be used: the CLI prints the message and exits 2. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export interface CorsConfig {
+  origins: string[];
+  maxAgeS: number;
+}
+
+export interface Config {
+  /** Where the config came from: a file path or "embedded default". */
+  source: string;
+  server: {
+    host: string;
+    port: number;
+    basePath: string;
+    bodyLimitBytes: number;
+    heartbeatMs: number;
+    publicModels: boolean;
+    cors: CorsConfig | null;
+  };
+  dataDir: string;
+  storeUrl: string;
+  auth: { keyPrefix: string; pepper?: string; adminToken?: string; docUrl?: string; keyCacheMs: number };
+  logging: { level: string };
+  providers: Record<string, ProviderConfig>;
+  models: ModelConfig[];
+}
+
+export interface ConfigOverrides {
+  host?: string;
+  port?: number;
+  dataDir?: string;
+}
+
+const ajv = new Ajv({ allErrors: true, discriminator: true, strict: false });
+const validateRaw = ajv.compile<RawConfig>(ConfigSchema);
+
+/** Replaces `${NAME}` and `${NAME:-default}` in every string of the parsed document. */
+export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, path = ''): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_m, name: string, fallback: string | undefined) => {
+      const v = env[name];
+      if (v !== undefined && v !== '') return v;
+      if (fallback !== undefined) return fallback;
+      throw new ConfigError(`${path || '(root)'}: environment variable ${name} is not set`);
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => interpolateEnv(v, env, `${path}[${i}]`));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = interpolateEnv(v, env, path ? `${path}.${k}` : k);
+    return out;
+  }
+  return value;
+}
+
+function formatSchemaErrors(doc: unknown): string {
+  const lines = new Set<string>();
+  for (const err of validateRaw.errors ?? []) {
+    // A discriminated union reports its branch errors itself; the generic oneOf line adds nothing.
+    if (err.keyword === 'oneOf') continue;
+    if (err.keyword === 'discriminator') {
+      const p = err.params as { tag: string; tagValue: unknown };
+      const path = err.instancePath ? `${describeAjvError(err, undefined).path}.${p.tag}` : p.tag;
+      lines.add(`${path}: unknown provider type ${JSON.stringify(p.tagValue)} (known: openai, simulator)`);
+      continue;
+    }
+    const { path, message } = describeAjvError(err, valueAt(doc, err.instancePath));
+    lines.add(`${path ?? '(root)'}: ${message}`);
+  }
+  return [...lines].join('\n');
+}
+
+/** Checks what the schema cannot: references between sections and unique names. */
+function checkReferences(raw: RawConfig): string[] {
+  const problems: string[] = [];
+  const providerNames = Object.keys(raw.providers);
+  const names = new Map<string, string>();
+  raw.models.forEach((model, i) => {
+    for (const [j, name] of [model.id, ...(model.aliases ?? [])].entries()) {
+      const where = j === 0 ? `models[${i}].id` : `models[${i}].aliases[${j - 1}]`;
+      const seen = names.get(name);
+      if (seen) problems.push(`${where}: "${name}" is already used by ${seen}`);
+      else names.set(name, where);
+    }
+    model.deployments.forEach((d, j) => {
+      if (!(d.provider in raw.providers)) {
+        problems.push(`models[${i}].deployments[${j}].provider: unknown provider "${d.provider}" (known: ${providerNames.join(', ') || 'none'})`);
+      }
+    });
+    const defaults = model.defaults ?? {};
+    for (const key of ['max_tokens', 'max_completion_tokens'] as const) {
+      const v = defaults[key];
+      if (v !== undefined && (!Number.isInteger(v) || (v as number) < 1)) problems.push(`models[${i}].defaults.${key}: must be a positive integer`);
+    }
+  });
+  return problems;
+}
+
+/** Validates a parsed config document and fills in defaults. */
+export function resolveConfig(doc: unknown, source: string, overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const interpolated = interpolateEnv(doc, env);
+  if (!validateRaw(interpolated)) throw new ConfigError(formatSchemaErrors(interpolated));
+  const raw = interpolated;
+  const problems = checkReferences(raw);
+  if (problems.length > 0) throw new ConfigError(problems.join('\n'));
+
+  const dataDir = resolve(overrides.dataDir ?? raw.data_dir ?? './data');
+  const basePath = (raw.server?.base_path ?? '/v1').replace(/\/+$/, '') || '';
+  const cors = raw.server?.cors;
+  return {
+    source,
+    server: {
+      host: overrides.host ?? raw.server?.host ?? '127.0.0.1',
+      port: overrides.port ?? raw.server?.port ?? 8080,
+      basePath,
+      bodyLimitBytes: raw.server?.body_limit_bytes ?? 8 * 1024 * 1024,
+      heartbeatMs: raw.server?.heartbeat_ms ?? 15_000,
+      publicModels: raw.server?.public_models ?? false,
+      cors: cors && cors.origins.length > 0 ? { origins: cors.origins, maxAgeS: cors.max_age_s ?? 600 } : null,
+    },
+    dataDir,
+    storeUrl: raw.store?.url ?? `sqlite:${resolve(dataDir, 'floodgate.db')}`,
+    auth: {
+      keyPrefix: raw.auth?.key_prefix ?? 'fk-',
+      pepper: raw.auth?.pepper,
+      adminToken: raw.auth?.admin_token,
+      docUrl: raw.auth?.doc_url,
+      keyCacheMs: raw.auth?.key_cache_ms ?? 1000,
+    },
+    logging: { level: raw.logging?.level ?? 'info' },
+    providers: raw.providers,
+    models: raw.models,
+  };
+}
+
+/** Reads the config named by `--config`, `FLOODGATE_CONFIG` or `./floodgate.yaml`; else the embedded default. */
+export function loadConfig(path: string | undefined, overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const file = path ?? env.FLOODGATE_CONFIG ?? (existsSync('floodgate.yaml') ? 'floodgate.yaml' : undefined);
+  if (file === undefined) return resolveConfig(structuredClone(EMBEDDED_DEFAULT), 'embedded default', overrides, env);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    if (err instanceof YAMLParseError) throw new ConfigError(`${file}: invalid YAML: ${err.message}`);
+    throw err;
+  }
+  try {
+    return resolveConfig(doc, resolve(file), overrides, env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(`${file}:\n${err.message}`);
+    throw err;
+  }
+}

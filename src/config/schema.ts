@@ -1,0 +1,187 @@
+// The config file's schema: one TypeBox source for validation and for the types the code reads.
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { StringEnum } from '../openai/schemas/common.js';
+
+const Opt = <T extends TSchema>(schema: T) => Type.Optional(schema);
+const PositiveInt = (extra: object = {}) => Type.Integer({ minimum: 1, ...extra });
+
+export const TimeoutsSchema = Type.Object(
+  {
+    connect_ms: Opt(PositiveInt()),
+    first_byte_ms: Opt(PositiveInt()),
+    idle_ms: Opt(PositiveInt()),
+    total_ms: Opt(PositiveInt()),
+  },
+  { additionalProperties: false },
+);
+
+export const SimulatorFaultsSchema = Type.Object(
+  {
+    /** Fraction of requests (0–1) answered with `error_status`. */
+    error_rate: Opt(Type.Number({ minimum: 0, maximum: 1 })),
+    error_status: Opt(Type.Integer({ minimum: 400, maximum: 599 })),
+    /** Extra delay before the response starts. */
+    latency_ms: Opt(Type.Integer({ minimum: 0 })),
+    /** Never answer: the request hangs until the client gives up. */
+    hang: Opt(Type.Boolean()),
+    /** Break the connection (or the stream) after this many output tokens. */
+    break_after_tokens: Opt(Type.Integer({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+
+export const SimulatorSettingsSchema = Type.Object(
+  {
+    ttft_ms: Opt(Type.Integer({ minimum: 0 })),
+    /** 0 = as fast as possible. */
+    tokens_per_second: Opt(Type.Number({ minimum: 0 })),
+    /** Default length of a generated answer, in tokens: [min, max]. */
+    output_tokens: Opt(Type.Tuple([Type.Integer({ minimum: 1 }), Type.Integer({ minimum: 1 })])),
+    embedding_dimensions: Opt(PositiveInt({ maximum: 8192 })),
+    /** Upstream model names (glob `*`) answered with reasoning content first. */
+    reasoning_models: Opt(Type.Array(Type.String())),
+    faults: Opt(SimulatorFaultsSchema),
+  },
+  { additionalProperties: false },
+);
+
+const ProviderCommon = {
+  timeouts: Opt(TimeoutsSchema),
+};
+
+export const OpenAIProviderSchema = Type.Object(
+  {
+    type: Type.Literal('openai'),
+    base_url: Type.String({ pattern: '^https?://' }),
+    api_key: Opt(Type.String()),
+    headers: Opt(Type.Record(Type.String(), Type.String())),
+    /** Request fields renamed before forwarding, e.g. `{max_tokens: max_completion_tokens}`. */
+    rename_fields: Opt(Type.Record(Type.String(), Type.String({ minLength: 1 }))),
+    /** Request fields removed before forwarding. */
+    drop_fields: Opt(Type.Array(Type.String({ minLength: 1 }))),
+    /** Connections kept per upstream origin. */
+    connections: Opt(PositiveInt({ maximum: 10_000 })),
+    ...ProviderCommon,
+  },
+  { additionalProperties: false },
+);
+
+export const SimulatorProviderSchema = Type.Object(
+  {
+    type: Type.Literal('simulator'),
+    ...SimulatorSettingsSchema.properties,
+    ...ProviderCommon,
+  },
+  { additionalProperties: false },
+);
+
+/** Discriminated on `type`, so a config error names the fields of the provider type actually meant. */
+export const ProviderSchema = Type.Unsafe<Static<typeof OpenAIProviderSchema> | Static<typeof SimulatorProviderSchema>>({
+  type: 'object',
+  required: ['type'],
+  discriminator: { propertyName: 'type' },
+  oneOf: [OpenAIProviderSchema, SimulatorProviderSchema],
+});
+export const PROVIDER_TYPES = ['openai', 'simulator'] as const;
+
+export const CATEGORIES = ['text', 'code', 'reasoning', 'multimodal', 'embeddings', 'image', 'audio', 'video'] as const;
+export const CAPABILITIES = ['chat', 'completions', 'embeddings', 'tools', 'vision', 'json_object', 'json_schema', 'n', 'logprobs', 'dimensions'] as const;
+
+export const DeploymentSchema = Type.Object(
+  {
+    provider: Type.String({ minLength: 1 }),
+    /** The model name the backend knows; defaults to the catalog id. */
+    model: Opt(Type.String({ minLength: 1 })),
+    weight: Opt(Type.Number({ exclusiveMinimum: 0 })),
+    timeouts: Opt(TimeoutsSchema),
+  },
+  { additionalProperties: false },
+);
+
+/** Prices in currency units per million tokens (stored as integer micro-units). */
+export const PricingSchema = Type.Object(
+  {
+    input: Type.Number({ minimum: 0 }),
+    cached_input: Opt(Type.Number({ minimum: 0 })),
+    output: Opt(Type.Number({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+
+export const ModelSchema = Type.Object(
+  {
+    id: Type.String({ minLength: 1, maxLength: 256 }),
+    aliases: Opt(Type.Array(Type.String({ minLength: 1 }))),
+    category: StringEnum(CATEGORIES),
+    owned_by: Opt(Type.String()),
+    description: Opt(Type.String()),
+    context_length: Opt(PositiveInt()),
+    max_output_tokens: Opt(PositiveInt()),
+    defaults: Opt(Type.Record(Type.String(), Type.Unknown())),
+    capabilities: Opt(Type.Array(StringEnum(CAPABILITIES))),
+    pricing: Opt(PricingSchema),
+    deployments: Type.Array(DeploymentSchema, { minItems: 1 }),
+  },
+  { additionalProperties: false },
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    server: Opt(
+      Type.Object(
+        {
+          host: Opt(Type.String()),
+          port: Opt(Type.Integer({ minimum: 0, maximum: 65535 })),
+          base_path: Opt(Type.String({ pattern: '^/[A-Za-z0-9._~/-]*$' })),
+          body_limit_bytes: Opt(PositiveInt()),
+          heartbeat_ms: Opt(PositiveInt()),
+          /** Allow `GET /v1/models` without a key. */
+          public_models: Opt(Type.Boolean()),
+          cors: Opt(
+            Type.Object(
+              { origins: Type.Array(Type.String({ minLength: 1 })), max_age_s: Opt(Type.Integer({ minimum: 0 })) },
+              { additionalProperties: false },
+            ),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    data_dir: Opt(Type.String({ minLength: 1 })),
+    store: Opt(Type.Object({ url: Type.String({ pattern: '^(sqlite:|postgres://|postgresql://)' }) }, { additionalProperties: false })),
+    auth: Opt(
+      Type.Object(
+        {
+          key_prefix: Opt(Type.String({ pattern: '^[A-Za-z0-9_-]{0,16}$' })),
+          /** HMAC pepper for API keys; generated into the data directory when unset. */
+          pepper: Opt(Type.String({ minLength: 16 })),
+          admin_token: Opt(Type.String({ minLength: 16 })),
+          doc_url: Opt(Type.String()),
+          /** How long a verified key stays cached in process (SPEC §3: at most 1 s). */
+          key_cache_ms: Opt(Type.Integer({ minimum: 0, maximum: 1000 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    logging: Opt(
+      Type.Object(
+        { level: Opt(StringEnum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])) },
+        { additionalProperties: false },
+      ),
+    ),
+    providers: Type.Record(Type.String({ pattern: '^[A-Za-z0-9._-]+$' }), ProviderSchema),
+    models: Type.Array(ModelSchema, { minItems: 1 }),
+  },
+  { additionalProperties: false },
+);
+
+export type RawConfig = Static<typeof ConfigSchema>;
+export type ProviderConfig = Static<typeof ProviderSchema>;
+export type OpenAIProviderConfig = Static<typeof OpenAIProviderSchema>;
+export type SimulatorProviderConfig = Static<typeof SimulatorProviderSchema>;
+export type SimulatorSettings = Static<typeof SimulatorSettingsSchema>;
+export type ModelConfig = Static<typeof ModelSchema>;
+export type DeploymentConfig = Static<typeof DeploymentSchema>;
+export type Timeouts = Static<typeof TimeoutsSchema>;
+export type Category = (typeof CATEGORIES)[number];
+export type Capability = (typeof CAPABILITIES)[number];

@@ -1,0 +1,194 @@
+// The HTTP layer (Fastify), kept thin: request id, CORS, auth, body parsing and limits, the routes, and
+// one error handler that turns every failure into OpenAI's envelope. The pipeline lives in api/.
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Socket } from 'node:net';
+import type { Config } from '../config/load.js';
+import { runInference, type InferenceDeps, type InferenceEndpoint } from '../api/inference.js';
+import type { JsonObject } from '../providers/types.js';
+import { chatCompletions } from '../api/chat-completions.js';
+import { completions } from '../api/completions.js';
+import { embeddings } from '../api/embeddings.js';
+import { getModel, listModels } from '../api/models.js';
+import { unsupportedEndpoint } from '../api/unsupported.js';
+import { newRequestState, type RequestState } from '../api/request-state.js';
+import { asGatewayError, errorHeaders, GatewayError, invalidRequest } from '../openai/errors.js';
+import { requestIdFrom } from '../openai/ids.js';
+import type { Catalog } from '../routing/catalog.js';
+import type { Logger } from '../observability/logger.js';
+import { logRequest } from '../observability/request-log.js';
+import type { Authenticator } from './auth.js';
+import { applyCors, handlePreflight } from './cors.js';
+import { parseJsonBody } from './json-body.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    state: RequestState;
+  }
+}
+
+export interface AppDeps {
+  config: Config;
+  catalog: Catalog;
+  authenticator: Authenticator;
+  logger: Logger;
+  /** Throws when the store cannot be reached (readiness). */
+  pingStore: () => Promise<void>;
+}
+
+/** Routes by path below the base path, for telling 405 from 404. */
+const ROUTES: Record<string, string[]> = {
+  '/chat/completions': ['POST'],
+  '/completions': ['POST'],
+  '/embeddings': ['POST'],
+  '/models': ['GET'],
+};
+
+function sendError(reply: FastifyReply, err: GatewayError, docUrl: string | undefined): void {
+  const state = reply.request.state;
+  if (state) {
+    state.errorCode = err.code;
+    if (err.status >= 500) {
+      const cause = err.cause instanceof Error ? ` (${err.cause.message})` : '';
+      state.errorMessage = err.message + cause;
+    }
+  }
+  void reply
+    .code(err.status)
+    .headers(errorHeaders(err))
+    .type('application/json')
+    .send(JSON.stringify(err.toBody(docUrl)));
+}
+
+/** Fastify's own errors (parsing, limits) as catalog errors. */
+function fromFastifyError(err: unknown): GatewayError {
+  if (err instanceof GatewayError) return err;
+  const e = err as { code?: string; statusCode?: number; message?: string };
+  switch (e.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new GatewayError('request_too_large', 'The request body is larger than this server accepts.');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new GatewayError('unsupported_media_type', 'Send the request body as JSON with "Content-Type: application/json".');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return invalidRequest(null, 'The request body is empty; send a JSON object.');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return invalidRequest(null, 'The Content-Length header does not match the body.');
+  }
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return invalidRequest(null, 'The request could not be read.');
+  }
+  return asGatewayError(err);
+}
+
+function notFound(request: FastifyRequest, basePath: string): GatewayError {
+  const path = request.url.split('?')[0];
+  if (basePath === '' || path === basePath || path.startsWith(`${basePath}/`)) {
+    const below = path.slice(basePath.length);
+    const unsupported = unsupportedEndpoint(below);
+    if (unsupported) return unsupported;
+    const methods = ROUTES[below.replace(/\/+$/, '')] ?? (below.startsWith('/models/') ? ['GET'] : undefined);
+    if (methods && !methods.includes(request.method)) {
+      return new GatewayError('method_not_allowed', `${request.method} is not allowed on ${path}; use ${methods.join(', ')}.`);
+    }
+  }
+  return new GatewayError('not_found', `Unknown endpoint: ${request.method} ${path}.`);
+}
+
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const { config, catalog, authenticator, logger } = deps;
+  const docUrl = config.auth.docUrl;
+  const basePath = config.server.basePath;
+  const app = Fastify({
+    // Fastify's own logging is off (one line per request is ours); errors go to the same pino logger.
+    loggerInstance: logger as unknown as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.server.bodyLimitBytes,
+    genReqId: (req) => requestIdFrom(req.headers['x-request-id']),
+    keepAliveTimeout: 65_000,
+    return503OnClosing: true,
+    // Malformed requests Node's parser rejects (absurd headers, bad framing) still get our envelope.
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket: Socket) => {
+      if (!socket.writable) return socket.destroy();
+      const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+      const status = tooLarge ? 431 : 400;
+      const body = JSON.stringify({
+        error: { message: tooLarge ? 'The request headers are too large.' : 'The request could not be parsed as HTTP.', type: 'invalid_request_error', param: null, code: null },
+      });
+      socket.end(`HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    },
+  });
+
+  const inference: InferenceDeps = { catalog, heartbeatMs: config.server.heartbeatMs };
+  app.decorateRequest('state', null as unknown as RequestState);
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);
+
+  app.addHook('onRequest', (request, reply, done) => {
+    const state = newRequestState(request.id);
+    request.state = state;
+    reply.header('x-request-id', state.id);
+    applyCors(config.server.cors, request, reply);
+    reply.raw.once('close', () => {
+      state.closed = true;
+      logWhenSettled(request, reply);
+    });
+    done();
+  });
+
+  // The log line waits for both the end of the response and the end of the pipeline, which may still be
+  // settling a stream the client just abandoned.
+  function logWhenSettled(request: FastifyRequest, reply: FastifyReply): void {
+    const state = request.state;
+    if (!state.closed || state.busy || state.logged) return;
+    state.logged = true;
+    logRequest(logger, state, request.method, request.url, reply.raw.statusCode, !reply.raw.writableFinished);
+  }
+
+  async function serveInference<Req extends JsonObject>(spec: InferenceEndpoint<Req>, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    request.state.busy = true;
+    try {
+      await runInference(spec, inference, request, reply);
+    } finally {
+      request.state.busy = false;
+      logWhenSettled(request, reply);
+    }
+  }
+
+  app.setErrorHandler((err, _request, reply) => {
+    const gatewayError = fromFastifyError(err);
+    if (gatewayError.status >= 500 && gatewayError.errorName === 'internal_error') logger.error({ err, request_id: reply.request.id }, 'unexpected error');
+    sendError(reply, gatewayError, docUrl);
+  });
+  app.setNotFoundHandler((request, reply) => sendError(reply, notFound(request, basePath), docUrl));
+
+  app.options('*', (request, reply) => handlePreflight(config.server.cors, request, reply));
+
+  app.get('/healthz', async (request, reply) => {
+    if ((request.query as Record<string, string>).ready === undefined) return reply.type('application/json').send('{"status":"ok"}');
+    let storeOk = true;
+    try {
+      await deps.pingStore();
+    } catch {
+      storeOk = false;
+    }
+    const live = catalog.models.filter((m) => m.deployments.length > 0).map((m) => m.id);
+    const ready = storeOk && live.length > 0;
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'unavailable', store: storeOk ? 'ok' : 'unreachable', models: live });
+  });
+
+  void app.register(
+    async (api) => {
+      api.addHook('onRequest', async (request) => {
+        if (config.server.publicModels && request.method === 'GET' && request.headers.authorization === undefined) return;
+        request.state.principal = await authenticator.authenticate(request.headers.authorization);
+      });
+      api.post('/chat/completions', (request, reply) => serveInference(chatCompletions, request, reply));
+      api.post('/completions', (request, reply) => serveInference(completions, request, reply));
+      api.post('/embeddings', (request, reply) => serveInference(embeddings, request, reply));
+      api.get('/models', async (request) => listModels(catalog, request.state.principal));
+      api.get('/models/*', async (request) => getModel(catalog, request.state.principal, decodeURIComponent((request.params as { '*': string })['*'])));
+    },
+    { prefix: basePath },
+  );
+
+  return app;
+}

@@ -1,0 +1,104 @@
+// Authentication (SPEC §3): `Authorization: Bearer <key>` only; the key is HMAC'd under the pepper and
+// looked up by that hash. Verified lookups are cached in process for at most `key_cache_ms` (≤ 1 s), so
+// disabling a key takes effect within a second. Every 401 reads the same, whatever was wrong.
+import { hashApiKey, looksLikeApiKey } from '../auth/key-material.js';
+import { GatewayError } from '../openai/errors.js';
+
+export interface KeyIdentity {
+  keyId: string;
+  accountId: string;
+  expiresAt: number | null;
+  disabled: boolean;
+  accountDisabled: boolean;
+  allowedModels: readonly string[] | null;
+}
+
+/** Finds a key (and its account) by the key's HMAC; undefined when there is none. */
+export type KeyLookup = (hash: string) => Promise<KeyIdentity | undefined>;
+
+export interface Principal {
+  keyId: string;
+  accountId: string;
+  allowedModels: ReadonlySet<string> | null;
+}
+
+const INVALID_KEY_MESSAGE = 'Invalid API key. Send a valid key as "Authorization: Bearer <key>".';
+const MAX_CACHE_ENTRIES = 50_000;
+
+interface CacheEntry {
+  identity: KeyIdentity | undefined;
+  principal: Principal | undefined;
+  expiresAt: number;
+}
+
+export function invalidKey(): GatewayError {
+  return new GatewayError('invalid_api_key', INVALID_KEY_MESSAGE);
+}
+
+export class Authenticator {
+  private readonly cache = new Map<string, CacheEntry>();
+
+  constructor(
+    private readonly pepper: string,
+    private readonly keyPrefix: string,
+    private readonly lookup: KeyLookup,
+    private readonly cacheMs: number,
+  ) {}
+
+  /** The principal for an `Authorization` header, or a 401/403 GatewayError. */
+  async authenticate(header: string | undefined): Promise<Principal> {
+    if (header === undefined || header.length < 8 || header.length > 512) throw invalidKey();
+    const space = header.indexOf(' ');
+    if (space < 0 || header.slice(0, space).toLowerCase() !== 'bearer') throw invalidKey();
+    const key = header.slice(space + 1).trim();
+    if (!looksLikeApiKey(key, this.keyPrefix)) throw invalidKey();
+    const hash = hashApiKey(this.pepper, key);
+
+    const now = Date.now();
+    let entry = this.cache.get(hash);
+    if (entry === undefined || entry.expiresAt <= now) {
+      const identity = await this.lookup(hash);
+      entry = {
+        identity,
+        principal: identity && {
+          keyId: identity.keyId,
+          accountId: identity.accountId,
+          allowedModels: identity.allowedModels ? new Set(identity.allowedModels) : null,
+        },
+        expiresAt: now + this.cacheMs,
+      };
+      if (this.cacheMs > 0) this.remember(hash, entry);
+    }
+    const { identity, principal } = entry;
+    if (identity === undefined || principal === undefined) throw invalidKey();
+    if (identity.expiresAt !== null && identity.expiresAt <= now) throw invalidKey();
+    if (identity.disabled) throw new GatewayError('key_disabled', 'This API key has been disabled.');
+    if (identity.accountDisabled) throw new GatewayError('account_disabled', 'The account this API key belongs to has been disabled.');
+    return principal;
+  }
+
+  /** Drops cached lookups (a key was disabled or changed through this process). */
+  forget(): void {
+    this.cache.clear();
+  }
+
+  private remember(hash: string, entry: CacheEntry): void {
+    if (this.cache.size >= MAX_CACHE_ENTRIES) {
+      // Maps iterate in insertion order: drop the oldest tenth.
+      let n = MAX_CACHE_ENTRIES / 10;
+      for (const k of this.cache.keys()) {
+        this.cache.delete(k);
+        if (--n <= 0) break;
+      }
+    }
+    this.cache.delete(hash);
+    this.cache.set(hash, entry);
+  }
+}
+
+/** 403 unless the key's allow-list (if any) names the model. */
+export function authorizeModel(principal: Principal, modelId: string): void {
+  if (principal.allowedModels !== null && !principal.allowedModels.has(modelId)) {
+    throw new GatewayError('model_not_allowed', `This API key is not allowed to use the model "${modelId}".`, { param: 'model' });
+  }
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+// The `floodgate` CLI: serve, simulate, migrate, keys, accounts. Exit codes: 0 success, 1 runtime
+// failure, 2 bad usage or bad config (SPEC §1).
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from './config/load.js';
+import { registerServeCommand } from './cli/serve.js';
+import { registerSimulateCommand } from './cli/simulate.js';
+import { registerMigrateCommand } from './cli/migrate.js';
+import { registerKeysCommands } from './cli/keys.js';
+import { registerAccountsCommands } from './cli/accounts.js';
+
+const program = new Command('floodgate')
+  .description('Floodgate: an OpenAI-compatible inference API gateway.')
+  .showHelpAfterError()
+  .exitOverride();
+
+registerServeCommand(program);
+registerSimulateCommand(program);
+registerMigrateCommand(program);
+registerKeysCommands(program);
+registerAccountsCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // --help and --version are "errors" with exit code 0.
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
+  } else if (err instanceof ConfigError) {
+    process.stderr.write(`error: bad config: ${err.message}\n`);
+    process.exitCode = 2;
+  } else {
+    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,33 @@
+// One log line per request (SPEC §12): ids, model, deployment, status, latency, time to first token,
+// tokens and how the request settled. No keys, no bodies.
+import type { Logger } from 'pino';
+import type { RequestState } from '../api/request-state.js';
+
+export function logRequest(logger: Logger, state: RequestState, method: string, url: string, status: number, aborted: boolean): void {
+  const line: Record<string, unknown> = {
+    request_id: state.id,
+    method,
+    path: url.length > 200 ? url.slice(0, 200) : url,
+    status,
+    latency_ms: Math.round((performance.now() - state.start) * 1000) / 1000,
+  };
+  if (state.principal) {
+    line.account_id = state.principal.accountId;
+    line.key_id = state.principal.keyId;
+  }
+  if (state.model !== undefined) line.model = state.model;
+  if (state.deployment !== undefined) line.deployment = state.deployment;
+  if (state.stream !== undefined) line.stream = state.stream;
+  if (state.upstreamMs !== undefined) line.upstream_ms = state.upstreamMs;
+  if (state.ttftMs !== undefined) line.ttft_ms = state.ttftMs;
+  if (state.usage) {
+    line.prompt_tokens = state.usage.prompt_tokens;
+    line.completion_tokens = state.usage.completion_tokens;
+    line.cached_tokens = state.usage.cache_read_input_tokens;
+  }
+  if (state.settle !== undefined) line.settle = state.settle;
+  if (state.errorCode !== undefined) line.error_code = state.errorCode;
+  if (aborted) line.client_aborted = true;
+  if (status >= 500 && state.errorMessage) logger.warn({ ...line, error: state.errorMessage }, 'request');
+  else logger.info(line, 'request');
+}

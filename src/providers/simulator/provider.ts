@@ -1,0 +1,99 @@
+// The simulator as an in-process Provider (the embedded default's backend): no network, the same
+// answers, pacing and faults as the standalone server, errors mapped exactly as a remote backend's.
+import type { SimulatorSettings } from '../../config/schema.js';
+import { GatewayError } from '../../openai/errors.js';
+import type { JsonObject, Provider, UpstreamCall, UpstreamResult } from '../types.js';
+import { mapUpstreamStatus } from '../upstream-errors.js';
+import type { Answer, Emission } from './answer.js';
+import { createSimulatorCore, faultErrorBody, type SimulatorCore } from './core.js';
+import { SimulatorRequestError } from './params.js';
+
+/** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts (the timer is cleared). */
+export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Never resolves: rejects with the signal's reason when it aborts (an injected hang). */
+function untilAborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_resolve, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
+
+function brokenError(pieces: number): GatewayError {
+  return new GatewayError('upstream_error', `The backend broke the connection after ${pieces} tokens (simulated fault).`);
+}
+
+/**
+ * Yields the stream's chunks at their due times: step k at TTFT + k token intervals. Steps already due
+ * go out together, so fast pacing costs one timer per batch rather than one per token, and no pacing
+ * costs none at all.
+ */
+async function* pacedChunks(core: SimulatorCore, steps: Emission[][], signal: AbortSignal): AsyncGenerator<JsonObject> {
+  const start = performance.now();
+  const breakAfter = core.runtime.faults.breakAfterTokens;
+  let pieces = 0;
+  for (let s = 0; s < steps.length; s++) {
+    const wait = start + core.stepDueMs(s) - performance.now();
+    if (wait >= 1) await abortableSleep(wait, signal);
+    for (const emission of steps[s]) {
+      signal.throwIfAborted();
+      if (breakAfter !== null && pieces + emission.pieces > breakAfter) throw brokenError(pieces);
+      pieces += emission.pieces;
+      yield emission.chunk;
+    }
+  }
+}
+
+async function deliver(core: SimulatorCore, answer: Answer, signal: AbortSignal): Promise<UpstreamResult> {
+  if (answer.kind === 'stream') return { kind: 'stream', events: pacedChunks(core, answer.steps, signal) };
+  const limit = core.runtime.faults.breakAfterTokens;
+  const broken = limit !== null && core.breaks(answer.pieces);
+  // A non-streamed answer arrives when its last token would have been generated (or when it breaks).
+  const lastStep = broken ? Math.min(limit, answer.steps - 1) : answer.steps - 1;
+  const delay = lastStep < 0 ? core.runtime.ttftMs : core.stepDueMs(lastStep);
+  if (delay >= 1) await abortableSleep(delay, signal);
+  if (broken) throw brokenError(limit);
+  return { kind: 'json', body: answer.body };
+}
+
+export function createSimulatorProvider(settings: SimulatorSettings): Provider {
+  const core = createSimulatorCore(settings);
+  return {
+    async call(call: UpstreamCall): Promise<UpstreamResult> {
+      const { signal } = call;
+      signal.throwIfAborted();
+      const fault = core.nextFault();
+      if (fault.latencyMs > 0) await abortableSleep(fault.latencyMs, signal);
+      if (fault.hang) await untilAborted(signal);
+      if (fault.errorStatus !== null) throw mapUpstreamStatus(fault.errorStatus, faultErrorBody(fault.errorStatus));
+      const body = call.stream === (call.body.stream === true) ? call.body : { ...call.body, stream: call.stream };
+      let answer: Answer;
+      try {
+        answer = core.answer(call.endpoint, body);
+      } catch (err) {
+        if (err instanceof SimulatorRequestError) throw mapUpstreamStatus(400, err.toBody());
+        throw err;
+      }
+      return deliver(core, answer, signal);
+    },
+    close(): Promise<void> {
+      return Promise.resolve();
+    },
+  };
+}

@@ -1,0 +1,256 @@
+// The simulator as a standalone upstream (`floodgate simulate`): node:http with as little per-request
+// work as possible, because benchmarks use it as the "direct upstream" every gateway is compared to.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { SimulatorSettings } from '../../config/schema.js';
+import type { Endpoint, JsonObject } from '../types.js';
+import type { Answer, Emission, JsonAnswer } from './answer.js';
+import { SIMULATOR_OWNER, createSimulatorCore, faultErrorBody, type Fault, type SimulatorCore } from './core.js';
+import { SimulatorRequestError, isObject } from './params.js';
+
+const MAX_BODY_BYTES = 64 * 1024 * 1024;
+const DONE = 'data: [DONE]\n\n';
+
+export interface SimulatorServerOptions {
+  host?: string;
+  port?: number;
+  settings: SimulatorSettings;
+}
+
+export interface SimulatorServer {
+  /** `http://host:port`, without the `/v1` base path. */
+  url: string;
+  port: number;
+  /** Stops listening and drops every connection, hung ones included. */
+  close(): Promise<void>;
+}
+
+const POST_ROUTES: Record<string, Endpoint> = {
+  '/v1/chat/completions': 'chat',
+  '/v1/completions': 'completions',
+  '/v1/embeddings': 'embeddings',
+};
+
+function errorBody(message: string, type: string, code: string | null, param: string | null = null): string {
+  return JSON.stringify({ error: { message, type, param, code } });
+}
+
+function sendJson(req: IncomingMessage, res: ServerResponse, status: number, payload: string, extra?: string[]): void {
+  const headers = ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(payload))];
+  const requestId = req.headers['x-request-id'];
+  if (typeof requestId === 'string') headers.push('x-request-id', requestId);
+  if (extra !== undefined) headers.push(...extra);
+  res.writeHead(status, headers);
+  res.end(payload);
+}
+
+function sse(emission: Emission): string {
+  return `data: ${JSON.stringify(emission.chunk)}\n\n`;
+}
+
+function sendAnswerJson(core: SimulatorCore, req: IncomingMessage, res: ServerResponse, answer: JsonAnswer): void {
+  const limit = core.runtime.faults.breakAfterTokens;
+  const broken = limit !== null && core.breaks(answer.pieces);
+  const lastStep = broken ? Math.min(limit, answer.steps - 1) : answer.steps - 1;
+  const delay = lastStep < 0 ? core.runtime.ttftMs : core.stepDueMs(lastStep);
+  // A break drops the connection without a byte of answer, as a crashed backend would.
+  const send = (): void => (broken ? void res.destroy() : sendJson(req, res, 200, JSON.stringify(answer.body)));
+  if (delay < 1) {
+    send();
+    return;
+  }
+  const timer = setTimeout(send, delay);
+  res.once('close', () => clearTimeout(timer));
+}
+
+function sendStream(core: SimulatorCore, req: IncomingMessage, res: ServerResponse, steps: Emission[][], pieces: number): void {
+  const headers = ['content-type', 'text/event-stream', 'cache-control', 'no-cache'];
+  const requestId = req.headers['x-request-id'];
+  if (typeof requestId === 'string') headers.push('x-request-id', requestId);
+  res.writeHead(200, headers);
+  const { ttftMs, intervalMs, faults } = core.runtime;
+  if (ttftMs === 0 && intervalMs === 0 && !core.breaks(pieces)) {
+    let out = '';
+    for (const step of steps) for (const emission of step) out += sse(emission);
+    res.end(out + DONE);
+    return;
+  }
+  // Paced: headers now, then each batch of due steps in one write; wait for 'drain' when the client
+  // reads slowly, and stop as soon as it goes away.
+  res.flushHeaders();
+  const start = performance.now();
+  const breakAfter = faults.breakAfterTokens;
+  let step = 0;
+  let sent = 0;
+  let timer: NodeJS.Timeout | null = null;
+  let closed = false;
+  res.once('close', () => {
+    closed = true;
+    if (timer !== null) clearTimeout(timer);
+  });
+  const schedule = (): void => {
+    if (closed) return;
+    timer = setTimeout(pump, Math.max(0, start + core.stepDueMs(step) - performance.now()));
+  };
+  const pump = (): void => {
+    timer = null;
+    if (closed) return;
+    const now = performance.now() - start;
+    let out = '';
+    while (step < steps.length && core.stepDueMs(step) <= now + 0.5) {
+      for (const emission of steps[step]) {
+        if (breakAfter !== null && sent + emission.pieces > breakAfter) {
+          // The fault: what was generated reaches the client, then the connection drops mid-stream.
+          if (out.length > 0) res.write(out, () => res.destroy());
+          else res.destroy();
+          return;
+        }
+        out += sse(emission);
+        sent += emission.pieces;
+      }
+      step++;
+    }
+    if (step >= steps.length) {
+      res.end(out + DONE);
+      return;
+    }
+    if (out.length > 0 && !res.write(out)) res.once('drain', schedule);
+    else schedule();
+  };
+  schedule();
+}
+
+function respond(core: SimulatorCore, fault: Fault, endpoint: Endpoint, body: JsonObject, req: IncomingMessage, res: ServerResponse): void {
+  if (res.destroyed) return;
+  // A hang answers nothing and keeps the socket open until the client leaves (or the server closes).
+  if (fault.hang) return;
+  if (fault.errorStatus !== null) {
+    const status = fault.errorStatus;
+    const extra = status === 429 || status === 503 ? ['retry-after', '1'] : undefined;
+    sendJson(req, res, status, JSON.stringify(faultErrorBody(status)), extra);
+    return;
+  }
+  let answer: Answer;
+  try {
+    answer = core.answer(endpoint, body);
+  } catch (err) {
+    if (err instanceof SimulatorRequestError) {
+      sendJson(req, res, 400, JSON.stringify(err.toBody()));
+      return;
+    }
+    throw err;
+  }
+  if (answer.kind === 'json') sendAnswerJson(core, req, res, answer);
+  else sendStream(core, req, res, answer.steps, answer.pieces);
+}
+
+function internalError(req: IncomingMessage, res: ServerResponse): void {
+  if (!res.headersSent) sendJson(req, res, 500, errorBody('The simulator had an internal error.', 'server_error', 'internal_error'));
+  else res.destroy();
+}
+
+function safeRespond(core: SimulatorCore, fault: Fault, endpoint: Endpoint, body: JsonObject, req: IncomingMessage, res: ServerResponse): void {
+  try {
+    respond(core, fault, endpoint, body, req, res);
+  } catch {
+    internalError(req, res);
+  }
+}
+
+function handlePost(core: SimulatorCore, endpoint: Endpoint, text: string, req: IncomingMessage, res: ServerResponse): void {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (err) {
+    sendJson(req, res, 400, errorBody(`We could not parse the JSON body of your request: ${(err as Error).message}`, 'invalid_request_error', null));
+    return;
+  }
+  if (!isObject(body)) {
+    sendJson(req, res, 400, errorBody('The request body must be a JSON object.', 'invalid_request_error', null));
+    return;
+  }
+  const fault = core.nextFault();
+  if (fault.latencyMs < 1) {
+    safeRespond(core, fault, endpoint, body, req, res);
+    return;
+  }
+  const timer = setTimeout(() => safeRespond(core, fault, endpoint, body, req, res), fault.latencyMs);
+  res.once('close', () => clearTimeout(timer));
+}
+
+function listModels(core: SimulatorCore, created: number): string {
+  return JSON.stringify({ object: 'list', data: core.modelNames().map((id) => ({ id, object: 'model', created, owned_by: SIMULATOR_OWNER })) });
+}
+
+function handleRequest(core: SimulatorCore, created: number, req: IncomingMessage, res: ServerResponse): void {
+  req.on('error', () => undefined);
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  const method = req.method ?? 'GET';
+  const endpoint = POST_ROUTES[path];
+  if (endpoint !== undefined && method === 'POST') {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (size > MAX_BODY_BYTES) {
+        sendJson(req, res, 413, errorBody(`The request body exceeds ${MAX_BODY_BYTES} bytes.`, 'invalid_request_error', 'request_too_large'));
+        return;
+      }
+      const text = chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8');
+      handlePost(core, endpoint, text, req, res);
+    });
+    return;
+  }
+  req.resume();
+  if (method === 'GET' && path === '/healthz') {
+    sendJson(req, res, 200, '{"status":"ok"}');
+  } else if (method === 'GET' && path === '/v1/models') {
+    sendJson(req, res, 200, listModels(core, created));
+  } else if (method === 'GET' && path.startsWith('/v1/models/') && path.length > '/v1/models/'.length) {
+    let id: string;
+    try {
+      id = decodeURIComponent(path.slice('/v1/models/'.length));
+    } catch {
+      id = path.slice('/v1/models/'.length);
+    }
+    sendJson(req, res, 200, JSON.stringify({ id, object: 'model', created, owned_by: SIMULATOR_OWNER }));
+  } else if (endpoint !== undefined || path === '/healthz' || path === '/v1/models') {
+    sendJson(req, res, 405, errorBody(`Method ${method} is not allowed on ${path}.`, 'invalid_request_error', 'method_not_allowed'));
+  } else {
+    const known = 'POST /v1/chat/completions, POST /v1/completions, POST /v1/embeddings, GET /v1/models, GET /healthz';
+    sendJson(req, res, 404, errorBody(`Unknown request URL: ${method} ${path}. The simulator serves ${known}.`, 'invalid_request_error', 'unknown_url'));
+  }
+}
+
+export async function startSimulatorServer(opts: SimulatorServerOptions): Promise<SimulatorServer> {
+  const core = createSimulatorCore(opts.settings);
+  const created = Math.floor(Date.now() / 1000);
+  const host = opts.host ?? '127.0.0.1';
+  const server = createServer({ keepAlive: true, noDelay: true }, (req, res) => handleRequest(core, created, req, res));
+  // Load generators and gateways keep connections open between requests: do not drop them early.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `http://${shownHost}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,29 @@
+// What a provider (backend adapter) is: given an OpenAI-shaped request for one deployment, it calls the
+// backend and returns an OpenAI-shaped response or a stream of OpenAI-shaped chunks. Everything
+// backend-specific stays inside the provider's folder; the registry names each one once.
+
+export type Endpoint = 'chat' | 'completions' | 'embeddings';
+
+export type JsonObject = Record<string, unknown>;
+
+export interface UpstreamCall {
+  endpoint: Endpoint;
+  /** The body to send: upstream model name set, defaults applied, `stream_options.include_usage` forced on streams. */
+  body: JsonObject;
+  stream: boolean;
+  requestId: string;
+  /** Aborted when the client goes away or a timeout fires; the provider must abort the backend call at once. */
+  signal: AbortSignal;
+}
+
+export type UpstreamResult =
+  | { kind: 'json'; body: JsonObject }
+  /** Parsed `data:` events in order, ending after the backend's `[DONE]` (not yielded) or the end of its body. */
+  | { kind: 'stream'; events: AsyncIterable<JsonObject> };
+
+export interface Provider {
+  /** Calls the backend. Throws a GatewayError for backend failures (mapped per SPEC §6). */
+  call(call: UpstreamCall): Promise<UpstreamResult>;
+  /** Releases pools and timers. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,178 @@
+// The store's database: the table types Kysely checks queries against, and opening a store from
+// `store.url` (SQLite today; PostgreSQL goes through the same queries and migrations later, §11).
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, SqliteDialect, sql, type ColumnType, type SqliteDatabase as KyselySqliteDatabase } from 'kysely';
+import { migrateToLatest } from './migrations.js';
+import { accountsRepository } from './accounts.js';
+import { apiKeysRepository } from './api-keys.js';
+import { metaRepository } from './meta.js';
+import type { Store } from './store.js';
+
+// Conventions every table follows, so one set of queries serves SQLite and PostgreSQL:
+// timestamps are integer milliseconds since the epoch (bigint columns), money is integer micro-units
+// (bigint), JSON is stored as text and parsed by the repositories. PostgreSQL returns bigint as a
+// string unless told otherwise: the repositories convert with Number() so either works.
+
+export interface AccountsTable {
+  id: string;
+  name: string;
+  tier: ColumnType<string, string | undefined, string>;
+  status: ColumnType<'active' | 'disabled', 'active' | 'disabled' | undefined, 'active' | 'disabled'>;
+  balance_micros: ColumnType<number | string, number | undefined, number>;
+  /** JSON object: per-account limit overrides. */
+  limits: string | null;
+  created_at: ColumnType<number | string, number, never>;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  account_id: string;
+  name: string | null;
+  /** Hex HMAC-SHA-256 of the key under the pepper; the key itself is never stored. */
+  key_hash: ColumnType<string, string, never>;
+  hint: string;
+  created_at: ColumnType<number | string, number, never>;
+  expires_at: ColumnType<number | string | null, number | null | undefined, number | null>;
+  disabled_at: ColumnType<number | string | null, number | null | undefined, number | null>;
+  /** JSON array of model ids (or aliases) the key may use; null = every model. */
+  allowed_models: string | null;
+  /** JSON object: per-key limit overrides (never looser than the account's). */
+  limits: string | null;
+  last_used_at: ColumnType<number | string | null, number | null | undefined, number | null>;
+}
+
+export interface MetaTable {
+  key: string;
+  value: string;
+}
+
+export interface Database {
+  accounts: AccountsTable;
+  api_keys: ApiKeysTable;
+  meta: MetaTable;
+}
+
+export interface OpenStoreOptions {
+  /** `sqlite:PATH` (or `sqlite::memory:`) or `postgres://…`. */
+  url: string;
+  /** Run pending migrations on open (default true); `floodgate migrate` opens without and reports. */
+  migrate?: boolean;
+  /** SQLite: how long a writer waits for the lock before failing. */
+  busyTimeoutMs?: number;
+}
+
+/** Opens the store named by `url` and brings its schema up to date. */
+export async function openStore(opts: OpenStoreOptions): Promise<Store> {
+  const db = createKysely(opts);
+  if (opts.migrate !== false) {
+    try {
+      await migrateToLatest(db);
+    } catch (err) {
+      await db.destroy();
+      throw err;
+    }
+  }
+  return {
+    db,
+    accounts: accountsRepository(db),
+    keys: apiKeysRepository(db),
+    meta: metaRepository(db),
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    async close() {
+      await db.destroy();
+    },
+  };
+}
+
+function createKysely(opts: OpenStoreOptions): Kysely<Database> {
+  const url = opts.url;
+  if (url.startsWith('sqlite:')) {
+    const database = withStatementCache(openSqlite(sqlitePath(url), opts));
+    return new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  }
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    throw new Error('PostgreSQL store (store.url: postgres://…) is not available in this build yet');
+  }
+  throw new Error(`unsupported store.url ${JSON.stringify(redactUrl(url))}: expected sqlite:PATH or postgres://…`);
+}
+
+/** `sqlite:/abs`, `sqlite:rel`, `sqlite:///abs` or `sqlite::memory:` → a better-sqlite3 filename. */
+export function sqlitePath(url: string): string {
+  let rest = url.slice('sqlite:'.length);
+  if (rest === ':memory:') return rest;
+  if (rest.startsWith('//')) rest = rest.slice(2);
+  if (rest === '') throw new Error('store.url "sqlite:" names no file');
+  return resolve(rest);
+}
+
+function openSqlite(path: string, opts: OpenStoreOptions): SqliteDatabase.Database {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const sqlite = new SqliteDatabase(path);
+  try {
+    // WAL lets readers run beside the writer; NORMAL sync is durable across process crashes (fsync at
+    // checkpoints), which is the bound the usage writer documents.
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
+    sqlite.pragma('foreign_keys = ON');
+  } catch (err) {
+    sqlite.close();
+    throw err;
+  }
+  return sqlite;
+}
+
+/** Prepared statements kept per connection; SQL text varies little (`in (?, ?)` lists are the exception). */
+const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * Kysely's SQLite driver prepares every query anew; preparing costs more than running an indexed lookup,
+ * so statements are kept and reused by SQL text (least recently used dropped first). A statement still
+ * iterating (a streamed query) is busy and is not handed out twice.
+ */
+function withStatementCache(sqlite: SqliteDatabase.Database, size = STATEMENT_CACHE_SIZE): KyselySqliteDatabase {
+  const cache = new Map<string, SqliteDatabase.Statement>();
+  return {
+    close: () => {
+      cache.clear();
+      sqlite.close();
+    },
+    prepare(text) {
+      const cached = cache.get(text);
+      if (cached !== undefined && !cached.busy) {
+        // Re-inserting moves it to the end: Map order is the LRU order.
+        cache.delete(text);
+        cache.set(text, cached);
+        return cached;
+      }
+      const statement = sqlite.prepare(text);
+      if (cached === undefined) {
+        cache.set(text, statement);
+        if (cache.size > size) cache.delete(cache.keys().next().value as string);
+      }
+      return statement;
+    },
+  };
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}
+
+/** A unique constraint refused a row (SQLite SQLITE_CONSTRAINT_UNIQUE / PRIMARYKEY, PostgreSQL 23505). */
+export function isUniqueViolation(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const code = (err as { code?: unknown }).code;
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
+}
+
+/** An integer/bigint column as a number, whichever dialect read it (pg returns bigint as a string). */
+export function toNumber(value: number | string | bigint): number;
+export function toNumber(value: number | string | bigint | null): number | null;
+export function toNumber(value: number | string | bigint | null): number | null {
+  return value === null ? null : Number(value);
+}

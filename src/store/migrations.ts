@@ -1,0 +1,72 @@
+// Schema migrations, in code and in order: each entry runs once per database, on SQLite and PostgreSQL
+// alike (portable column types only: text, bigint; no dialect-specific DDL).
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import type { Database } from './database.js';
+
+/** Ordered by name; a new migration is appended with the next number and never edits an old one. */
+export const MIGRATIONS: Record<string, Migration> = {
+  '001_accounts_keys': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('accounts')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('tier', 'text', (c) => c.notNull().defaultTo('default'))
+        .addColumn('status', 'text', (c) => c.notNull().defaultTo('active').check(sql`status in ('active', 'disabled')`))
+        .addColumn('balance_micros', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addColumn('limits', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable('api_keys')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+        .addColumn('name', 'text')
+        .addColumn('key_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('hint', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint')
+        .addColumn('disabled_at', 'bigint')
+        .addColumn('allowed_models', 'text')
+        .addColumn('limits', 'text')
+        .addColumn('last_used_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('api_keys_account_id_idx').on('api_keys').column('account_id').execute();
+
+      await db.schema
+        .createTable('meta')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('meta').execute();
+      await db.schema.dropTable('api_keys').execute();
+      await db.schema.dropTable('accounts').execute();
+    },
+  },
+};
+
+const provider: MigrationProvider = {
+  getMigrations: () => Promise.resolve(MIGRATIONS),
+};
+
+/** Runs every pending migration; returns the names of those that ran (empty when up to date). */
+export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
+  const migrator = new Migrator({ db, provider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(failed ? `migration ${failed} failed: ${reason}` : `migrations failed: ${reason}`, { cause: error });
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/** Names of the migrations this build knows, and which of them the database has applied. */
+export async function migrationStatus(db: Kysely<Database>): Promise<{ name: string; applied: boolean }[]> {
+  const migrator = new Migrator({ db, provider });
+  const infos = await migrator.getMigrations();
+  return infos.map((m) => ({ name: m.name, applied: m.executedAt !== undefined }));
+}

@@ -1,0 +1,177 @@
+// Test helpers: a real gateway on a free port with its own temp data dir, the built CLI as a child
+// process (the simulator as a separate upstream), and a recording fake upstream.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Writable } from 'node:stream';
+import OpenAI from 'openai';
+import { resolveConfig } from '../../src/config/load.js';
+import type { RawConfig } from '../../src/config/schema.js';
+import { EMBEDDED_DEFAULT } from '../../src/config/embedded-default.js';
+import { startGateway, type Gateway } from '../../src/gateway.js';
+import { createLogger } from '../../src/observability/logger.js';
+
+export const REPO_ROOT = join(import.meta.dirname, '..', '..');
+export const CLI = join(REPO_ROOT, 'dist', 'main.js');
+
+export interface TestGateway {
+  gateway: Gateway;
+  url: string;
+  apiKey: string;
+  adminToken: string | undefined;
+  client: OpenAI;
+  dataDir: string;
+  /** JSON log lines written so far. */
+  logs: Record<string, unknown>[];
+  close(): Promise<void>;
+}
+
+/** A config for tests: the embedded default's catalog on a fast simulator, port 0, a temp data dir. */
+export function testConfig(overrides: Partial<RawConfig> = {}): RawConfig {
+  const base = structuredClone(EMBEDDED_DEFAULT);
+  base.providers = { sim: { type: 'simulator', ttft_ms: 0, tokens_per_second: 0, embedding_dimensions: 64, reasoning_models: ['sim-reasoner'] } };
+  return { ...base, server: { host: '127.0.0.1', port: 0, heartbeat_ms: 1000 }, ...overrides };
+}
+
+export async function startTestGateway(raw: RawConfig = testConfig()): Promise<TestGateway> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'floodgate-test-'));
+  const config = resolveConfig({ ...raw, data_dir: dataDir }, 'test');
+  const logs: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
+      cb();
+    },
+  });
+  const gateway = await startGateway(config, { logger: createLogger('info', sink) });
+  const apiKey = gateway.firstStart.apiKey;
+  if (!apiKey) throw new Error('the first start printed no API key');
+  return {
+    gateway,
+    url: gateway.url,
+    apiKey,
+    adminToken: gateway.firstStart.adminToken,
+    client: new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey, maxRetries: 0 }),
+    dataDir,
+    logs,
+    async close() {
+      await gateway.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface ChildServer {
+  url: string;
+  process: ChildProcess;
+  output: string[];
+  stop(): Promise<void>;
+}
+
+/** Runs `floodgate <args>` from dist/ and waits for the line matching `ready` (it must hold a URL). */
+export function spawnCli(args: string[], ready: RegExp, env: NodeJS.ProcessEnv = {}): Promise<ChildServer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const output: string[] = [];
+    let buffered = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`floodgate ${args.join(' ')} did not start:\n${output.join('\n')}`));
+    }, 20_000);
+    const stop = () =>
+      new Promise<void>((done) => {
+        if (child.exitCode !== null || child.signalCode !== null) return done();
+        child.once('exit', () => done());
+        child.kill('SIGTERM');
+      });
+    child.stdout!.on('data', (data: Buffer) => {
+      buffered += data.toString('utf8');
+      const lines = buffered.split('\n');
+      buffered = lines.pop()!;
+      for (const line of lines) {
+        output.push(line);
+        const m = ready.exec(line);
+        const url = m ? /(https?:\/\/[^\s]+)/.exec(line)?.[1] : undefined;
+        if (url) {
+          clearTimeout(timer);
+          resolve({ url: url.replace(/\/v1$/, ''), process: child, output, stop });
+        }
+      }
+    });
+    child.stderr!.on('data', (data: Buffer) => output.push(data.toString('utf8')));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`floodgate ${args.join(' ')} exited with ${code}:\n${output.join('\n')}`));
+    });
+  });
+}
+
+/** The standalone simulator as its own process: `floodgate simulate --port 0 …`. */
+export function spawnSimulator(args: string[] = []): Promise<ChildServer> {
+  return spawnCli(['simulate', '--port', '0', ...args], /Simulator listening on/);
+}
+
+export interface RecordedRequest {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  body: Record<string, unknown>;
+}
+
+export interface FakeUpstream {
+  url: string;
+  requests: RecordedRequest[];
+  server: Server;
+  close(): Promise<void>;
+}
+
+/** A backend that records what it receives and answers with `respond`. */
+export async function startFakeUpstream(respond: (req: RecordedRequest, res: ServerResponse, raw: IncomingMessage) => void): Promise<FakeUpstream> {
+  const requests: RecordedRequest[] = [];
+  const server = createServer((raw, res) => {
+    let text = '';
+    raw.setEncoding('utf8');
+    raw.on('data', (d: string) => (text += d));
+    raw.on('end', () => {
+      const rec: RecordedRequest = { method: raw.method ?? '', url: raw.url ?? '', headers: raw.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+      requests.push(rec);
+      respond(rec, res, raw);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Raw HTTP to the gateway, returning status, headers and the body text. */
+export async function rawRequest(url: string, init: RequestInit & { json?: unknown } = {}): Promise<{ status: number; headers: Headers; text: string; json: () => any }> {
+  const headers = new Headers(init.headers);
+  let body = init.body;
+  if (init.json !== undefined) {
+    body = JSON.stringify(init.json);
+    if (!headers.has('content-type')) headers.set('content-type', 'application/json');
+  }
+  const res = await fetch(url, { ...init, headers, body });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) };
+}
+
+/** Parses an SSE body into its `data:` payloads (strings), comments dropped. */
+export function sseData(text: string): string[] {
+  return text
+    .split('\n\n')
+    .filter((block) => block.length > 0)
+    .flatMap((block) => block.split('\n').filter((line) => line.startsWith('data: ')).map((line) => line.slice(6)));
+}

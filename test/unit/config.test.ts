@@ -1,0 +1,68 @@
+// Config: validation with field paths, env interpolation, the embedded default and the examples.
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { ConfigError, interpolateEnv, resolveConfig } from '../../src/config/load.js';
+import { EMBEDDED_DEFAULT } from '../../src/config/embedded-default.js';
+import { REPO_ROOT } from '../helpers/gateway.js';
+
+function configWith(mutate: (c: any) => void): unknown {
+  const c: any = structuredClone(EMBEDDED_DEFAULT);
+  mutate(c);
+  return c;
+}
+
+function errorOf(doc: unknown, env: NodeJS.ProcessEnv = {}): string {
+  try {
+    resolveConfig(doc, 'test', {}, env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('config was accepted');
+}
+
+describe('config', () => {
+  it('names an unknown provider with its path and the known ones', () => {
+    const msg = errorOf(configWith((c) => (c.models[2].deployments[0].provider = 'vlm')));
+    expect(msg).toBe('models[2].deployments[0].provider: unknown provider "vlm" (known: sim)');
+  });
+
+  it('reports schema errors with field paths', () => {
+    expect(errorOf(configWith((c) => (c.models[0].category = 'chatbot')))).toMatch(/^models\[0\]\.category: must be one of/);
+    expect(errorOf(configWith((c) => (c.server.port = 'eighty')))).toMatch(/^server\.port: must be an integer/);
+    expect(errorOf(configWith((c) => (c.providers.sim.type = 'vllm')))).toMatch(/providers\.sim\.type: unknown provider type "vllm"/);
+    expect(errorOf(configWith((c) => (c.providers.sim.tokens_per_sec = 3)))).toMatch(/providers\.sim\.tokens_per_sec: is not a known field here/);
+    expect(errorOf(configWith((c) => (c.models[1].aliases = ['sim-chat'])))).toMatch(/models\[1\]\.aliases\[0\]: "sim-chat" is already used by models\[0\]\.id/);
+    expect(errorOf(configWith((c) => delete c.models[0].deployments))).toMatch(/models\[0\]\.deployments: is required/);
+  });
+
+  it('interpolates ${ENV} and ${ENV:-default}, and fails on a missing variable', () => {
+    expect(interpolateEnv({ a: 'x-${A}-y', b: ['${B:-dflt}'] }, { A: '1' })).toEqual({ a: 'x-1-y', b: ['dflt'] });
+    const msg = errorOf(configWith((c) => (c.auth.pepper = '${PEPPER_MISSING}')));
+    expect(msg).toMatch(/auth\.pepper: environment variable PEPPER_MISSING is not set/);
+    const ok = resolveConfig(configWith((c) => (c.auth.pepper = '${PEPPER}')), 'test', {}, { PEPPER: 'p'.repeat(32) });
+    expect(ok.auth.pepper).toBe('p'.repeat(32));
+  });
+
+  it('applies overrides and defaults', () => {
+    const cfg = resolveConfig(structuredClone(EMBEDDED_DEFAULT), 'test', { host: '0.0.0.0', port: 9000, dataDir: '/tmp/fg' });
+    expect(cfg.server).toMatchObject({ host: '0.0.0.0', port: 9000, basePath: '/v1', bodyLimitBytes: 8 * 1024 * 1024, cors: null });
+    expect(cfg.storeUrl).toBe('sqlite:/tmp/fg/floodgate.db');
+    expect(cfg.auth.keyPrefix).toBe('fk-');
+  });
+
+  it('keeps examples/embedded-default.yaml identical to the built-in default', () => {
+    const example = parse(readFileSync(join(REPO_ROOT, 'examples', 'embedded-default.yaml'), 'utf8'));
+    expect(example).toEqual(EMBEDDED_DEFAULT);
+  });
+
+  it('accepts every example config', () => {
+    const env = { FLOODGATE_PEPPER: 'x'.repeat(32), VLLM_API_KEY: 'k', ANTHROPIC_API_KEY: 'k', OPENAI_API_KEY: 'k' };
+    for (const file of readdirSync(join(REPO_ROOT, 'examples')).filter((f) => f.endsWith('.yaml'))) {
+      const doc = parse(readFileSync(join(REPO_ROOT, 'examples', file), 'utf8'));
+      expect(() => resolveConfig(doc, file, {}, env), file).not.toThrow();
+    }
+  });
+});
