@@ -12,12 +12,48 @@ export const TOKENS_PER_REPLY = 3;
 /** An image part, counted as OpenAI's low-detail price (the pixels are not fetched to count tiles). */
 export const TOKENS_PER_IMAGE = 85;
 
+/**
+ * Byte-pair encoding is quadratic in the length of one unbroken run of non-space characters (a long
+ * base64 blob, "xxxx…"), so a hostile prompt or backend output could stall the process. Runs are cut
+ * every MAX_RUN characters and the segments encoded apart: at most one token of difference per cut,
+ * and linear time whatever the input.
+ */
+const MAX_RUN = 256;
+const LONG_RUN = new RegExp(`\\S{${MAX_RUN + 1}}`);
+
+function segments(text: string): string[] {
+  if (!LONG_RUN.test(text)) return [text];
+  const out: string[] = [];
+  let start = 0;
+  let run = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    // Whitespace as the tokenizer's pattern sees it for these purposes: space, tab, CR, LF.
+    if (c === 32 || c === 9 || c === 10 || c === 13) run = 0;
+    else if (++run > MAX_RUN) {
+      out.push(text.slice(start, i));
+      start = i;
+      run = 1;
+    }
+  }
+  out.push(text.slice(start));
+  return out;
+}
+
 export function countTokens(text: string): number {
-  return text.length === 0 ? 0 : countO200k(text, ENCODE_OPTIONS);
+  if (text.length === 0) return 0;
+  let total = 0;
+  for (const segment of segments(text)) total += countO200k(segment, ENCODE_OPTIONS);
+  return total;
 }
 
 export function encodeTokens(text: string): number[] {
-  return text.length === 0 ? [] : encodeO200k(text, ENCODE_OPTIONS);
+  if (text.length === 0) return [];
+  const parts = segments(text);
+  if (parts.length === 1) return encodeO200k(text, ENCODE_OPTIONS);
+  const tokens: number[] = [];
+  for (const segment of parts) for (const t of encodeO200k(segment, ENCODE_OPTIONS)) tokens.push(t);
+  return tokens;
 }
 
 export function decodeTokens(tokens: readonly number[]): string {

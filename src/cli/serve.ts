@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { startGateway } from '../gateway.js';
 import { parsePort } from './options.js';
+import { closeOnSignals } from './shutdown.js';
 
 export function registerServeCommand(program: Command): void {
   program
@@ -21,19 +22,6 @@ export function registerServeCommand(program: Command): void {
       if (gateway.firstStart.adminToken) out.push(`Admin token: ${gateway.firstStart.adminToken}`);
       out.push(`Floodgate listening on ${gateway.url}${config.server.basePath} (config: ${config.source})`);
       process.stdout.write(`${out.join('\n')}\n`);
-      let closing = false;
-      const shutdown = (): void => {
-        if (closing) return;
-        closing = true;
-        gateway.close().then(
-          () => process.exit(0),
-          (err: unknown) => {
-            process.stderr.write(`error during shutdown: ${String(err)}\n`);
-            process.exit(1);
-          },
-        );
-      };
-      process.once('SIGTERM', shutdown);
-      process.once('SIGINT', shutdown);
+      closeOnSignals(() => gateway.close());
     });
 }

@@ -1,14 +1,12 @@
 // `floodgate simulate`: runs the built-in simulator as a standalone OpenAI-compatible upstream for tests,
 // benchmarks and demos. Prints one line, `Simulator listening on http://HOST:PORT`, once it listens.
-import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
-import { InvalidArgumentError, type Command } from 'commander';
-import { parse as parseYaml } from 'yaml';
-import { ConfigError } from '../config/load.js';
+import type { Command } from 'commander';
+import { ConfigError, formatSchemaErrors, readYamlFile } from '../config/load.js';
 import { SimulatorSettingsSchema, type SimulatorSettings } from '../config/schema.js';
 import { startSimulatorServer } from '../providers/simulator/server.js';
-import { describeAjvError, valueAt } from '../validation/ajv-errors.js';
-import { parsePort } from './options.js';
+import { parseErrorStatus, parseFraction, parseNonNegativeInt, parseNonNegativeNumber, parsePort, parsePositiveInt } from './options.js';
+import { closeOnSignals } from './shutdown.js';
 
 interface SimulateOptions {
   host: string;
@@ -24,68 +22,16 @@ interface SimulateOptions {
   breakAfterTokens?: number;
 }
 
-function parseNonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a non-negative integer.');
-  return n;
-}
-
-function parsePositiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer.');
-  return n;
-}
-
-function parseNonNegativeNumber(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a non-negative number.');
-  return n;
-}
-
-function parseFraction(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('must be a number from 0 to 1.');
-  return n;
-}
-
-function parseErrorStatus(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 400 || n > 599) throw new InvalidArgumentError('must be an HTTP error status (400-599).');
-  return n;
-}
-
 const validateSettings = new Ajv({ allErrors: true, strict: false }).compile<SimulatorSettings>(SimulatorSettingsSchema);
 
 function checkSettings(doc: unknown, source: string): SimulatorSettings {
-  if (!validateSettings(doc)) {
-    const lines = (validateSettings.errors ?? []).map((err) => {
-      const { path, message } = describeAjvError(err, valueAt(doc, err.instancePath));
-      return `${path ?? '(root)'}: ${message}`;
-    });
-    throw new ConfigError(`${source}:\n${[...new Set(lines)].join('\n')}`);
-  }
+  if (!validateSettings(doc)) throw new ConfigError(`${source}:\n${formatSchemaErrors(validateSettings.errors, doc)}`);
   return doc;
-}
-
-function readSettingsFile(path: string): SimulatorSettings {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`cannot read simulator config ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
-  let doc: unknown;
-  try {
-    doc = parseYaml(text) ?? {};
-  } catch (err) {
-    throw new ConfigError(`${path}: invalid YAML: ${(err as Error).message}`);
-  }
-  return checkSettings(doc, path);
 }
 
 /** The file's settings (if any) with the flags on top. */
 export function simulatorSettingsFromOptions(opts: SimulateOptions): SimulatorSettings {
-  const base = opts.config === undefined ? {} : readSettingsFile(opts.config);
+  const base = opts.config === undefined ? {} : checkSettings(readYamlFile(opts.config, 'simulator config') ?? {}, opts.config);
   const settings: SimulatorSettings = { ...base };
   if (opts.ttftMs !== undefined) settings.ttft_ms = opts.ttftMs;
   if (opts.tokensPerSecond !== undefined) settings.tokens_per_second = opts.tokensPerSecond;
@@ -122,19 +68,6 @@ export function registerSimulateCommand(program: Command): void {
       const settings = simulatorSettingsFromOptions(opts);
       const server = await startSimulatorServer({ host: opts.host, port: opts.port, settings });
       process.stdout.write(`Simulator listening on ${server.url}\n`);
-      let closing = false;
-      const shutdown = (): void => {
-        if (closing) return;
-        closing = true;
-        server.close().then(
-          () => process.exit(0),
-          (err: unknown) => {
-            process.stderr.write(`error during shutdown: ${String(err)}\n`);
-            process.exit(1);
-          },
-        );
-      };
-      process.once('SIGTERM', shutdown);
-      process.once('SIGINT', shutdown);
+      closeOnSignals(() => server.close());
     });
 }

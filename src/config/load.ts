@@ -2,9 +2,9 @@
 // paths, cross-references, and the defaults the rest of the code relies on.
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Ajv } from 'ajv';
+import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { ConfigSchema, type RawConfig, type ProviderConfig, type ModelConfig } from './schema.js';
+import { ConfigSchema, PROVIDER_TYPES, type RawConfig, type ProviderConfig, type ModelConfig } from './schema.js';
 import { EMBEDDED_DEFAULT } from './embedded-default.js';
 import { describeAjvError, valueAt } from '../validation/ajv-errors.js';
 
@@ -66,21 +66,38 @@ export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, path = ''
   return value;
 }
 
-function formatSchemaErrors(doc: unknown): string {
+/** Ajv's errors as `path: message` lines, one per distinct problem. */
+export function formatSchemaErrors(errors: ErrorObject[] | null | undefined, doc: unknown): string {
   const lines = new Set<string>();
-  for (const err of validateRaw.errors ?? []) {
+  for (const err of errors ?? []) {
     // A discriminated union reports its branch errors itself; the generic oneOf line adds nothing.
     if (err.keyword === 'oneOf') continue;
     if (err.keyword === 'discriminator') {
       const p = err.params as { tag: string; tagValue: unknown };
       const path = err.instancePath ? `${describeAjvError(err, undefined).path}.${p.tag}` : p.tag;
-      lines.add(`${path}: unknown provider type ${JSON.stringify(p.tagValue)} (known: openai, simulator)`);
+      lines.add(`${path}: unknown provider type ${JSON.stringify(p.tagValue)} (known: ${PROVIDER_TYPES.join(', ')})`);
       continue;
     }
     const { path, message } = describeAjvError(err, valueAt(doc, err.instancePath));
     lines.add(`${path ?? '(root)'}: ${message}`);
   }
   return [...lines].join('\n');
+}
+
+/** Reads and parses a YAML file; unreadable or invalid files are ConfigErrors naming the file. */
+export function readYamlFile(file: string, what = 'config'): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  try {
+    return parseYaml(text);
+  } catch (err) {
+    if (err instanceof YAMLParseError) throw new ConfigError(`${file}: invalid YAML: ${err.message}`);
+    throw err;
+  }
 }
 
 /** Checks what the schema cannot: references between sections and unique names. */
@@ -112,7 +129,7 @@ function checkReferences(raw: RawConfig): string[] {
 /** Validates a parsed config document and fills in defaults. */
 export function resolveConfig(doc: unknown, source: string, overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const interpolated = interpolateEnv(doc, env);
-  if (!validateRaw(interpolated)) throw new ConfigError(formatSchemaErrors(interpolated));
+  if (!validateRaw(interpolated)) throw new ConfigError(formatSchemaErrors(validateRaw.errors, interpolated));
   const raw = interpolated;
   const problems = checkReferences(raw);
   if (problems.length > 0) throw new ConfigError(problems.join('\n'));
@@ -150,19 +167,7 @@ export function resolveConfig(doc: unknown, source: string, overrides: ConfigOve
 export function loadConfig(path: string | undefined, overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const file = path ?? env.FLOODGATE_CONFIG ?? (existsSync('floodgate.yaml') ? 'floodgate.yaml' : undefined);
   if (file === undefined) return resolveConfig(structuredClone(EMBEDDED_DEFAULT), 'embedded default', overrides, env);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`cannot read config ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (err) {
-    if (err instanceof YAMLParseError) throw new ConfigError(`${file}: invalid YAML: ${err.message}`);
-    throw err;
-  }
+  const doc = readYamlFile(file);
   try {
     return resolveConfig(doc, resolve(file), overrides, env);
   } catch (err) {

@@ -104,7 +104,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     bodyLimit: config.server.bodyLimitBytes,
     genReqId: (req) => requestIdFrom(req.headers['x-request-id']),
     keepAliveTimeout: 65_000,
-    return503OnClosing: true,
+    return503OnClosing: false,
     // Malformed requests Node's parser rejects (absurd headers, bad framing) still get our envelope.
     clientErrorHandler: (err: NodeJS.ErrnoException, socket: Socket) => {
       if (!socket.writable) return socket.destroy();

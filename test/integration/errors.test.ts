@@ -146,7 +146,7 @@ describe('401 and 403', () => {
     expect(res.status).toBe(401);
   });
 
-  it('answers 403 for a disabled key and for a model outside the allow-list', async () => {
+  it('answers 403 for a disabled key, a disabled account and a model outside the allow-list', async () => {
     const pepper = resolvePepper({ auth: { keyPrefix: 'fk-' }, dataDir: gw.dataDir } as any);
     const accountId = (await gw.gateway.store.accounts.list())[0].id;
     const disabled = await issueApiKey(gw.gateway.store.keys, 'fk-', pepper, { accountId });
@@ -154,6 +154,13 @@ describe('401 and 403', () => {
     const res = await post('/v1/chat/completions', { model: 'sim-chat', messages: [user] }, disabled.apiKey);
     expect(res.status).toBe(403);
     expectEnvelope({ error: { ...res.json().error, doc_url: undefined } }, 'permission_error', 'key_disabled');
+
+    const account = await gw.gateway.store.accounts.create({ name: 'suspended' });
+    const suspendedKey = await issueApiKey(gw.gateway.store.keys, 'fk-', pepper, { accountId: account.id });
+    await gw.gateway.store.accounts.setStatus(account.id, 'disabled');
+    const suspended = await post('/v1/chat/completions', { model: 'sim-chat', messages: [user] }, suspendedKey.apiKey);
+    expect(suspended.status).toBe(403);
+    expect(suspended.json().error).toMatchObject({ type: 'permission_error', code: 'account_disabled' });
 
     const limited = await issueApiKey(gw.gateway.store.keys, 'fk-', pepper, { accountId, allowedModels: ['sim-embed'] });
     const denied = await post('/v1/chat/completions', { model: 'sim-chat', messages: [user] }, limited.apiKey);
