@@ -258,11 +258,12 @@ export const ChatCompletionRequestSchema = Type.Object({
   prediction: Opt(Nullable(PredictionSchema)),
   presence_penalty: Opt(Penalty),
   prompt_cache_key: Opt(Type.String()),
-  reasoning_effort: Opt(Nullable(StringEnum(['minimal', 'low', 'medium', 'high']))),
+  // 1.109.1's values plus those newer SDKs send (none, xhigh, max), so upgrading the SDK is not a 400.
+  reasoning_effort: Opt(Nullable(StringEnum(['none', 'minimal', 'low', 'medium', 'high', 'xhigh', 'max']))),
   response_format: Opt(ResponseFormatSchema),
   safety_identifier: Opt(Type.String({ maxLength: 64 })),
   seed: Opt(Seed),
-  service_tier: Opt(Nullable(StringEnum(['auto', 'default', 'flex', 'scale', 'priority']))),
+  service_tier: Opt(Nullable(StringEnum(['auto', 'default', 'flex', 'scale', 'priority', 'fast']))),
   stop: Opt(Stop),
   store: Opt(Nullable(Type.Boolean())),
   /** Only with `stream: true`: checked in code. */
