@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/load.js';
 import { bootstrapStore, resolvePepper } from './auth/bootstrap.js';
+import { warmTokenizer } from './accounting/tokenizer.js';
 import { Authenticator, type KeyLookup } from './http/auth.js';
 import { buildApp } from './http/app.js';
 import { createLogger, type Logger } from './observability/logger.js';
@@ -46,6 +47,9 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   const pepper = resolvePepper(config);
   const firstStart = await bootstrapStore(store, config, pepper);
   const catalog = buildCatalog(config);
+  // Loading the tokenizer takes ~0.4 s of blocked event loop: do it now, not on the first request that
+  // has to count tokens itself (a backend without usage, a client that disconnects mid-stream).
+  warmTokenizer();
   const authenticator = new Authenticator(pepper, config.auth.keyPrefix, keyLookup(store), config.auth.keyCacheMs);
   const app = buildApp({ config, catalog, authenticator, logger, pingStore: () => store.ping() });
   try {

@@ -10,6 +10,7 @@ import { estimatedUsage, normalizeUsage, type ResponseIdentity, type Usage } fro
 import type { Endpoint, JsonObject, UpstreamResult } from '../providers/types.js';
 import { pickDeployment, type Catalog, type CatalogModel } from '../routing/catalog.js';
 import { CallTimers } from '../routing/timeouts.js';
+import { CallSignal } from '../providers/call-signal.js';
 import { countTokens } from '../accounting/tokenizer.js';
 import type { RequestState } from './request-state.js';
 import { ClientDisconnected, relayStream } from './stream-relay.js';
@@ -80,22 +81,22 @@ export async function runInference<Req extends JsonObject>(
   state.stream = stream;
   const body = buildUpstreamBody(spec, req, model, deployment.upstreamModel);
 
-  const controller = new AbortController();
+  const signal = new CallSignal();
   const res = reply.raw;
   const onClose = (): void => {
-    if (!res.writableFinished && !controller.signal.aborted) controller.abort(new ClientDisconnected('The client closed the connection.'));
+    if (!res.writableFinished) signal.abort(new ClientDisconnected('The client closed the connection.'));
   };
   res.once('close', onClose);
-  const timers = new CallTimers(controller, deployment.timeouts);
+  const timers = new CallTimers(signal, deployment.timeouts);
   const upstreamStart = performance.now();
   const who: ResponseIdentity = { id: newCompletionId(spec.stream?.idPrefix ?? 'chatcmpl'), created: Math.floor(Date.now() / 1000), model: state.model };
 
   try {
     let result: UpstreamResult;
     try {
-      result = await deployment.provider.call({ endpoint: spec.endpoint, body, stream, requestId: state.id, signal: controller.signal });
+      result = await deployment.provider.call({ endpoint: spec.endpoint, body, stream, requestId: state.id, signal });
     } catch (err) {
-      throw controller.signal.aborted && controller.signal.reason instanceof Error ? controller.signal.reason : err;
+      throw signal.aborted ? signal.reason : err;
     }
 
     if (result.kind === 'json') {
@@ -117,11 +118,11 @@ export async function runInference<Req extends JsonObject>(
     }
 
     const events = result.events[Symbol.asyncIterator]();
-    let first: IteratorResult<JsonObject>;
+    let first: IteratorResult<JsonObject[]>;
     try {
       first = await events.next();
     } catch (err) {
-      throw controller.signal.aborted && controller.signal.reason instanceof Error ? controller.signal.reason : err;
+      throw signal.aborted ? signal.reason : err;
     }
     timers.firstByte();
     state.upstreamMs = elapsed(upstreamStart);
@@ -134,7 +135,7 @@ export async function runInference<Req extends JsonObject>(
       includeUsage: (req.stream_options as JsonObject | null | undefined)?.include_usage === true,
       heartbeatMs: deps.heartbeatMs,
       timers,
-      signal: controller.signal,
+      signal,
       headers: { 'x-request-id': state.id, 'openai-processing-ms': Math.round(elapsed(state.start)) },
       onCommit: () => {
         reply.hijack();

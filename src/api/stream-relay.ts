@@ -3,22 +3,22 @@
 // they arrive with back-pressure, usage is kept for billing and shown only when the client asked, a
 // failure after the first byte becomes one `data: {"error": …}` event, and the response ends after [DONE].
 import type { ServerResponse } from 'node:http';
-import { once } from 'node:events';
 import { asGatewayError, GatewayError } from '../openai/errors.js';
 import { mapFinishReason, normalizeUsage, type ResponseIdentity, type Usage } from '../openai/normalize.js';
 import { SSE_DONE, SSE_HEADERS, SSE_HEARTBEAT, sseError, sseEvent } from '../openai/sse.js';
 import type { JsonObject } from '../providers/types.js';
+import type { CallSignal } from '../providers/call-signal.js';
 import type { CallTimers } from '../routing/timeouts.js';
 
 export interface StreamRelayOptions {
   res: ServerResponse;
-  events: AsyncIterator<JsonObject>;
+  events: AsyncIterator<JsonObject[]>;
   who: ResponseIdentity;
   object: 'chat.completion.chunk' | 'text_completion';
   includeUsage: boolean;
   heartbeatMs: number;
   timers: CallTimers;
-  signal: AbortSignal;
+  signal: CallSignal;
   /** Extra response headers (request id, processing time…). */
   headers: Record<string, string | number>;
   /** Called when the 200 is committed. */
@@ -82,13 +82,24 @@ function rewriteChunk(chunk: JsonObject, opts: StreamRelayOptions, outcome: Stre
   return true;
 }
 
-async function write(res: ServerResponse, text: string, signal: AbortSignal): Promise<void> {
+/** Writes, and under back-pressure waits until the client drains, leaves, or the call is aborted. */
+async function write(res: ServerResponse, text: string, signal: CallSignal): Promise<void> {
   if (res.write(text)) return;
-  // Back-pressure: wait for the client to drain (or go away) before reading more from the backend.
-  await once(res, 'drain', { signal });
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      unsubscribe();
+      resolve();
+    };
+    res.once('drain', done);
+    res.once('close', done);
+    const unsubscribe = signal.onAbort(done);
+  });
+  signal.throwIfAborted();
 }
 
-export async function relayStream(first: JsonObject, opts: StreamRelayOptions): Promise<StreamOutcome> {
+export async function relayStream(first: JsonObject[], opts: StreamRelayOptions): Promise<StreamOutcome> {
   const { res, events, timers, signal } = opts;
   const outcome: StreamOutcome = { output: [], ended: 'complete' };
   let lastWrite = performance.now();
@@ -109,21 +120,26 @@ export async function relayStream(first: JsonObject, opts: StreamRelayOptions): 
     }
     lastWrite = performance.now();
     await write(res, text, signal);
+    // Time spent waiting on a slow client is not the backend's silence.
+    timers.activity();
   };
 
   try {
-    let chunk: JsonObject | undefined = first;
-    // The 200 goes out with the first chunk the client will see; a usage-only first event waits.
-    while (chunk !== undefined) {
-      if (rewriteChunk(chunk, opts, outcome)) await send(sseEvent(chunk));
-      const next: IteratorResult<JsonObject> = await events.next();
+    let batch: JsonObject[] | undefined = first;
+    // Events that arrived together leave in one write; the 200 goes out with the first the client sees.
+    while (batch !== undefined) {
+      let text = '';
+      for (const chunk of batch) if (rewriteChunk(chunk, opts, outcome)) text += sseEvent(chunk);
+      if (text !== '') await send(text);
+      const next: IteratorResult<JsonObject[]> = await events.next();
       timers.activity();
-      chunk = next.done ? undefined : next.value;
+      batch = next.done ? undefined : next.value;
     }
+    let tail = '';
     if (opts.includeUsage && outcome.usage) {
-      await send(sseEvent({ id: opts.who.id, object: opts.object, created: opts.who.created, model: opts.who.model, choices: [], usage: outcome.usage }));
+      tail = sseEvent({ id: opts.who.id, object: opts.object, created: opts.who.created, model: opts.who.model, choices: [], usage: outcome.usage });
     }
-    await send(SSE_DONE);
+    await send(tail + SSE_DONE);
     res.end();
   } catch (err) {
     if (signal.aborted && signal.reason instanceof ClientDisconnected) {

@@ -59,7 +59,7 @@ export const OpenAIProviderSchema = Type.Object(
     rename_fields: Opt(Type.Record(Type.String(), Type.String({ minLength: 1 }))),
     /** Request fields removed before forwarding. */
     drop_fields: Opt(Type.Array(Type.String({ minLength: 1 }))),
-    /** Connections kept per upstream origin. */
+    /** Most connections open to the backend at once (default: unbounded; idle ones are kept alive). */
     connections: Opt(PositiveInt({ maximum: 10_000 })),
     ...ProviderCommon,
   },

@@ -1,3 +1,5 @@
+import type { CallSignal } from './call-signal.js';
+
 // What a provider (backend adapter) is: given an OpenAI-shaped request for one deployment, it calls the
 // backend and returns an OpenAI-shaped response or a stream of OpenAI-shaped chunks. Everything
 // backend-specific stays inside the provider's folder; the registry names each one once.
@@ -13,13 +15,16 @@ export interface UpstreamCall {
   stream: boolean;
   requestId: string;
   /** Aborted when the client goes away or a timeout fires; the provider must abort the backend call at once. */
-  signal: AbortSignal;
+  signal: CallSignal;
 }
 
 export type UpstreamResult =
   | { kind: 'json'; body: JsonObject }
-  /** Parsed `data:` events in order, ending after the backend's `[DONE]` (not yielded) or the end of its body. */
-  | { kind: 'stream'; events: AsyncIterable<JsonObject> };
+  /**
+   * Parsed `data:` events in order, in batches of those that arrived together (so they reach the client
+   * in one write), ending after the backend's `[DONE]` (not yielded) or the end of its body.
+   */
+  | { kind: 'stream'; events: AsyncIterable<JsonObject[]> };
 
 export interface Provider {
   /** Calls the backend. Throws a GatewayError for backend failures (mapped per SPEC §6). */

@@ -1,7 +1,8 @@
 // Per-deployment timeouts (SPEC §7): connect, first byte, idle between stream chunks, total. One
-// mechanism for every provider: a timer aborts the call's controller with an upstream_timeout reason.
+// mechanism for every provider: a timer aborts the call's signal with an upstream_timeout reason.
 import type { Timeouts } from '../config/schema.js';
 import { GatewayError } from '../openai/errors.js';
+import type { CallSignal } from '../providers/call-signal.js';
 
 export type ResolvedTimeouts = Required<Timeouts>;
 
@@ -18,14 +19,14 @@ export function resolveTimeouts(...layers: (Timeouts | undefined)[]): ResolvedTi
   return out;
 }
 
-/** Arms the first-byte and total timers; `firstByte()` swaps the first one for the idle timer, `activity()` refreshes it. */
+/** Arms the first-byte and total timers (they abort the call's signal); `firstByte()` swaps the first one for the idle timer, `activity()` refreshes it. */
 export class CallTimers {
   private firstByteTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly totalTimer: NodeJS.Timeout;
 
   constructor(
-    private readonly controller: AbortController,
+    private readonly signal: CallSignal,
     private readonly timeouts: ResolvedTimeouts,
   ) {
     this.firstByteTimer = setTimeout(() => this.expire(`The backend sent nothing within ${timeouts.first_byte_ms} ms.`), timeouts.first_byte_ms);
@@ -33,7 +34,7 @@ export class CallTimers {
   }
 
   private expire(message: string): void {
-    if (!this.controller.signal.aborted) this.controller.abort(new GatewayError('upstream_timeout', message));
+    this.signal.abort(new GatewayError('upstream_timeout', message));
   }
 
   firstByte(): void {

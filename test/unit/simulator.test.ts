@@ -1,5 +1,6 @@
 // The simulator's core: determinism, the OpenAI shapes it produces, limits, tools and JSON, the prefix
 // cache, embeddings, and the in-process provider's pacing and faults.
+import { CallSignal } from '../../src/providers/call-signal.js';
 import { Ajv } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
@@ -470,7 +471,7 @@ describe('reasoning models', () => {
 });
 
 describe('in-process provider', () => {
-  function call(endpoint: Endpoint, body: JsonObject, signal = new AbortController().signal): UpstreamCall {
+  function call(endpoint: Endpoint, body: JsonObject, signal = new CallSignal()): UpstreamCall {
     return { endpoint, body, stream: body.stream === true, requestId: 'req_test', signal };
   }
   const chatBody = { model: 'sim-chat', messages: [{ role: 'user', content: 'hello' }] };
@@ -478,7 +479,7 @@ describe('in-process provider', () => {
   async function collect(result: UpstreamResult): Promise<Any[]> {
     if (result.kind !== 'stream') throw new Error('expected a stream');
     const out: Any[] = [];
-    for await (const chunk of result.events) out.push(chunk as Any);
+    for await (const batch of result.events) for (const chunk of batch) out.push(chunk as Any);
     return out;
   }
 
@@ -498,7 +499,7 @@ describe('in-process provider', () => {
     const result = await provider.call(call('chat', { ...chatBody, stream: true }));
     if (result.kind !== 'stream') throw new Error('expected a stream');
     const times: number[] = [];
-    for await (const _chunk of result.events) times.push(performance.now() - start);
+    for await (const batch of result.events) for (const _chunk of batch) times.push(performance.now() - start);
     expect(times[0]).toBeGreaterThanOrEqual(55);
     // 20 pieces at 500/s: the last is due ~38 ms after the first.
     expect(times.at(-1)! - times[0]).toBeGreaterThanOrEqual(30);
@@ -506,20 +507,20 @@ describe('in-process provider', () => {
 
   it('stops a paced stream at once when the signal aborts, rejecting with its reason', async () => {
     const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-    const before = timers();
     const provider = createSimulatorProvider({ ttft_ms: 0, tokens_per_second: 2, output_tokens: [50, 50] });
-    const controller = new AbortController();
-    const result = await provider.call(call('chat', { ...chatBody, stream: true }, controller.signal));
+    const signal = new CallSignal();
+    const result = await provider.call(call('chat', { ...chatBody, stream: true }, signal));
     if (result.kind !== 'stream') throw new Error('expected a stream');
     const iterator = result.events[Symbol.asyncIterator]();
     await iterator.next();
     await iterator.next();
+    const before = timers();
     const pending = iterator.next();
     await new Promise((r) => setImmediate(r));
     expect(timers()).toBe(before + 1); // waiting for the next token
     const reason = new Error('client went away');
     const started = performance.now();
-    controller.abort(reason);
+    signal.abort(reason);
     await expect(pending).rejects.toBe(reason);
     expect(performance.now() - started).toBeLessThan(100); // the next token was 500 ms away
     expect(timers()).toBe(before);
@@ -527,8 +528,8 @@ describe('in-process provider', () => {
 
   it('hangs until the signal aborts', async () => {
     const provider = createSimulatorProvider({ faults: { hang: true } });
-    const controller = new AbortController();
-    const pending = provider.call(call('chat', chatBody, controller.signal));
+    const signal = new CallSignal();
+    const pending = provider.call(call('chat', chatBody, signal));
     let settled = false;
     pending.then(
       () => (settled = true),
@@ -537,7 +538,7 @@ describe('in-process provider', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(settled).toBe(false);
     const reason = new Error('timeout');
-    controller.abort(reason);
+    signal.abort(reason);
     await expect(pending).rejects.toBe(reason);
   });
 
@@ -576,7 +577,7 @@ describe('in-process provider', () => {
     if (result.kind !== 'stream') throw new Error('expected a stream');
     const seen: Any[] = [];
     const err = await (async () => {
-      for await (const chunk of result.events) seen.push(chunk as Any);
+      for await (const batch of result.events) for (const chunk of batch) seen.push(chunk as Any);
     })().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GatewayError);
     expect((err as GatewayError).code).toBe('upstream_error');

@@ -1,6 +1,7 @@
 // The simulator's core, shared by the in-process provider and the standalone server: settings with
 // their defaults, the per-instance state (request counter for faults, prefix cache, models seen), and
 // the dispatch from an endpoint's request body to its answer.
+import { warmTokenizer } from '../../accounting/tokenizer.js';
 import type { SimulatorSettings } from '../../config/schema.js';
 import type { Endpoint, JsonObject } from '../types.js';
 import type { Answer, GenerationEnv } from './answer.js';
@@ -103,6 +104,8 @@ export function faultErrorBody(status: number): { error: { message: string; type
 
 export function createSimulatorCore(settings: SimulatorSettings): SimulatorCore {
   const runtime = resolveSimulatorSettings(settings);
+  // Every answer counts its prompt: load the tokenizer now rather than on the first request.
+  warmTokenizer();
   const reasoningPatterns = (settings.reasoning_models ?? []).map(globToRegExp);
   const reasoningByModel = new Map<string, boolean>();
   const prefixCache = new PrefixCache();

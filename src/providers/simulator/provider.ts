@@ -2,6 +2,7 @@
 // answers, pacing and faults as the standalone server, errors mapped exactly as a remote backend's.
 import type { SimulatorSettings } from '../../config/schema.js';
 import { GatewayError } from '../../openai/errors.js';
+import type { CallSignal } from '../call-signal.js';
 import type { JsonObject, Provider, UpstreamCall, UpstreamResult } from '../types.js';
 import { mapUpstreamStatus } from '../upstream-errors.js';
 import type { Answer, Emission } from './answer.js';
@@ -9,29 +10,27 @@ import { createSimulatorCore, faultErrorBody, type SimulatorCore } from './core.
 import { SimulatorRequestError } from './params.js';
 
 /** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts (the timer is cleared). */
-export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+export function abortableSleep(ms: number, signal: CallSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
       reject(signal.reason);
       return;
     }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
     const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
+      unsubscribe();
       resolve();
     }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
+    const unsubscribe = signal.onAbort(() => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    });
   });
 }
 
 /** Never resolves: rejects with the signal's reason when it aborts (an injected hang). */
-function untilAborted(signal: AbortSignal): Promise<never> {
+function untilAborted(signal: CallSignal): Promise<never> {
   return new Promise((_resolve, reject) => {
-    if (signal.aborted) reject(signal.reason);
-    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+    signal.onAbort(() => reject(signal.reason));
   });
 }
 
@@ -44,23 +43,33 @@ function brokenError(pieces: number): GatewayError {
  * go out together, so fast pacing costs one timer per batch rather than one per token, and no pacing
  * costs none at all.
  */
-async function* pacedChunks(core: SimulatorCore, steps: Emission[][], signal: AbortSignal): AsyncGenerator<JsonObject> {
+async function* pacedChunks(core: SimulatorCore, steps: Emission[][], signal: CallSignal): AsyncGenerator<JsonObject[]> {
   const start = performance.now();
   const breakAfter = core.runtime.faults.breakAfterTokens;
   let pieces = 0;
+  let batch: JsonObject[] = [];
   for (let s = 0; s < steps.length; s++) {
     const wait = start + core.stepDueMs(s) - performance.now();
-    if (wait >= 1) await abortableSleep(wait, signal);
+    if (wait >= 1) {
+      // What is due now goes out together before the pause.
+      if (batch.length > 0) yield batch;
+      batch = [];
+      await abortableSleep(wait, signal);
+    }
     for (const emission of steps[s]) {
       signal.throwIfAborted();
-      if (breakAfter !== null && pieces + emission.pieces > breakAfter) throw brokenError(pieces);
+      if (breakAfter !== null && pieces + emission.pieces > breakAfter) {
+        if (batch.length > 0) yield batch;
+        throw brokenError(pieces);
+      }
       pieces += emission.pieces;
-      yield emission.chunk;
+      batch.push(emission.chunk);
     }
   }
+  if (batch.length > 0) yield batch;
 }
 
-async function deliver(core: SimulatorCore, answer: Answer, signal: AbortSignal): Promise<UpstreamResult> {
+async function deliver(core: SimulatorCore, answer: Answer, signal: CallSignal): Promise<UpstreamResult> {
   if (answer.kind === 'stream') return { kind: 'stream', events: pacedChunks(core, answer.steps, signal) };
   const limit = core.runtime.faults.breakAfterTokens;
   const broken = limit !== null && core.breaks(answer.pieces);
