@@ -129,7 +129,15 @@ export async function relayStream(first: JsonObject[], opts: StreamRelayOptions)
     // Events that arrived together leave in one write; the 200 goes out with the first the client sees.
     while (batch !== undefined) {
       let text = '';
-      for (const chunk of batch) if (rewriteChunk(chunk, opts, outcome)) text += sseEvent(chunk);
+      for (const chunk of batch) {
+        if (!rewriteChunk(chunk, opts, outcome)) continue;
+        text += sseEvent(chunk);
+        // The first event leaves on its own, so the client's first byte does not wait for the whole batch.
+        if (!committed) {
+          await send(text);
+          text = '';
+        }
+      }
       if (text !== '') await send(text);
       const next: IteratorResult<JsonObject[]> = await events.next();
       timers.activity();

@@ -1,6 +1,6 @@
 // The HTTP layer (Fastify), kept thin: request id, CORS, auth, body parsing and limits, the routes, and
 // one error handler that turns every failure into OpenAI's envelope. The pipeline lives in api/.
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Socket } from 'node:net';
 import type { Config } from '../config/load.js';
 import { runInference, type InferenceDeps, type InferenceEndpoint } from '../api/inference.js';
@@ -98,9 +98,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const docUrl = config.auth.docUrl;
   const basePath = config.server.basePath;
   const app = Fastify({
-    // Fastify's own logging is off (one line per request is ours); errors go to the same pino logger.
-    loggerInstance: logger as unknown as FastifyBaseLogger,
-    logController: new LogController({ disableRequestLogging: true }),
+    // No Fastify logger: it would make a child logger per request. The request line and unexpected
+    // errors are logged by us, with our pino logger.
+    logger: false,
     bodyLimit: config.server.bodyLimitBytes,
     genReqId: (req) => requestIdFrom(req.headers['x-request-id']),
     keepAliveTimeout: 65_000,

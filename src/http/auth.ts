@@ -1,6 +1,6 @@
 // Authentication (SPEC §3): `Authorization: Bearer <key>` only; the key is HMAC'd under the pepper and
-// looked up by that hash. Verified lookups are cached in process for at most `key_cache_ms` (≤ 1 s), so
-// disabling a key takes effect within a second. Every 401 reads the same, whatever was wrong.
+// looked up by that hash. Lookups (found or not) are cached in process for at most `key_cache_ms` (≤ 1 s),
+// so disabling a key takes effect within a second. Every 401 reads the same, whatever was wrong.
 import { hashApiKey, looksLikeApiKey } from '../auth/key-material.js';
 import { GatewayError } from '../openai/errors.js';
 
@@ -31,6 +31,14 @@ interface CacheEntry {
   expiresAt: number;
 }
 
+/** The key of a well-formed `Bearer <key>` header, or undefined. */
+function bearerKey(header: string, prefix: string): string | undefined {
+  const space = header.indexOf(' ');
+  if (space < 0 || header.slice(0, space).toLowerCase() !== 'bearer') return undefined;
+  const key = header.slice(space + 1).trim();
+  return looksLikeApiKey(key, prefix) ? key : undefined;
+}
+
 export function invalidKey(): GatewayError {
   return new GatewayError('invalid_api_key', INVALID_KEY_MESSAGE);
 }
@@ -43,31 +51,25 @@ export class Authenticator {
     private readonly keyPrefix: string,
     private readonly lookup: KeyLookup,
     private readonly cacheMs: number,
-  ) {}
+  ) {
+    // Entries are keyed by the header, so they hold keys in the clear: expired ones are swept, not kept.
+    setInterval(() => {
+      const now = Date.now();
+      for (const [header, entry] of this.cache) if (entry.expiresAt <= now) this.cache.delete(header);
+    }, 5_000).unref();
+  }
 
   /** The principal for an `Authorization` header, or a 401/403 GatewayError. */
   async authenticate(header: string | undefined): Promise<Principal> {
     if (header === undefined || header.length < 8 || header.length > 512) throw invalidKey();
-    const space = header.indexOf(' ');
-    if (space < 0 || header.slice(0, space).toLowerCase() !== 'bearer') throw invalidKey();
-    const key = header.slice(space + 1).trim();
-    if (!looksLikeApiKey(key, this.keyPrefix)) throw invalidKey();
-    const hash = hashApiKey(this.pepper, key);
-
     const now = Date.now();
-    let entry = this.cache.get(hash);
+    // Cached by the header itself (for at most key_cache_ms), so a repeat caller costs no HMAC.
+    let entry = this.cache.get(header);
     if (entry === undefined || entry.expiresAt <= now) {
-      const identity = await this.lookup(hash);
-      entry = {
-        identity,
-        principal: identity && {
-          keyId: identity.keyId,
-          accountId: identity.accountId,
-          allowedModels: identity.allowedModels ? new Set(identity.allowedModels) : null,
-        },
-        expiresAt: now + this.cacheMs,
-      };
-      if (this.cacheMs > 0) this.remember(hash, entry);
+      const key = bearerKey(header, this.keyPrefix);
+      if (key === undefined) throw invalidKey();
+      entry = await this.lookupKey(key, now);
+      if (this.cacheMs > 0) this.remember(header, entry);
     }
     const { identity, principal } = entry;
     if (identity === undefined || principal === undefined) throw invalidKey();
@@ -77,12 +79,25 @@ export class Authenticator {
     return principal;
   }
 
+  private async lookupKey(key: string, now: number): Promise<CacheEntry> {
+    const identity = await this.lookup(hashApiKey(this.pepper, key));
+    return {
+      identity,
+      principal: identity && {
+        keyId: identity.keyId,
+        accountId: identity.accountId,
+        allowedModels: identity.allowedModels ? new Set(identity.allowedModels) : null,
+      },
+      expiresAt: now + this.cacheMs,
+    };
+  }
+
   /** Drops cached lookups (a key was disabled or changed through this process). */
   forget(): void {
     this.cache.clear();
   }
 
-  private remember(hash: string, entry: CacheEntry): void {
+  private remember(header: string, entry: CacheEntry): void {
     if (this.cache.size >= MAX_CACHE_ENTRIES) {
       // Maps iterate in insertion order: drop the oldest tenth.
       let n = MAX_CACHE_ENTRIES / 10;
@@ -91,8 +106,8 @@ export class Authenticator {
         if (--n <= 0) break;
       }
     }
-    this.cache.delete(hash);
-    this.cache.set(hash, entry);
+    this.cache.delete(header);
+    this.cache.set(header, entry);
   }
 }
 

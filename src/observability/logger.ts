@@ -5,6 +5,8 @@ import { pino, type Logger } from 'pino';
 export type { Logger };
 
 export function createLogger(level: string, destination: NodeJS.WritableStream | number = 1): Logger {
-  const stream = typeof destination === 'number' ? pino.destination({ fd: destination, sync: false, minLength: 4096 }) : destination;
+  // Asynchronous writes: a line goes out at once when the stream is idle, and lines queued behind a
+  // write in flight leave together, so a busy gateway makes few syscalls and a quiet one shows lines promptly.
+  const stream = typeof destination === 'number' ? pino.destination({ fd: destination, sync: false }) : destination;
   return pino({ level, base: { service: 'floodgate' }, timestamp: pino.stdTimeFunctions.isoTime }, stream);
 }
