@@ -53,6 +53,13 @@ function buildUpstreamBody<Req extends JsonObject>(spec: InferenceEndpoint<Req>,
   return body;
 }
 
+/** When a call fails because we aborted it (client gone, timeout), our reason is the error to report. */
+function ourReason(signal: CallSignal): (err: unknown) => never {
+  return (err) => {
+    throw signal.aborted ? signal.reason : err;
+  };
+}
+
 function elapsed(since: number): number {
   return Math.round((performance.now() - since) * 1000) / 1000;
 }
@@ -92,15 +99,9 @@ export async function runInference<Req extends JsonObject>(
   const who: ResponseIdentity = { id: newCompletionId(spec.stream?.idPrefix ?? 'chatcmpl'), created: Math.floor(Date.now() / 1000), model: state.model };
 
   try {
-    let result: UpstreamResult;
-    try {
-      result = await deployment.provider.call({ endpoint: spec.endpoint, body, stream, requestId: state.id, signal });
-    } catch (err) {
-      throw signal.aborted ? signal.reason : err;
-    }
+    const result: UpstreamResult = await deployment.provider.call({ endpoint: spec.endpoint, body, stream, requestId: state.id, signal }).catch(ourReason(signal));
 
     if (result.kind === 'json') {
-      timers.stop();
       state.upstreamMs = elapsed(upstreamStart);
       let usage = normalizeUsage(result.body.usage);
       if (usage === undefined) {
@@ -118,12 +119,7 @@ export async function runInference<Req extends JsonObject>(
     }
 
     const events = result.events[Symbol.asyncIterator]();
-    let first: IteratorResult<JsonObject[]>;
-    try {
-      first = await events.next();
-    } catch (err) {
-      throw signal.aborted ? signal.reason : err;
-    }
+    const first = await events.next().catch(ourReason(signal));
     timers.firstByte();
     state.upstreamMs = elapsed(upstreamStart);
     if (first.done) throw new GatewayError('upstream_error', 'The backend ended the stream without sending anything.');
@@ -156,8 +152,9 @@ export async function runInference<Req extends JsonObject>(
     }
   } catch (err) {
     if (err instanceof ClientDisconnected) {
-      // Nothing was sent yet and nobody is listening: record it, answer nothing.
+      // Nothing was sent yet and nobody is listening: record it (the backend saw the prompt), answer nothing.
       state.settle = 'client_disconnected';
+      state.usage = estimatedUsage(spec.countPromptTokens(req), 0);
       reply.hijack();
       if (!res.destroyed) res.destroy();
       return;

@@ -150,8 +150,11 @@ export async function relayStream(first: JsonObject[], opts: StreamRelayOptions)
     await send(tail + SSE_DONE);
     res.end();
   } catch (err) {
+    // Stop the backend's stream (and its socket) now, whatever happens next.
+    await events.return?.(undefined)?.catch(() => undefined);
     if (signal.aborted && signal.reason instanceof ClientDisconnected) {
       outcome.ended = 'client_disconnected';
+      if (!committed) throw signal.reason;
     } else {
       const error = asGatewayError(signal.aborted && signal.reason instanceof GatewayError ? signal.reason : err);
       outcome.ended = 'upstream_error';
@@ -159,8 +162,6 @@ export async function relayStream(first: JsonObject[], opts: StreamRelayOptions)
       if (!committed) throw error;
       if (!res.writableEnded && !res.destroyed) res.end(sseError(error));
     }
-    // Stop the backend's generator (and its socket) now.
-    await events.return?.(undefined)?.catch(() => undefined);
   } finally {
     clearInterval(heartbeat);
   }

@@ -20,8 +20,11 @@ beforeAll(async () => {
     });
   });
   const config = testConfig();
-  config.providers = { slow: { type: 'openai', base_url: `${upstream.url}/v1` } };
-  config.models = [{ id: 'slow', category: 'text', deployments: [{ provider: 'slow' }] }];
+  config.providers = { slow: { type: 'openai', base_url: `${upstream.url}/v1` }, hung: { type: 'simulator', faults: { hang: true } } };
+  config.models = [
+    { id: 'slow', category: 'text', deployments: [{ provider: 'slow' }] },
+    { id: 'hung', category: 'text', deployments: [{ provider: 'hung' }] },
+  ];
   gw = await startTestGateway(config);
 });
 
@@ -61,5 +64,27 @@ describe('client disconnect', () => {
     const line = gw.logs.filter((l) => l.msg === 'request' && l.model === 'slow').at(-1);
     expect(line).toMatchObject({ settle: 'client_disconnected', client_aborted: true });
     expect(line!.completion_tokens).toBeGreaterThan(0);
+  });
+
+  it('records a client that leaves before the first byte, with its prompt, and answers nothing', async () => {
+    for (const stream of [true, false]) {
+      const controller = new AbortController();
+      const pending = request(`${gw.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${gw.apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'hung', messages: [{ role: 'user', content: 'are you there?' }], stream }),
+        signal: controller.signal,
+      });
+      await new Promise((r) => setTimeout(r, 100));
+      controller.abort();
+      await expect(pending).rejects.toThrow();
+      await new Promise((r) => setTimeout(r, 50));
+      const line = gw.logs.filter((l) => l.msg === 'request' && l.model === 'hung').at(-1);
+      expect(line).toMatchObject({ settle: 'client_disconnected', client_aborted: true, stream, completion_tokens: 0 });
+      expect(line!.prompt_tokens).toBeGreaterThan(0);
+    }
+    // The gateway is still serving.
+    const health = await fetch(`${gw.url}/healthz`);
+    expect(health.status).toBe(200);
   });
 });
