@@ -70,6 +70,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     firstStart,
     async close() {
       await app.close();
+      authenticator.close();
       await catalog.close();
       await store.close();
       logger.flush();

@@ -45,6 +45,7 @@ export function invalidKey(): GatewayError {
 
 export class Authenticator {
   private readonly cache = new Map<string, CacheEntry>();
+  private readonly sweeper: NodeJS.Timeout;
 
   constructor(
     private readonly pepper: string,
@@ -53,10 +54,11 @@ export class Authenticator {
     private readonly cacheMs: number,
   ) {
     // Entries are keyed by the header, so they hold keys in the clear: expired ones are swept, not kept.
-    setInterval(() => {
+    this.sweeper = setInterval(() => {
       const now = Date.now();
       for (const [header, entry] of this.cache) if (entry.expiresAt <= now) this.cache.delete(header);
-    }, 5_000).unref();
+    }, 5_000);
+    this.sweeper.unref();
   }
 
   /** The principal for an `Authorization` header, or a 401/403 GatewayError. */
@@ -94,6 +96,11 @@ export class Authenticator {
 
   /** Drops cached lookups (a key was disabled or changed through this process). */
   forget(): void {
+    this.cache.clear();
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
     this.cache.clear();
   }
 
