@@ -94,11 +94,6 @@ export class Authenticator {
     };
   }
 
-  /** Drops cached lookups (a key was disabled or changed through this process). */
-  forget(): void {
-    this.cache.clear();
-  }
-
   close(): void {
     clearInterval(this.sweeper);
     this.cache.clear();

@@ -10,7 +10,8 @@ const BATCH_BYTES = 8 * 1024;
 const FLUSH_MS = 200;
 
 export function createLogger(level: string, destination: NodeJS.WritableStream | number = 1): Logger {
-  if (typeof destination !== 'number') return pino({ level, base: { service: 'floodgate' }, timestamp: pino.stdTimeFunctions.isoTime }, destination);
+  const options = { level, base: { service: 'floodgate' }, timestamp: pino.stdTimeFunctions.isoTime };
+  if (typeof destination !== 'number') return pino(options, destination);
   // One asynchronous write per line costs a thread-pool round trip per request (~45 us of p50 latency,
   // measured): lines are batched, and a timer bounds how long one waits.
   const stream = pino.destination({ fd: destination, sync: false, minLength: BATCH_BYTES });
@@ -22,5 +23,5 @@ export function createLogger(level: string, destination: NodeJS.WritableStream |
     }
   }, FLUSH_MS);
   flusher.unref();
-  return pino({ level, base: { service: 'floodgate' }, timestamp: pino.stdTimeFunctions.isoTime }, stream);
+  return pino(options, stream);
 }

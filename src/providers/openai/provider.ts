@@ -24,7 +24,7 @@ const PAUSE_AT_EVENTS = 256;
 const PAUSE_AT_BYTES = 1024 * 1024;
 
 /** The error a failed backend call becomes: our own abort reason when we aborted, else a network failure. */
-export function transportError(err: unknown, signal: CallSignal): Error {
+function transportError(err: unknown, signal: CallSignal): Error {
   if (signal.aborted && signal.reason) return signal.reason;
   if (err instanceof GatewayError) return err;
   if (err instanceof undiciErrors.ConnectTimeoutError) return new GatewayError('upstream_timeout', 'Connecting to the backend timed out.', { cause: err });
