@@ -51,7 +51,16 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   // has to count tokens itself (a backend without usage, a client that disconnects mid-stream).
   warmTokenizer();
   const authenticator = new Authenticator(pepper, config.auth.keyPrefix, keyLookup(store), config.auth.keyCacheMs);
-  const app = buildApp({ config, catalog, authenticator, logger, pingStore: () => store.ping() });
+  const admin = {
+    store,
+    config,
+    pepper,
+    events: {
+      identitiesChanged: () => authenticator.forgetAll(),
+      balanceChanged: (_accountId: string) => undefined,
+    },
+  };
+  const app = buildApp({ config, catalog, authenticator, logger, pingStore: () => store.ping(), admin });
   try {
     await app.listen({ host: config.server.host, port: config.server.port });
   } catch (err) {

@@ -54,14 +54,24 @@ export async function bootstrapStore(store: Store, config: Config, pepper: strin
   if ((await store.accounts.count()) === 0) {
     try {
       // One transaction: a crash between account and key must not leave an account whose key nobody saw.
-      result.apiKey = await store.db.transaction().execute(async (trx) => {
-        const account = await accountsRepository(trx).create({ name: DEFAULT_ACCOUNT_NAME });
+      const created = await store.db.transaction().execute(async (trx) => {
+        const account = await accountsRepository(trx).create({ name: DEFAULT_ACCOUNT_NAME, tier: config.limits.defaultTier });
         const { apiKey } = await issueApiKey(apiKeysRepository(trx), config.auth.keyPrefix, pepper, {
           accountId: account.id,
           name: DEFAULT_KEY_NAME,
         });
-        return apiKey;
+        return { apiKey, accountId: account.id };
       });
+      result.apiKey = created.apiKey;
+      if (config.billing.initialCreditMicros > 0) {
+        await store.ledger.record({
+          accountId: created.accountId,
+          kind: 'credit',
+          amountMicros: config.billing.initialCreditMicros,
+          reason: 'initial credit (billing.initial_credit)',
+          actor: 'system:first-start',
+        });
+      }
     } catch (err) {
       // Another process bootstrapped the same store a moment ago: its key is the first one, not ours.
       if (!(err instanceof AlreadyExistsError) && !isUniqueViolation(err)) throw err;

@@ -7,6 +7,16 @@ export const EMBEDDED_DEFAULT: RawConfig = {
   data_dir: './data',
   auth: { key_prefix: 'fk-' },
   logging: { level: 'info' },
+  limits: {
+    default_tier: 'default',
+    tiers: {
+      default: { requests_per_minute: 600, tokens_per_minute: 2_000_000, concurrent_requests: 50 },
+      standard: { requests_per_minute: 60, tokens_per_minute: 100_000, concurrent_requests: 5 },
+      enterprise: { requests_per_minute: 10_000, tokens_per_minute: 50_000_000, concurrent_requests: 500 },
+    },
+  },
+  billing: { initial_credit: 100 },
+  usage: { flush_ms: 100, max_batch: 500 },
   providers: {
     sim: { type: 'simulator', ttft_ms: 50, tokens_per_second: 200, embedding_dimensions: 1024, reasoning_models: ['sim-reasoner'] },
   },

@@ -4,7 +4,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { ConfigSchema, PROVIDER_TYPES, type RawConfig, type ProviderConfig, type ModelConfig } from './schema.js';
+import { ConfigSchema, PROVIDER_TYPES, type RawConfig, type ProviderConfig, type ModelConfig, type LimitValuesConfig } from './schema.js';
 import { EMBEDDED_DEFAULT } from './embedded-default.js';
 import { describeAjvError, valueAt } from '../validation/ajv-errors.js';
 
@@ -34,6 +34,9 @@ export interface Config {
   storeUrl: string;
   auth: { keyPrefix: string; pepper?: string; adminToken?: string; docUrl?: string; keyCacheMs: number };
   logging: { level: string };
+  limits: { defaultTier: string; tiers: Record<string, LimitValuesConfig> };
+  billing: { initialCreditMicros: number };
+  usage: { flushMs: number; maxBatch: number };
   providers: Record<string, ProviderConfig>;
   models: ModelConfig[];
 }
@@ -117,12 +120,21 @@ function checkReferences(raw: RawConfig): string[] {
         problems.push(`models[${i}].deployments[${j}].provider: unknown provider "${d.provider}" (known: ${providerNames.join(', ') || 'none'})`);
       }
     });
+    for (const [field, price] of Object.entries(model.pricing ?? {})) {
+      // Prices become integer pico-units per token (price per million tokens × 10^6): exact only to six places.
+      if (Math.abs(price * 1e6 - Math.round(price * 1e6)) > 1e-6) problems.push(`models[${i}].pricing.${field}: at most 6 decimal places`);
+    }
     const defaults = model.defaults ?? {};
     for (const key of ['max_tokens', 'max_completion_tokens'] as const) {
       const v = defaults[key];
       if (v !== undefined && (!Number.isInteger(v) || (v as number) < 1)) problems.push(`models[${i}].defaults.${key}: must be a positive integer`);
     }
   });
+  const tiers = raw.limits?.tiers ?? {};
+  const defaultTier = raw.limits?.default_tier;
+  if (defaultTier !== undefined && !(defaultTier in tiers)) {
+    problems.push(`limits.default_tier: unknown tier "${defaultTier}" (known: ${Object.keys(tiers).join(', ') || 'none'})`);
+  }
   return problems;
 }
 
@@ -158,6 +170,9 @@ export function resolveConfig(doc: unknown, source: string, overrides: ConfigOve
       keyCacheMs: raw.auth?.key_cache_ms ?? 1000,
     },
     logging: { level: raw.logging?.level ?? 'info' },
+    limits: { defaultTier: raw.limits?.default_tier ?? 'default', tiers: raw.limits?.tiers ?? {} },
+    billing: { initialCreditMicros: Math.round((raw.billing?.initial_credit ?? 0) * 1_000_000) },
+    usage: { flushMs: raw.usage?.flush_ms ?? 100, maxBatch: raw.usage?.max_batch ?? 500 },
     providers: raw.providers,
     models: raw.models,
   };

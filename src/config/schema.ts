@@ -108,6 +108,46 @@ export const PricingSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * Limits (SPEC §9), as a tier sets them and as an account or key overrides them. An absent figure is no
+ * limit of that kind.
+ */
+export const LimitValuesSchema = Type.Object(
+  {
+    requests_per_minute: Opt(PositiveInt()),
+    tokens_per_minute: Opt(PositiveInt()),
+    concurrent_requests: Opt(PositiveInt()),
+  },
+  { additionalProperties: false },
+);
+
+export const LimitsSchema = Type.Object(
+  {
+    /** The tier of accounts whose tier the config does not name (and of new accounts). */
+    default_tier: Opt(Type.String({ minLength: 1 })),
+    tiers: Opt(Type.Record(Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' }), LimitValuesSchema)),
+  },
+  { additionalProperties: false },
+);
+
+export const BillingSchema = Type.Object(
+  {
+    /** Credit given to the account created on the first start (currency units, e.g. USD). */
+    initial_credit: Opt(Type.Number({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+
+export const UsageSchema = Type.Object(
+  {
+    /** Usage records wait at most this long before their batch is written (the crash-loss bound). */
+    flush_ms: Opt(Type.Integer({ minimum: 1, maximum: 10_000 })),
+    /** A batch is written as soon as it holds this many records. */
+    max_batch: Opt(Type.Integer({ minimum: 1, maximum: 10_000 })),
+  },
+  { additionalProperties: false },
+);
+
 export const ModelSchema = Type.Object(
   {
     id: Type.String({ minLength: 1, maxLength: 256 }),
@@ -169,6 +209,9 @@ export const ConfigSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    limits: Opt(LimitsSchema),
+    billing: Opt(BillingSchema),
+    usage: Opt(UsageSchema),
     providers: Type.Record(Type.String({ pattern: '^[A-Za-z0-9._-]+$' }), ProviderSchema),
     models: Type.Array(ModelSchema, { minItems: 1 }),
   },
@@ -183,5 +226,7 @@ export type SimulatorSettings = Static<typeof SimulatorSettingsSchema>;
 export type ModelConfig = Static<typeof ModelSchema>;
 export type DeploymentConfig = Static<typeof DeploymentSchema>;
 export type Timeouts = Static<typeof TimeoutsSchema>;
+export type LimitValuesConfig = Static<typeof LimitValuesSchema>;
+export type PricingConfig = Static<typeof PricingSchema>;
 export type Category = (typeof CATEGORIES)[number];
 export type Capability = (typeof CAPABILITIES)[number];

@@ -19,6 +19,7 @@ import { logRequest } from '../observability/request-log.js';
 import type { Authenticator } from './auth.js';
 import { applyCors, handlePreflight } from './cors.js';
 import { parseJsonBody } from './json-body.js';
+import { registerAdminRoutes, type AdminDeps } from '../admin/routes.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -33,6 +34,8 @@ export interface AppDeps {
   logger: Logger;
   /** Throws when the store cannot be reached (readiness). */
   pingStore: () => Promise<void>;
+  /** The admin API (/admin/v1), when the gateway serves it. */
+  admin?: AdminDeps;
 }
 
 /** Routes by path below the base path, for telling 405 from 404. */
@@ -189,6 +192,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     },
     { prefix: basePath },
   );
+
+  const admin = deps.admin;
+  if (admin) void app.register(async (scope) => registerAdminRoutes(scope, admin), { prefix: '/admin/v1' });
 
   return app;
 }

@@ -94,6 +94,11 @@ export class Authenticator {
     };
   }
 
+  /** Drops every cached identity: an admin change (key disabled, account disabled, new limits) applies now. */
+  forgetAll(): void {
+    this.cache.clear();
+  }
+
   close(): void {
     clearInterval(this.sweeper);
     this.cache.clear();

@@ -36,6 +36,10 @@ export interface AccountRepository {
   /** The updated account, or undefined when there is no such account. */
   setStatus(id: string, status: AccountStatus): Promise<AccountRecord | undefined>;
   setTier(id: string, tier: string): Promise<AccountRecord | undefined>;
+  /** Replaces the account's limit overrides (null clears them). */
+  setLimits(id: string, limits: JsonObject | null): Promise<AccountRecord | undefined>;
+  /** Current balances (micro-units) of the accounts that exist among `ids`. */
+  balances(ids: readonly string[]): Promise<Map<string, number>>;
 }
 
 export const ACCOUNT_ID_PREFIX = 'acct_';
@@ -65,7 +69,7 @@ export function accountsRepository(db: Kysely<Database>): AccountRepository {
     const row = await db.selectFrom('accounts').selectAll().where('name', '=', name).executeTakeFirst();
     return row && toAccountRecord(row);
   };
-  const update = async (id: string, values: { status?: AccountStatus; tier?: string }) => {
+  const update = async (id: string, values: { status?: AccountStatus; tier?: string; limits?: string | null }) => {
     const result = await db.updateTable('accounts').set(values).where('id', '=', id).executeTakeFirst();
     return result.numUpdatedRows > 0n ? getById(id) : undefined;
   };
@@ -107,5 +111,13 @@ export function accountsRepository(db: Kysely<Database>): AccountRepository {
     },
     setStatus: (id, status) => update(id, { status }),
     setTier: (id, tier) => update(id, { tier }),
+    setLimits: (id, limits) => update(id, { limits: limits === null ? null : JSON.stringify(limits) }),
+    async balances(ids) {
+      const out = new Map<string, number>();
+      if (ids.length === 0) return out;
+      const rows = await db.selectFrom('accounts').select(['id', 'balance_micros']).where('id', 'in', [...ids]).execute();
+      for (const row of rows) out.set(row.id, toNumber(row.balance_micros));
+      return out;
+    },
   };
 }

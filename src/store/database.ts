@@ -8,6 +8,8 @@ import { migrateToLatest } from './migrations.js';
 import { accountsRepository } from './accounts.js';
 import { apiKeysRepository } from './api-keys.js';
 import { metaRepository } from './meta.js';
+import { ledgerRepository } from './ledger.js';
+import { usageRepository } from './usage.js';
 import type { Store } from './store.js';
 
 // Conventions every table follows, so one set of queries serves SQLite and PostgreSQL:
@@ -43,6 +45,43 @@ export interface ApiKeysTable {
   last_used_at: ColumnType<number | string | null, number | null | undefined, number | null>;
 }
 
+export type LedgerKind = 'credit' | 'refund' | 'adjustment';
+
+export interface LedgerEntriesTable {
+  id: string;
+  account_id: string;
+  kind: LedgerKind;
+  /** Signed micro-units: positive adds to the balance. */
+  amount_micros: ColumnType<number | string, number, never>;
+  balance_after_micros: ColumnType<number | string, number, never>;
+  reason: string;
+  actor: string;
+  created_at: ColumnType<number | string, number, never>;
+}
+
+export interface UsageRecordsTable {
+  id: string;
+  created_at: ColumnType<number | string, number, never>;
+  request_id: string;
+  account_id: string;
+  key_id: string;
+  endpoint: string;
+  model: string;
+  deployment: string | null;
+  /** 0 or 1 (portable boolean). */
+  stream: number;
+  prompt_tokens: ColumnType<number | string, number, never>;
+  cached_tokens: ColumnType<number | string, number, never>;
+  completion_tokens: ColumnType<number | string, number, never>;
+  reasoning_tokens: ColumnType<number | string, number, never>;
+  cost_micros: ColumnType<number | string, number, never>;
+  status: number;
+  latency_ms: number;
+  ttft_ms: number | null;
+  settle: string;
+  error_code: string | null;
+}
+
 export interface MetaTable {
   key: string;
   value: string;
@@ -52,6 +91,8 @@ export interface Database {
   accounts: AccountsTable;
   api_keys: ApiKeysTable;
   meta: MetaTable;
+  ledger_entries: LedgerEntriesTable;
+  usage_records: UsageRecordsTable;
 }
 
 export interface OpenStoreOptions {
@@ -79,6 +120,8 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
     accounts: accountsRepository(db),
     keys: apiKeysRepository(db),
     meta: metaRepository(db),
+    ledger: ledgerRepository(db),
+    usage: usageRepository(db),
     async ping() {
       await sql`select 1`.execute(db);
     },

@@ -46,6 +46,54 @@ export const MIGRATIONS: Record<string, Migration> = {
       await db.schema.dropTable('accounts').execute();
     },
   },
+  '002_ledger_usage': {
+    async up(db: Kysely<unknown>) {
+      // Balance changes other than usage: top-ups, refunds, adjustments (SPEC §10), with who and why.
+      await db.schema
+        .createTable('ledger_entries')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+        .addColumn('kind', 'text', (c) => c.notNull().check(sql`kind in ('credit', 'refund', 'adjustment')`))
+        .addColumn('amount_micros', 'bigint', (c) => c.notNull())
+        .addColumn('balance_after_micros', 'bigint', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('ledger_entries_account_idx').on('ledger_entries').columns(['account_id', 'created_at']).execute();
+
+      // One row per admitted request (SPEC §10). No foreign keys: a record outlives a deleted key.
+      await db.schema
+        .createTable('usage_records')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('request_id', 'text', (c) => c.notNull())
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('endpoint', 'text', (c) => c.notNull())
+        .addColumn('model', 'text', (c) => c.notNull())
+        .addColumn('deployment', 'text')
+        .addColumn('stream', 'integer', (c) => c.notNull())
+        .addColumn('prompt_tokens', 'bigint', (c) => c.notNull())
+        .addColumn('cached_tokens', 'bigint', (c) => c.notNull())
+        .addColumn('completion_tokens', 'bigint', (c) => c.notNull())
+        .addColumn('reasoning_tokens', 'bigint', (c) => c.notNull())
+        .addColumn('cost_micros', 'bigint', (c) => c.notNull())
+        .addColumn('status', 'integer', (c) => c.notNull())
+        .addColumn('latency_ms', 'integer', (c) => c.notNull())
+        .addColumn('ttft_ms', 'integer')
+        .addColumn('settle', 'text', (c) => c.notNull())
+        .addColumn('error_code', 'text')
+        .execute();
+      await db.schema.createIndex('usage_records_account_idx').on('usage_records').columns(['account_id', 'created_at']).execute();
+      await db.schema.createIndex('usage_records_key_idx').on('usage_records').columns(['key_id', 'created_at']).execute();
+      await db.schema.createIndex('usage_records_created_idx').on('usage_records').column('created_at').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('usage_records').execute();
+      await db.schema.dropTable('ledger_entries').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = {

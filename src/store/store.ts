@@ -5,6 +5,8 @@ import type { Database } from './database.js';
 import type { AccountRepository } from './accounts.js';
 import type { ApiKeyRepository } from './api-keys.js';
 import type { MetaRepository } from './meta.js';
+import type { LedgerRepository } from './ledger.js';
+import type { UsageRepository } from './usage.js';
 
 export interface Store {
   /** For repositories added later (ledger, usage, jobs) and for transactions spanning several. */
@@ -12,6 +14,8 @@ export interface Store {
   accounts: AccountRepository;
   keys: ApiKeyRepository;
   meta: MetaRepository;
+  ledger: LedgerRepository;
+  usage: UsageRepository;
   /** Throws when the database cannot answer (`/healthz?ready=1`). */
   ping(): Promise<void>;
   close(): Promise<void>;

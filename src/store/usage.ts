@@ -1,0 +1,205 @@
+// Usage records (SPEC §10): one row per admitted request. A batch is inserted and its costs debited from
+// the accounts' balances in one transaction (the group commit of accounting/usage-writer), so the
+// balance and the records can never disagree. Queries give totals and time buckets per account, key,
+// model and time range.
+import { sql, type Kysely, type Selectable, type SelectQueryBuilder } from 'kysely';
+import { toNumber, type Database, type UsageRecordsTable } from './database.js';
+
+export interface UsageRecord {
+  id: string;
+  /** Milliseconds since the epoch: when the request arrived. */
+  createdAt: number;
+  requestId: string;
+  accountId: string;
+  keyId: string;
+  endpoint: string;
+  /** The catalog id of the model (not the alias the client sent). */
+  model: string;
+  deployment: string | null;
+  stream: boolean;
+  promptTokens: number;
+  cachedTokens: number;
+  completionTokens: number;
+  reasoningTokens: number;
+  costMicros: number;
+  /** The HTTP status the client got. */
+  status: number;
+  latencyMs: number;
+  ttftMs: number | null;
+  settle: string;
+  errorCode: string | null;
+}
+
+export interface UsageFilter {
+  accountId?: string;
+  keyId?: string;
+  model?: string;
+  /** Inclusive, ms since the epoch. */
+  from?: number;
+  /** Exclusive, ms since the epoch. */
+  to?: number;
+}
+
+export interface UsageTotals {
+  requests: number;
+  promptTokens: number;
+  cachedTokens: number;
+  completionTokens: number;
+  reasoningTokens: number;
+  costMicros: number;
+}
+
+export interface UsageBucket extends UsageTotals {
+  /** Start of the bucket, ms since the epoch (a multiple of the bucket size). */
+  start: number;
+}
+
+export interface UsageRepository {
+  /** Inserts the records and debits each account by their summed cost, in one transaction. */
+  insertBatch(records: readonly UsageRecord[]): Promise<void>;
+  /** Newest first; `before` (ms) pages back. */
+  list(filter: UsageFilter, page?: { limit?: number; before?: number }): Promise<UsageRecord[]>;
+  totals(filter: UsageFilter): Promise<UsageTotals>;
+  /** Totals per time bucket of `bucketMs`, oldest first; empty buckets are left out. */
+  buckets(filter: UsageFilter, bucketMs: number): Promise<UsageBucket[]>;
+}
+
+/** Rows per INSERT: well under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters. */
+const INSERT_CHUNK = 1000;
+
+function toRow(r: UsageRecord) {
+  return {
+    id: r.id,
+    created_at: r.createdAt,
+    request_id: r.requestId,
+    account_id: r.accountId,
+    key_id: r.keyId,
+    endpoint: r.endpoint,
+    model: r.model,
+    deployment: r.deployment,
+    stream: r.stream ? 1 : 0,
+    prompt_tokens: r.promptTokens,
+    cached_tokens: r.cachedTokens,
+    completion_tokens: r.completionTokens,
+    reasoning_tokens: r.reasoningTokens,
+    cost_micros: r.costMicros,
+    status: r.status,
+    latency_ms: Math.round(r.latencyMs),
+    ttft_ms: r.ttftMs === null ? null : Math.round(r.ttftMs),
+    settle: r.settle,
+    error_code: r.errorCode,
+  };
+}
+
+function toUsageRecord(row: Selectable<UsageRecordsTable>): UsageRecord {
+  return {
+    id: row.id,
+    createdAt: toNumber(row.created_at),
+    requestId: row.request_id,
+    accountId: row.account_id,
+    keyId: row.key_id,
+    endpoint: row.endpoint,
+    model: row.model,
+    deployment: row.deployment,
+    stream: Number(row.stream) === 1,
+    promptTokens: toNumber(row.prompt_tokens),
+    cachedTokens: toNumber(row.cached_tokens),
+    completionTokens: toNumber(row.completion_tokens),
+    reasoningTokens: toNumber(row.reasoning_tokens),
+    costMicros: toNumber(row.cost_micros),
+    status: row.status,
+    latencyMs: row.latency_ms,
+    ttftMs: row.ttft_ms,
+    settle: row.settle,
+    errorCode: row.error_code,
+  };
+}
+
+function filtered<O>(query: SelectQueryBuilder<Database, 'usage_records', O>, f: UsageFilter): SelectQueryBuilder<Database, 'usage_records', O> {
+  let q = query;
+  if (f.accountId !== undefined) q = q.where('account_id', '=', f.accountId);
+  if (f.keyId !== undefined) q = q.where('key_id', '=', f.keyId);
+  if (f.model !== undefined) q = q.where('model', '=', f.model);
+  if (f.from !== undefined) q = q.where('created_at', '>=', f.from);
+  if (f.to !== undefined) q = q.where('created_at', '<', f.to);
+  return q;
+}
+
+const SUMS = [
+  sql<number | string>`count(*)`.as('requests'),
+  sql<number | string | null>`sum(prompt_tokens)`.as('prompt_tokens'),
+  sql<number | string | null>`sum(cached_tokens)`.as('cached_tokens'),
+  sql<number | string | null>`sum(completion_tokens)`.as('completion_tokens'),
+  sql<number | string | null>`sum(reasoning_tokens)`.as('reasoning_tokens'),
+  sql<number | string | null>`sum(cost_micros)`.as('cost_micros'),
+];
+
+interface SumsRow {
+  requests: number | string;
+  prompt_tokens: number | string | null;
+  cached_tokens: number | string | null;
+  completion_tokens: number | string | null;
+  reasoning_tokens: number | string | null;
+  cost_micros: number | string | null;
+}
+
+function toTotals(row: SumsRow | undefined): UsageTotals {
+  return {
+    requests: Number(row?.requests ?? 0),
+    promptTokens: Number(row?.prompt_tokens ?? 0),
+    cachedTokens: Number(row?.cached_tokens ?? 0),
+    completionTokens: Number(row?.completion_tokens ?? 0),
+    reasoningTokens: Number(row?.reasoning_tokens ?? 0),
+    costMicros: Number(row?.cost_micros ?? 0),
+  };
+}
+
+export function usageRepository(db: Kysely<Database>): UsageRepository {
+  return {
+    async insertBatch(records) {
+      if (records.length === 0) return;
+      const debits = new Map<string, number>();
+      for (const r of records) if (r.costMicros > 0) debits.set(r.accountId, (debits.get(r.accountId) ?? 0) + r.costMicros);
+      await db.transaction().execute(async (trx) => {
+        for (let i = 0; i < records.length; i += INSERT_CHUNK) {
+          await trx
+            .insertInto('usage_records')
+            .values(records.slice(i, i + INSERT_CHUNK).map(toRow))
+            .execute();
+        }
+        for (const [accountId, cost] of debits) {
+          await trx
+            .updateTable('accounts')
+            .set({ balance_micros: sql<number>`balance_micros - ${cost}` })
+            .where('id', '=', accountId)
+            .execute();
+        }
+      });
+    },
+    async list(filter, page = {}) {
+      let query = filtered(db.selectFrom('usage_records').selectAll(), filter);
+      if (page.before !== undefined) query = query.where('created_at', '<', page.before);
+      const rows = await query
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(page.limit ?? 100)
+        .execute();
+      return rows.map(toUsageRecord);
+    },
+    async totals(filter) {
+      const row = await filtered(db.selectFrom('usage_records').select(SUMS), filter).executeTakeFirst();
+      return toTotals(row as SumsRow | undefined);
+    },
+    async buckets(filter, bucketMs) {
+      if (!Number.isSafeInteger(bucketMs) || bucketMs <= 0) throw new RangeError('bucketMs must be a positive integer');
+      // Integer division on both dialects (bigint / bigint); the literal is inlined, not a parameter, so
+      // GROUP BY and SELECT see the same expression.
+      const start = sql<number | string>`(created_at / ${sql.lit(bucketMs)}) * ${sql.lit(bucketMs)}`;
+      const rows = await filtered(db.selectFrom('usage_records').select([start.as('start'), ...SUMS]), filter)
+        .groupBy(sql`1`)
+        .orderBy(sql`1`)
+        .execute();
+      return rows.map((row) => ({ start: Number((row as { start: number | string }).start), ...toTotals(row as SumsRow) }));
+    },
+  };
+}
