@@ -307,6 +307,10 @@ async function main(): Promise<void> {
         'server: { host: 127.0.0.1, port: 0 }',
         `data_dir: ${join(work, 'data')}`,
         'logging: { level: info }',
+        // Limits and billing are on, with figures the load cannot reach: every request pays for the
+        // buckets, the reservation and its usage record, and none is refused.
+        'limits: { default_tier: bench, tiers: { bench: { requests_per_minute: 1000000000, tokens_per_minute: 1000000000000, concurrent_requests: 100000 } } }',
+        'billing: { initial_credit: 1000000 }',
         'providers:',
         `  sim: { type: openai, base_url: "${sim.url}/v1" }`,
         `  slow: { type: openai, base_url: "${slowSim.url}/v1" }`,

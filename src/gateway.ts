@@ -10,10 +10,16 @@ import { createLogger, type Logger } from './observability/logger.js';
 import { buildCatalog } from './routing/catalog.js';
 import { openStore } from './store/database.js';
 import type { Store } from './store/store.js';
+import { MemoryBalanceBook } from './accounting/balance-book.js';
+import type { Accounting } from './accounting/settlement.js';
+import { UsageWriter } from './accounting/usage-writer.js';
+import { MemoryLimiter } from './limits/memory-limiter.js';
+import { limitScopes } from './limits/scopes.js';
 
 export interface Gateway {
   app: FastifyInstance;
   store: Store;
+  accounting: Accounting;
   /** `http://host:port` */
   url: string;
   port: number;
@@ -37,6 +43,9 @@ function keyLookup(store: Store): KeyLookup {
       disabled: found.key.disabledAt !== null,
       accountDisabled: found.account.status !== 'active',
       allowedModels: found.key.allowedModels,
+      tier: found.account.tier,
+      accountLimits: found.account.limits,
+      keyLimits: found.key.limits,
     };
   };
 }
@@ -50,20 +59,41 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   // Loading the tokenizer takes ~0.4 s of blocked event loop: do it now, not on the first request that
   // has to count tokens itself (a backend without usage, a client that disconnects mid-stream).
   warmTokenizer();
-  const authenticator = new Authenticator(pepper, config.auth.keyPrefix, keyLookup(store), config.auth.keyCacheMs);
+  const authenticator = new Authenticator(pepper, config.auth.keyPrefix, keyLookup(store), config.auth.keyCacheMs, (identity) =>
+    limitScopes(config.limits, {
+      accountId: identity.accountId,
+      tier: identity.tier,
+      accountOverrides: identity.accountLimits,
+      keyId: identity.keyId,
+      keyOverrides: identity.keyLimits,
+    }),
+  );
+  const book = new MemoryBalanceBook((ids) => store.accounts.balances(ids));
+  const accounting: Accounting = {
+    limiter: new MemoryLimiter(),
+    book,
+    usage: new UsageWriter(store.usage, book, config.usage, logger),
+  };
   const admin = {
     store,
     config,
     pepper,
     events: {
       identitiesChanged: () => authenticator.forgetAll(),
-      balanceChanged: (_accountId: string) => undefined,
+      balanceChanged: (accountId: string) => void book.refresh(accountId),
     },
   };
-  const app = buildApp({ config, catalog, authenticator, logger, pingStore: () => store.ping(), admin });
+  const app = buildApp({ config, catalog, authenticator, logger, pingStore: () => store.ping(), admin, accounting });
+  const closeAccounting = async () => {
+    // After the HTTP server has drained: every request has settled, so everything is in the writer's queue.
+    await accounting.usage.close();
+    await accounting.limiter.close();
+    await book.close();
+  };
   try {
     await app.listen({ host: config.server.host, port: config.server.port });
   } catch (err) {
+    await closeAccounting();
     await catalog.close();
     await store.close();
     throw err;
@@ -74,11 +104,13 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   return {
     app,
     store,
+    accounting,
     url: `http://${host}:${port}`,
     port,
     firstStart,
     async close() {
       await app.close();
+      await closeAccounting();
       authenticator.close();
       await catalog.close();
       await store.close();

@@ -30,4 +30,5 @@ export const embeddings: InferenceEndpoint<EmbeddingRequest> = {
   },
   countPromptTokens: (req) => countPromptTokens(req.input),
   outputText: () => '',
+  maxOutputTokens: () => 0,
 };

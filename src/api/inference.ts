@@ -2,6 +2,7 @@
 // one pipeline): validate → resolve model → authorize → check capabilities → route → provider → relay →
 // settle. Each endpoint file supplies only what differs (its validator, checks and response shape).
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { Capability } from '../config/schema.js';
 import { authorizeModel } from '../http/auth.js';
 import { GatewayError, invalidRequest } from '../openai/errors.js';
@@ -14,6 +15,8 @@ import { CallSignal } from '../providers/call-signal.js';
 import { countTokens } from '../accounting/tokenizer.js';
 import type { RequestState } from './request-state.js';
 import { ClientDisconnected, relayStream } from './stream-relay.js';
+import { admitRequest } from './admission.js';
+import type { Accounting } from '../accounting/settlement.js';
 
 export interface InferenceEndpoint<Req extends JsonObject> {
   endpoint: Endpoint;
@@ -30,12 +33,15 @@ export interface InferenceEndpoint<Req extends JsonObject> {
   countPromptTokens(req: Req): number;
   /** Output text of a non-streamed backend response, for the same purpose. */
   outputText(upstream: JsonObject): string;
+  /** The most output tokens the request can produce (output cap × choices), for limits and the reservation. */
+  maxOutputTokens(req: Req, model: CatalogModel): number;
   stream?: { object: 'chat.completion.chunk' | 'text_completion'; idPrefix: 'chatcmpl' | 'cmpl' };
 }
 
 export interface InferenceDeps {
   catalog: Catalog;
   heartbeatMs: number;
+  accounting: Accounting;
 }
 
 function isStreaming(req: JsonObject): boolean {
@@ -81,6 +87,8 @@ export async function runInference<Req extends JsonObject>(
     throw invalidRequest('model', `model: "${state.model}" is a ${model.config.category} model and does not serve this endpoint; use ${where}.`);
   }
   spec.checkRequest(req, model);
+  const promptTokens = spec.countPromptTokens(req);
+  await admitRequest(deps.accounting, state, reply, spec.endpoint, model, promptTokens, spec.maxOutputTokens(req, model));
 
   const deployment = pickDeployment(model);
   state.deployment = deployment.name;
@@ -105,7 +113,7 @@ export async function runInference<Req extends JsonObject>(
       state.upstreamMs = elapsed(upstreamStart);
       let usage = normalizeUsage(result.body.usage);
       if (usage === undefined) {
-        usage = estimatedUsage(spec.countPromptTokens(req), countTokens(spec.outputText(result.body)));
+        usage = estimatedUsage(promptTokens, countTokens(spec.outputText(result.body)));
         state.settle = 'estimated';
       } else state.settle = 'complete';
       state.usage = usage;
@@ -132,7 +140,8 @@ export async function runInference<Req extends JsonObject>(
       heartbeatMs: deps.heartbeatMs,
       timers,
       signal,
-      headers: { 'x-request-id': state.id, 'openai-processing-ms': Math.round(elapsed(state.start)) },
+      // Everything already set on the reply (request id, rate-limit headers, CORS) goes out with the 200.
+      headers: { ...(reply.getHeaders() as OutgoingHttpHeaders), 'openai-processing-ms': Math.round(elapsed(state.start)) },
       onCommit: () => {
         reply.hijack();
         state.ttftMs = elapsed(state.start);
@@ -143,7 +152,7 @@ export async function runInference<Req extends JsonObject>(
       state.settle = 'complete';
     } else {
       // No usage from the backend (or it never finished): count the prompt and what was produced so far.
-      state.usage = estimatedUsage(spec.countPromptTokens(req), countTokens(outcome.output.join('')));
+      state.usage = estimatedUsage(promptTokens, countTokens(outcome.output.join('')));
       state.settle = outcome.ended === 'complete' ? 'estimated' : outcome.ended;
     }
     if (outcome.error) {
@@ -154,7 +163,7 @@ export async function runInference<Req extends JsonObject>(
     if (err instanceof ClientDisconnected) {
       // Nothing was sent yet and nobody is listening: record it (the backend saw the prompt), answer nothing.
       state.settle = 'client_disconnected';
-      state.usage = estimatedUsage(spec.countPromptTokens(req), 0);
+      state.usage = estimatedUsage(promptTokens, 0);
       reply.hijack();
       if (!res.destroyed) res.destroy();
       return;

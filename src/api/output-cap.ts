@@ -31,3 +31,16 @@ export function applyModelDefaults(req: JsonObject, upstream: JsonObject, model:
     if (req[field] === undefined || req[field] === null) upstream[field] = value;
   }
 }
+
+/** The output cap in force: the client's, else the model's default (text models always have one). */
+export function effectiveOutputCap(req: JsonObject, model: CatalogModel): number {
+  const cap = requestedOutputCap(req)?.value ?? model.defaults.max_tokens ?? model.defaults.max_completion_tokens;
+  return typeof cap === 'number' ? cap : 0;
+}
+
+/** Output cap × the choices the backend generates (`n`, and legacy `best_of`, which is generated in full). */
+export function maxOutputTokens(req: JsonObject, model: CatalogModel): number {
+  const n = typeof req.n === 'number' && req.n > 1 ? req.n : 1;
+  const bestOf = typeof req.best_of === 'number' && req.best_of > n ? req.best_of : n;
+  return effectiveOutputCap(req, model) * bestOf;
+}

@@ -2,6 +2,7 @@
 // served it, how long each part took, the usage and how it settled. The request's log line is made from it.
 import type { Principal } from '../http/auth.js';
 import type { Usage } from '../openai/normalize.js';
+import type { Admission } from '../accounting/settlement.js';
 
 export type SettleReason = 'complete' | 'client_disconnected' | 'upstream_error' | 'estimated';
 
@@ -9,6 +10,8 @@ export interface RequestState {
   id: string;
   /** performance.now() when the request arrived. */
   start: number;
+  /** Date.now() when the request arrived (the usage record's time). */
+  startedAt: number;
   principal?: Principal;
   /** The model name the client sent. */
   model?: string;
@@ -20,6 +23,10 @@ export interface RequestState {
   ttftMs?: number;
   usage?: Usage;
   settle?: SettleReason;
+  /** Limits and reservation held from admission to settlement. */
+  admission?: Admission;
+  /** The settled cost, micro-units. */
+  costMicros?: number;
   errorCode?: string | null;
   errorMessage?: string;
   /** The response is over (sent or abandoned). */
@@ -30,5 +37,5 @@ export interface RequestState {
 }
 
 export function newRequestState(id: string): RequestState {
-  return { id, start: performance.now() };
+  return { id, start: performance.now(), startedAt: Date.now() };
 }

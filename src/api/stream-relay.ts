@@ -2,7 +2,7 @@
 // event (so earlier failures stay real HTTP errors), chunks are rewritten to our id/model and written as
 // they arrive with back-pressure, usage is kept for billing and shown only when the client asked, a
 // failure after the first byte becomes one `data: {"error": …}` event, and the response ends after [DONE].
-import type { ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { asGatewayError, GatewayError } from '../openai/errors.js';
 import { mapFinishReason, normalizeUsage, type ResponseIdentity, type Usage } from '../openai/normalize.js';
 import { SSE_DONE, SSE_HEADERS, SSE_HEARTBEAT, sseError, sseEvent } from '../openai/sse.js';
@@ -20,7 +20,7 @@ export interface StreamRelayOptions {
   timers: CallTimers;
   signal: CallSignal;
   /** Extra response headers (request id, processing time…). */
-  headers: Record<string, string | number>;
+  headers: OutgoingHttpHeaders;
   /** Called when the 200 is committed. */
   onCommit: () => void;
 }

@@ -20,6 +20,8 @@ import type { Authenticator } from './auth.js';
 import { applyCors, handlePreflight } from './cors.js';
 import { parseJsonBody } from './json-body.js';
 import { registerAdminRoutes, type AdminDeps } from '../admin/routes.js';
+import { settleRequest, type Accounting } from '../accounting/settlement.js';
+import { showLimits, takeRequest } from '../api/admission.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -34,6 +36,8 @@ export interface AppDeps {
   logger: Logger;
   /** Throws when the store cannot be reached (readiness). */
   pingStore: () => Promise<void>;
+  /** Limits, balances and usage records. */
+  accounting: Accounting;
   /** The admin API (/admin/v1), when the gateway serves it. */
   admin?: AdminDeps;
 }
@@ -97,7 +101,7 @@ function notFound(request: FastifyRequest, basePath: string): GatewayError {
 }
 
 export function buildApp(deps: AppDeps): FastifyInstance {
-  const { config, catalog, authenticator, logger } = deps;
+  const { config, catalog, authenticator, logger, accounting } = deps;
   const docUrl = config.auth.docUrl;
   const basePath = config.server.basePath;
   const app = Fastify({
@@ -120,7 +124,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     },
   });
 
-  const inference: InferenceDeps = { catalog, heartbeatMs: config.server.heartbeatMs };
+  const inference: InferenceDeps = { catalog, heartbeatMs: config.server.heartbeatMs, accounting };
   app.decorateRequest('state', null as unknown as RequestState);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);
@@ -137,12 +141,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     done();
   });
 
-  // The log line waits for both the end of the response and the end of the pipeline, which may still be
-  // settling a stream the client just abandoned.
+  // Settlement and the log line wait for both the end of the response and the end of the pipeline, which
+  // may still be finishing a stream the client just abandoned.
   function logWhenSettled(request: FastifyRequest, reply: FastifyReply): void {
     const state = request.state;
     if (!state.closed || state.busy || state.logged) return;
     state.logged = true;
+    settleRequest(accounting, state, reply.raw.statusCode);
     logRequest(logger, state, request.method, request.url, reply.raw.statusCode, !reply.raw.writableFinished);
   }
 
@@ -180,9 +185,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   void app.register(
     async (api) => {
-      api.addHook('onRequest', async (request) => {
+      api.addHook('onRequest', async (request, reply) => {
         if (config.server.publicModels && request.method === 'GET' && request.headers.authorization === undefined) return;
-        request.state.principal = await authenticator.authenticate(request.headers.authorization);
+        const principal = await authenticator.authenticate(request.headers.authorization);
+        request.state.principal = principal;
+        // Every authenticated request shows its limits; every POST counts as a request, valid or not.
+        if (request.method === 'POST') await takeRequest(accounting, principal, reply);
+        else await showLimits(accounting, principal, reply);
       });
       api.post('/chat/completions', (request, reply) => serveInference(chatCompletions, request, reply));
       api.post('/completions', (request, reply) => serveInference(completions, request, reply));

@@ -3,6 +3,7 @@
 // so disabling a key takes effect within a second. Every 401 reads the same, whatever was wrong.
 import { hashApiKey, looksLikeApiKey } from '../auth/key-material.js';
 import { GatewayError } from '../openai/errors.js';
+import type { LimitScope } from '../limits/limiter.js';
 
 export interface KeyIdentity {
   keyId: string;
@@ -11,6 +12,9 @@ export interface KeyIdentity {
   disabled: boolean;
   accountDisabled: boolean;
   allowedModels: readonly string[] | null;
+  tier: string;
+  accountLimits: Record<string, unknown> | null;
+  keyLimits: Record<string, unknown> | null;
 }
 
 /** Finds a key (and its account) by the key's HMAC; undefined when there is none. */
@@ -20,7 +24,12 @@ export interface Principal {
   keyId: string;
   accountId: string;
   allowedModels: ReadonlySet<string> | null;
+  /** The limit scopes this caller's requests count against (account, and key when it has its own). */
+  limits: readonly LimitScope[];
 }
+
+/** The limit scopes of a key, from its account's tier and both overrides. */
+export type ScopesOf = (identity: KeyIdentity) => LimitScope[];
 
 const INVALID_KEY_MESSAGE = 'Invalid API key. Send a valid key as "Authorization: Bearer <key>".';
 const MAX_CACHE_ENTRIES = 50_000;
@@ -52,6 +61,7 @@ export class Authenticator {
     private readonly keyPrefix: string,
     private readonly lookup: KeyLookup,
     private readonly cacheMs: number,
+    private readonly scopesOf: ScopesOf = () => [],
   ) {
     // Entries are keyed by the header, so they hold keys in the clear: expired ones are swept, not kept.
     this.sweeper = setInterval(() => {
@@ -89,6 +99,7 @@ export class Authenticator {
         keyId: identity.keyId,
         accountId: identity.accountId,
         allowedModels: identity.allowedModels ? new Set(identity.allowedModels) : null,
+        limits: this.scopesOf(identity),
       },
       expiresAt: now + this.cacheMs,
     };

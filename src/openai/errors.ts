@@ -38,6 +38,9 @@ export const ERRORS = {
   model_unavailable: { status: 503, type: 'service_unavailable', code: 'model_unavailable' },
   upstream_timeout: { status: 504, type: 'api_error', code: 'upstream_timeout' },
   internal_error: { status: 500, type: 'api_error', code: 'internal_error' },
+  // The admin API (SPEC §13).
+  invalid_admin_token: { status: 401, type: 'authentication_error', code: 'invalid_admin_token', docUrl: true },
+  conflict: { status: 409, type: 'invalid_request_error', code: 'conflict' },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type ErrorName = keyof typeof ERRORS;
@@ -49,6 +52,8 @@ export interface GatewayErrorOptions {
   /** Overrides the catalog's code (a backend's own 400 code, for instance). */
   code?: string | null;
   cause?: unknown;
+  /** Retrying cannot help (a request larger than a limit): sends `x-should-retry: false`. */
+  noRetry?: boolean;
 }
 
 export class GatewayError extends Error {
@@ -70,7 +75,7 @@ export class GatewayError extends Error {
     this.param = options.param ?? null;
     this.retryAfterMs = options.retryAfterMs;
     this.docUrl = entry.docUrl === true;
-    this.noRetry = entry.noRetry === true;
+    this.noRetry = entry.noRetry === true || options.noRetry === true;
   }
 
   toBody(docUrl?: string): { error: ErrorBody } {

@@ -1,0 +1,71 @@
+// Settlement, the pipeline's last stage (SPEC §10): when a response has ended, however it ended, the
+// request's actual cost is computed from its usage, its reservation is settled, its tokens and slot go
+// back to the limiter, and its one usage record is queued for the writer.
+import type { RequestState, SettleReason } from '../api/request-state.js';
+import type { Lease, Limiter } from '../limits/limiter.js';
+import { randomBase62 } from '../openai/ids.js';
+import type { BalanceBook, Reservation } from './balance-book.js';
+import { costMicros, type ModelPrices } from './pricing.js';
+import type { UsageWriter } from './usage-writer.js';
+
+/** Limits, balances and usage records: what admission and settlement work with. */
+export interface Accounting {
+  limiter: Limiter;
+  book: BalanceBook;
+  usage: UsageWriter;
+}
+
+/** What an admitted request holds until it is settled. */
+export interface Admission {
+  endpoint: string;
+  /** Catalog id (usage is recorded per model, not per alias). */
+  modelId: string;
+  prices: ModelPrices | null;
+  lease: Lease | undefined;
+  reservation: Reservation;
+  settled: boolean;
+}
+
+function reasoningTokens(details: Record<string, unknown> | undefined): number {
+  const n = details?.reasoning_tokens;
+  return typeof n === 'number' && Number.isFinite(n) ? Math.max(0, Math.trunc(n)) : 0;
+}
+
+/** Settles an admitted request once; a request that was never admitted has nothing to settle. */
+export function settleRequest(accounting: Accounting, state: RequestState, status: number): void {
+  const admission = state.admission;
+  if (admission === undefined || admission.settled) return;
+  admission.settled = true;
+  const usage = state.usage;
+  const promptTokens = usage?.prompt_tokens ?? 0;
+  const cachedTokens = usage?.cache_read_input_tokens ?? 0;
+  const completionTokens = usage?.completion_tokens ?? 0;
+  const cost = costMicros(admission.prices, { promptTokens, cachedTokens, completionTokens });
+  state.costMicros = cost;
+  accounting.book.settle(admission.reservation, cost);
+  if (admission.lease) void accounting.limiter.finish(admission.lease, promptTokens + completionTokens);
+  const settle: SettleReason = state.settle ?? (status >= 400 ? 'upstream_error' : 'complete');
+  state.settle = settle;
+  const principal = state.principal!;
+  accounting.usage.add({
+    id: `usg_${randomBase62(20)}`,
+    createdAt: state.startedAt,
+    requestId: state.id,
+    accountId: principal.accountId,
+    keyId: principal.keyId,
+    endpoint: admission.endpoint,
+    model: admission.modelId,
+    deployment: state.deployment ?? null,
+    stream: state.stream === true,
+    promptTokens,
+    cachedTokens,
+    completionTokens,
+    reasoningTokens: reasoningTokens(usage?.completion_tokens_details),
+    costMicros: cost,
+    status,
+    latencyMs: performance.now() - state.start,
+    ttftMs: state.ttftMs ?? null,
+    settle,
+    errorCode: state.errorCode ?? null,
+  });
+}

@@ -1,0 +1,122 @@
+// The usage writer (SPEC §10): usage records are queued in memory and written in batches — one
+// transaction per batch that inserts the records and debits the balances (group commit) — off the
+// request's path. A batch is written `flushMs` after its first record, or at once when it holds
+// `maxBatch`. A failed write keeps its records and is tried again. `close` writes everything queued.
+//
+// Crash-loss bound: a process killed outright (SIGKILL, power) loses the records of requests that ended
+// in the last `flushMs` before it died (plus the batch being written, if its transaction had not
+// committed). Nothing committed is lost: SQLite runs in WAL mode.
+import type { Logger } from '../observability/logger.js';
+import type { UsageRecord, UsageRepository } from '../store/usage.js';
+import type { BalanceBook } from './balance-book.js';
+
+export interface UsageWriterOptions {
+  flushMs: number;
+  maxBatch: number;
+}
+
+const MAX_RETRY_MS = 5_000;
+
+export class UsageWriter {
+  private queue: UsageRecord[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> | undefined;
+  private failures = 0;
+  private closed = false;
+  /** Records written since start (for tests and metrics). */
+  written = 0;
+
+  constructor(
+    private readonly repo: UsageRepository,
+    private readonly book: BalanceBook,
+    private readonly options: UsageWriterOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Records queued and not yet committed. */
+  get depth(): number {
+    return this.queue.length;
+  }
+
+  add(record: UsageRecord): void {
+    this.queue.push(record);
+    if (this.closed) {
+      // A straggler settled during shutdown: write it now rather than wait for a timer that will not come.
+      void this.writeQueued();
+      return;
+    }
+    if (this.queue.length >= this.options.maxBatch) this.schedule(0);
+    else this.schedule(this.options.flushMs);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.writing !== undefined) return; // the running write picks the queue up when it ends
+    if (this.timer !== undefined) {
+      if (delayMs > 0) return;
+      clearTimeout(this.timer);
+    }
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.writeQueued();
+    }, delayMs);
+  }
+
+  /** Writes batches until the queue is empty or a write fails. */
+  private writeQueued(): Promise<void> {
+    this.writing ??= (async () => {
+      try {
+        while (this.queue.length > 0) {
+          const batch = this.queue.slice(0, this.options.maxBatch);
+          if (!(await this.writeBatch(batch))) break;
+          this.queue.splice(0, batch.length);
+        }
+      } finally {
+        this.writing = undefined;
+      }
+      if (this.queue.length > 0 && !this.closed) {
+        // A failure: back off, doubling up to MAX_RETRY_MS.
+        this.schedule(this.failures > 0 ? Math.min(MAX_RETRY_MS, this.options.flushMs * 2 ** this.failures) : this.options.flushMs);
+      }
+    })();
+    return this.writing;
+  }
+
+  private async writeBatch(batch: UsageRecord[]): Promise<boolean> {
+    const debits = new Map<string, number>();
+    for (const r of batch) if (r.costMicros > 0) debits.set(r.accountId, (debits.get(r.accountId) ?? 0) + r.costMicros);
+    this.book.beginCommit();
+    let ok = false;
+    try {
+      await this.repo.insertBatch(batch);
+      ok = true;
+      this.failures = 0;
+      this.written += batch.length;
+    } catch (err) {
+      this.failures++;
+      this.logger.error({ err, records: batch.length, attempt: this.failures }, 'usage records could not be written; will retry');
+    } finally {
+      this.book.endCommit(debits, ok);
+    }
+    return ok;
+  }
+
+  /** Writes everything queued (waiting out a running write), trying failed batches again up to `attempts` times. */
+  async flush(attempts = 5): Promise<void> {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    for (let i = 0; i < attempts && (this.queue.length > 0 || this.writing !== undefined); i++) {
+      await (this.writing ?? this.writeQueued());
+    }
+  }
+
+  /** Stops the timer and writes what is queued. Records that still cannot be written are logged as lost. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flush();
+    if (this.queue.length > 0) {
+      this.logger.error({ records: this.queue.length, request_ids: this.queue.slice(0, 100).map((r) => r.requestId) }, 'usage records lost at shutdown');
+    }
+  }
+}

@@ -1,0 +1,102 @@
+// Admission (SPEC §9, §10): a request passes its limits and has its maximum cost reserved before any
+// backend sees it. Requests per minute are taken as soon as the caller is known (an invalid request
+// counts too); tokens — the prompt's estimate plus every output token it may produce — and a
+// concurrency slot are taken with the model known, all or nothing; then the maximum cost is reserved
+// against the balance. A refusal is a 429 naming the limit, or a 402.
+import type { FastifyReply } from 'fastify';
+import { maxCostMicros, modelPrices } from '../accounting/pricing.js';
+import type { Accounting } from '../accounting/settlement.js';
+import type { Principal } from '../http/auth.js';
+import { rateLimitHeaders } from '../limits/headers.js';
+import type { RateLimitSnapshot, Refusal } from '../limits/limiter.js';
+import { GatewayError } from '../openai/errors.js';
+import type { CatalogModel } from '../routing/catalog.js';
+import type { RequestState } from './request-state.js';
+
+const KIND_NAMES = { requests: 'requests per minute', tokens: 'tokens per minute', concurrency: 'concurrent requests' } as const;
+
+function scopeName(scope: string): string {
+  return scope.startsWith('key:') ? 'this API key' : 'this account';
+}
+
+function seconds(ms: number): string {
+  return `${(Math.ceil(ms / 100) / 10).toFixed(1)}s`;
+}
+
+/** The 429 for a refusal, with the limit named and the wait computed from the bucket. */
+export function rateLimitError(refusal: Refusal, tokens = 0): GatewayError {
+  const who = scopeName(refusal.scope);
+  if (refusal.kind === 'concurrency') {
+    return new GatewayError('rate_limit_exceeded', `Rate limit reached for concurrent requests: ${who} may have ${refusal.limit} requests in progress at once. Retry when one of them has finished.`, {
+      retryAfterMs: refusal.retryAfterMs,
+    });
+  }
+  if (refusal.retryAfterMs === undefined) {
+    return new GatewayError(
+      'rate_limit_exceeded',
+      `Request too large for the tokens per minute limit: it may use up to ${tokens} tokens (prompt plus output cap), and ${who} is limited to ${refusal.limit} tokens per minute. Lower max_tokens or shorten the prompt.`,
+      { retryAfterMs: 60_000, noRetry: true },
+    );
+  }
+  return new GatewayError('rate_limit_exceeded', `Rate limit reached for ${KIND_NAMES[refusal.kind]}: ${who} is limited to ${refusal.limit} ${KIND_NAMES[refusal.kind]}. Retry in ${seconds(refusal.retryAfterMs)}.`, {
+    retryAfterMs: refusal.retryAfterMs,
+  });
+}
+
+export function setRateLimitHeaders(reply: FastifyReply, snapshot: RateLimitSnapshot): void {
+  reply.headers(rateLimitHeaders(snapshot));
+}
+
+/** Takes one request from the caller's requests-per-minute buckets (every POST to /v1 counts). */
+export async function takeRequest(accounting: Accounting, principal: Principal, reply: FastifyReply): Promise<void> {
+  if (principal.limits.length === 0) return;
+  const result = await accounting.limiter.takeRequest(principal.limits);
+  setRateLimitHeaders(reply, result.snapshot);
+  if (!result.ok) throw rateLimitError(result);
+}
+
+/** Shows the caller's buckets without taking from them (GET /v1/models). */
+export async function showLimits(accounting: Accounting, principal: Principal, reply: FastifyReply): Promise<void> {
+  if (principal.limits.length === 0) return;
+  setRateLimitHeaders(reply, await accounting.limiter.peek(principal.limits));
+}
+
+function formatMoney(micros: number): string {
+  return `$${(micros / 1_000_000).toFixed(6)}`;
+}
+
+/**
+ * Admits a request that will call `model`: tokens and a slot from the limiter, then its maximum cost
+ * reserved. On success the admission is on `state` (settled when the response ends); otherwise a 429 or
+ * 402 is thrown with nothing held.
+ */
+export async function admitRequest(
+  accounting: Accounting,
+  state: RequestState,
+  reply: FastifyReply,
+  endpoint: string,
+  model: CatalogModel,
+  promptTokens: number,
+  maxOutputTokens: number,
+): Promise<void> {
+  const principal = state.principal!;
+  const tokens = promptTokens + maxOutputTokens;
+  let lease;
+  if (principal.limits.length > 0) {
+    const result = await accounting.limiter.admitWork(principal.limits, tokens);
+    setRateLimitHeaders(reply, result.snapshot);
+    if (!result.ok) throw rateLimitError(result, tokens);
+    lease = result.lease;
+  }
+  const prices = modelPrices(model.config.pricing);
+  const maxCost = maxCostMicros(prices, promptTokens, maxOutputTokens);
+  const reserved = await accounting.book.reserve(principal.accountId, maxCost);
+  if (!reserved.ok) {
+    if (lease) await accounting.limiter.finish(lease, 0);
+    throw new GatewayError(
+      'insufficient_balance',
+      `Your balance cannot cover this request: it may cost up to ${formatMoney(maxCost)} (prompt plus output cap) and ${formatMoney(reserved.availableMicros)} is available. Add credit, or lower max_tokens.`,
+    );
+  }
+  state.admission = { endpoint, modelId: model.id, prices, lease, reservation: reserved.reservation, settled: false };
+}
