@@ -1,0 +1,168 @@
+// Prices in integers, the balance book's reservations, and the usage writer's group commit on a real
+// SQLite store.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { costMicros, maxCostMicros, modelPrices } from '../../src/accounting/pricing.js';
+import { MemoryBalanceBook } from '../../src/accounting/balance-book.js';
+import { UsageWriter } from '../../src/accounting/usage-writer.js';
+import { openStore } from '../../src/store/database.js';
+import type { Store } from '../../src/store/store.js';
+import type { UsageRecord } from '../../src/store/usage.js';
+import { createLogger } from '../../src/observability/logger.js';
+
+const silent = createLogger('silent', new Writable({ write: (_c, _e, cb) => cb() }));
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+});
+
+async function tempStore(): Promise<Store> {
+  const dir = mkdtempSync(join(tmpdir(), 'floodgate-acct-'));
+  const store = await openStore({ url: `sqlite:${join(dir, 'f.db')}` });
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }), () => store.close());
+  return store;
+}
+
+function record(accountId: string, cost: number, i = 0): UsageRecord {
+  return {
+    id: `usg_${accountId}_${i}_${Math.random()}`,
+    createdAt: 1_700_000_000_000 + i * 1000,
+    requestId: `req_${i}`,
+    accountId,
+    keyId: 'key_x',
+    endpoint: 'chat',
+    model: 'm',
+    deployment: 'sim/m',
+    stream: false,
+    promptTokens: 10,
+    cachedTokens: 0,
+    completionTokens: 5,
+    reasoningTokens: 0,
+    costMicros: cost,
+    status: 200,
+    latencyMs: 3,
+    ttftMs: null,
+    settle: 'complete',
+    errorCode: null,
+  };
+}
+
+describe('pricing', () => {
+  it('computes in integers and rounds up once', () => {
+    const prices = modelPrices({ input: 0.5, cached_input: 0.05, output: 1.5 })!;
+    // 1000 × 0.5 + 3 × 1.5 = 504.5 micro-units → 505.
+    expect(costMicros(prices, { promptTokens: 1000, cachedTokens: 0, completionTokens: 3 })).toBe(505);
+    // Cached tokens are part of the prompt, at their own price: 900 × 0.5 + 100 × 0.05 = 455.
+    expect(costMicros(prices, { promptTokens: 1000, cachedTokens: 100, completionTokens: 0 })).toBe(455);
+    // 0.1 + 0.2 is not 0.3 in floats; here it is exact.
+    const tenths = modelPrices({ input: 0.1, output: 0.2 })!;
+    expect(costMicros(tenths, { promptTokens: 10, cachedTokens: 0, completionTokens: 10 })).toBe(3);
+    expect(maxCostMicros(prices, 100, 1024)).toBe(Math.ceil(100 * 0.5 + 1024 * 1.5));
+    expect(costMicros(null, { promptTokens: 5, cachedTokens: 0, completionTokens: 5 })).toBe(0);
+  });
+});
+
+describe('balance book', () => {
+  it('never reserves more than balance − reserved, however many ask at once', async () => {
+    const book = new MemoryBalanceBook(async (ids) => new Map(ids.map((id) => [id, 1000])), 0);
+    cleanups.push(() => book.close());
+    const results = await Promise.all(Array.from({ length: 50 }, () => book.reserve('a', 100)));
+    expect(results.filter((r) => r.ok)).toHaveLength(10);
+    const refused = results.find((r) => !r.ok);
+    expect(refused).toEqual({ ok: false, availableMicros: 0 });
+  });
+
+  it('moves settled costs to pending until the writer commits them', async () => {
+    let stored = 1000;
+    const book = new MemoryBalanceBook(async () => new Map([['a', stored]]), 0);
+    cleanups.push(() => book.close());
+    const r = await book.reserve('a', 600);
+    if (!r.ok) throw new Error('not reserved');
+    book.settle(r.reservation, 250);
+    book.settle(r.reservation, 250); // idempotent
+    // 1000 − 250 pending = 750 available.
+    expect((await book.reserve('a', 751)).ok).toBe(false);
+    book.beginCommit();
+    stored -= 250;
+    book.endCommit(new Map([['a', 250]]), true);
+    await book.refresh('a');
+    const again = await book.reserve('a', 750);
+    expect(again.ok).toBe(true);
+  });
+
+  it('sees a top-up made behind its back before it refuses', async () => {
+    let stored = 0;
+    const book = new MemoryBalanceBook(async () => new Map([['a', stored]]), 0);
+    cleanups.push(() => book.close());
+    expect((await book.reserve('a', 10)).ok).toBe(false);
+    stored = 10;
+    expect((await book.reserve('a', 10)).ok).toBe(true);
+  });
+});
+
+describe('usage writer', () => {
+  it('writes a batch and its debits in one transaction, and flushes on close', async () => {
+    const store = await tempStore();
+    const account = await store.accounts.create({ name: 'a' });
+    await store.ledger.record({ accountId: account.id, kind: 'credit', amountMicros: 10_000, reason: 'test', actor: 'test' });
+    const book = new MemoryBalanceBook((ids) => store.accounts.balances(ids), 0);
+    const writer = new UsageWriter(store.usage, book, { flushMs: 60_000, maxBatch: 1000 }, silent);
+    for (let i = 0; i < 25; i++) writer.add(record(account.id, 7, i));
+    expect(writer.depth).toBe(25);
+    expect(await store.usage.totals({})).toMatchObject({ requests: 0 });
+    await writer.close();
+    expect(await store.usage.totals({ accountId: account.id })).toMatchObject({ requests: 25, costMicros: 175, promptTokens: 250 });
+    expect((await store.accounts.getById(account.id))?.balanceMicros).toBe(10_000 - 175);
+  });
+
+  it('writes as soon as a batch is full, and after flush_ms otherwise', async () => {
+    const store = await tempStore();
+    const account = await store.accounts.create({ name: 'a' });
+    const book = new MemoryBalanceBook((ids) => store.accounts.balances(ids), 0);
+    const writer = new UsageWriter(store.usage, book, { flushMs: 50, maxBatch: 10 }, silent);
+    cleanups.push(() => writer.close());
+    for (let i = 0; i < 10; i++) writer.add(record(account.id, 0, i));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(writer.written).toBe(10);
+    writer.add(record(account.id, 0, 99));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(writer.written).toBe(10);
+    await new Promise((r) => setTimeout(r, 80));
+    expect(writer.written).toBe(11);
+  });
+
+  it('keeps a batch whose write failed and writes it later, once', async () => {
+    const store = await tempStore();
+    const account = await store.accounts.create({ name: 'a' });
+    const book = new MemoryBalanceBook((ids) => store.accounts.balances(ids), 0);
+    let fail = true;
+    const flaky = { ...store.usage, insertBatch: (records: readonly UsageRecord[]) => (fail ? Promise.reject(new Error('disk full')) : store.usage.insertBatch(records)) };
+    const writer = new UsageWriter(flaky, book, { flushMs: 5, maxBatch: 100 }, silent);
+    for (let i = 0; i < 3; i++) writer.add(record(account.id, 1, i));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(writer.depth).toBe(3);
+    fail = false;
+    await writer.close();
+    expect(writer.depth).toBe(0);
+    expect(await store.usage.totals({})).toMatchObject({ requests: 3, costMicros: 3 });
+  });
+});
+
+describe('usage queries', () => {
+  it('totals and buckets by account, key, model and time', async () => {
+    const store = await tempStore();
+    const a = await store.accounts.create({ name: 'a' });
+    const records = [0, 1, 2, 61, 62].map((i) => record(a.id, 10, i));
+    records[4].model = 'other';
+    await store.usage.insertBatch(records);
+    const from = records[0].createdAt;
+    expect(await store.usage.totals({ accountId: a.id, model: 'm' })).toMatchObject({ requests: 4, costMicros: 40 });
+    const buckets = await store.usage.buckets({ accountId: a.id, from }, 60_000);
+    expect(buckets.map((b) => b.requests)).toEqual([3, 2]);
+    expect(buckets[0].start % 60_000).toBe(0);
+    expect((await store.usage.list({ accountId: a.id }, { limit: 2 })).map((r) => r.requestId)).toEqual(['req_62', 'req_61']);
+  });
+});
