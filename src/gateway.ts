@@ -6,6 +6,7 @@ import { bootstrapStore, resolvePepper } from './auth/bootstrap.js';
 import { warmTokenizer } from './accounting/tokenizer.js';
 import { Authenticator, type KeyLookup } from './http/auth.js';
 import { buildApp } from './http/app.js';
+import { trackConnections } from './http/drain.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { buildCatalog } from './routing/catalog.js';
 import { openStore } from './store/database.js';
@@ -90,6 +91,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     await accounting.limiter.close();
     await book.close();
   };
+  const drain = trackConnections(app.server);
   try {
     await app.listen({ host: config.server.host, port: config.server.port });
   } catch (err) {
@@ -109,6 +111,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     port,
     firstStart,
     async close() {
+      drain.begin();
       await app.close();
       await closeAccounting();
       authenticator.close();

@@ -12,9 +12,18 @@ import type { RawConfig } from '../../src/config/schema.js';
 import { EMBEDDED_DEFAULT } from '../../src/config/embedded-default.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { issueApiKey, resolvePepper } from '../../src/auth/bootstrap.js';
+import { randomUUID } from 'node:crypto';
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..');
 export const CLI = join(REPO_ROOT, 'dist', 'main.js');
+
+export interface TestAccount {
+  accountId: string;
+  keyId: string;
+  apiKey: string;
+  client: OpenAI;
+}
 
 export interface TestGateway {
   gateway: Gateway;
@@ -25,6 +34,10 @@ export interface TestGateway {
   dataDir: string;
   /** JSON log lines written so far. */
   logs: Record<string, unknown>[];
+  /** An account of `tier` with `creditMicros` (a ledger entry) and one key, made in the gateway's store. */
+  createAccount(opts?: { tier?: string; creditMicros?: number; keyLimits?: Record<string, number> }): Promise<TestAccount>;
+  /** Writes every queued usage record now. */
+  flushUsage(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -56,6 +69,14 @@ export async function startTestGateway(raw: RawConfig = testConfig()): Promise<T
     client: new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey, maxRetries: 0 }),
     dataDir,
     logs,
+    async createAccount(opts = {}) {
+      const store = gateway.store;
+      const account = await store.accounts.create({ name: `acct-${randomUUID()}`, tier: opts.tier ?? config.limits.defaultTier });
+      if (opts.creditMicros) await store.ledger.record({ accountId: account.id, kind: 'credit', amountMicros: opts.creditMicros, reason: 'test credit', actor: 'test' });
+      const { apiKey, record } = await issueApiKey(store.keys, config.auth.keyPrefix, resolvePepper(config), { accountId: account.id, limits: opts.keyLimits ?? null });
+      return { accountId: account.id, keyId: record.id, apiKey, client: new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey, maxRetries: 0 }) };
+    },
+    flushUsage: () => gateway.accounting.usage.flush(),
     async close() {
       await gateway.close();
       rmSync(dataDir, { recursive: true, force: true });

@@ -1,0 +1,216 @@
+// Prepaid balances and usage records against the real server (SPEC §10): reservations that cannot be
+// overdrawn under concurrency, one record per admitted request with the right cost, records for
+// streams the client abandons and for backends that report no usage.
+import type { ServerResponse } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { countChatPromptTokens, countTokens } from '../../src/accounting/tokenizer.js';
+import { costMicros, maxCostMicros, modelPrices } from '../../src/accounting/pricing.js';
+import type { RawConfig } from '../../src/config/schema.js';
+import type { UsageRecord } from '../../src/store/usage.js';
+import { rawRequest, startFakeUpstream, startTestGateway, testConfig, type FakeUpstream, type TestGateway } from '../helpers/gateway.js';
+
+const PRICING = { input: 1, cached_input: 0.1, output: 2 };
+const prices = modelPrices(PRICING);
+
+let fake: FakeUpstream;
+let gw: TestGateway;
+
+/** A backend that streams (or answers) three words and never reports usage. */
+function noUsageBackend(req: { body: Record<string, unknown> }, res: ServerResponse): void {
+  const words = ['Hello', ' there', ' friend'];
+  if (req.body.stream === true) {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    for (const w of words) res.write(`data: ${JSON.stringify({ id: 'x', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { content: w }, finish_reason: null }] })}\n\n`);
+    res.end(`data: ${JSON.stringify({ id: 'x', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\ndata: [DONE]\n\n`);
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ id: 'x', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: words.join('') }, finish_reason: 'stop' }] }));
+}
+
+function billingConfig(fakeUrl: string): RawConfig {
+  const config = testConfig({
+    limits: {
+      default_tier: 'default',
+      tiers: { default: { requests_per_minute: 100_000, tokens_per_minute: 1_000_000_000, concurrent_requests: 1000 } },
+    },
+  });
+  config.providers.slow = { type: 'simulator', ttft_ms: 300, tokens_per_second: 0, output_tokens: [60, 80] };
+  config.providers.trickle = { type: 'simulator', ttft_ms: 0, tokens_per_second: 25 };
+  config.providers.nousage = { type: 'openai', base_url: `${fakeUrl}/v1` };
+  const model = (id: string, provider: string) => ({ id, category: 'text' as const, defaults: { max_tokens: 50 }, capabilities: ['chat' as const], pricing: PRICING, deployments: [{ provider }] });
+  config.models.push(model('slow-chat', 'slow'), { ...model('trickle-chat', 'trickle'), defaults: { max_tokens: 400 } }, model('nousage-chat', 'nousage'));
+  return config;
+}
+
+async function recordsOf(accountId: string): Promise<UsageRecord[]> {
+  await gw.flushUsage();
+  return gw.gateway.store.usage.list({ accountId }, { limit: 1000 });
+}
+
+/** Polls until the account has `n` records (settlement runs when the response has ended). */
+async function waitForRecords(accountId: string, n: number): Promise<UsageRecord[]> {
+  for (let i = 0; i < 100; i++) {
+    const records = await recordsOf(accountId);
+    if (records.length >= n) return records;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no ${n} usage records for ${accountId}`);
+}
+
+function expectedCost(r: UsageRecord): number {
+  return costMicros(prices, { promptTokens: r.promptTokens, cachedTokens: r.cachedTokens, completionTokens: r.completionTokens });
+}
+
+beforeAll(async () => {
+  fake = await startFakeUpstream(noUsageBackend);
+  gw = await startTestGateway(billingConfig(fake.url));
+});
+
+afterAll(async () => {
+  await gw?.close();
+  await fake?.close();
+});
+
+describe('prepaid balance', () => {
+  it('admits at most what the balance covers among 200 concurrent requests, and the ledger balances to the micro-unit', async () => {
+    const messages = [{ role: 'user', content: 'Tell me about token buckets.' }];
+    const maxCost = maxCostMicros(prices, countChatPromptTokens(messages), 50);
+    const start = 10 * maxCost;
+    const acct = await gw.createAccount({ creditMicros: start });
+    const responses = await Promise.all(
+      Array.from({ length: 200 }, () =>
+        rawRequest(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${acct.apiKey}` }, json: { model: 'slow-chat', messages, max_tokens: 50 } }),
+      ),
+    );
+    const ok = responses.filter((r) => r.status === 200);
+    const refused = responses.filter((r) => r.status === 402);
+    expect(ok.length + refused.length).toBe(200);
+    expect(ok.length).toBeGreaterThan(0);
+    expect(ok.length).toBeLessThanOrEqual(10);
+    const error = refused[0].json().error;
+    expect(error).toMatchObject({ type: 'insufficient_quota', code: 'insufficient_balance', param: null });
+    expect(error.message).toMatch(/balance/);
+    expect(refused[0].headers.get('x-should-retry')).toBe('false');
+
+    const records = await waitForRecords(acct.accountId, ok.length);
+    expect(records).toHaveLength(ok.length);
+    expect(new Set(records.map((r) => r.requestId))).toEqual(new Set(ok.map((r) => r.headers.get('x-request-id'))));
+    let spent = 0;
+    for (const r of records) {
+      expect(r.costMicros).toBe(expectedCost(r));
+      expect(r.costMicros).toBeLessThanOrEqual(maxCost);
+      spent += r.costMicros;
+    }
+    const account = await gw.gateway.store.accounts.getById(acct.accountId);
+    expect(account!.balanceMicros).toBe(start - spent);
+    expect(account!.balanceMicros).toBeGreaterThanOrEqual(0);
+  });
+
+  it('refuses an empty account with 402 before any backend is called, and records nothing', async () => {
+    const acct = await gw.createAccount();
+    const res = await rawRequest(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${acct.apiKey}` }, json: { model: 'sim-chat', messages: [{ role: 'user', content: 'hi' }] } });
+    expect(res.status).toBe(402);
+    expect(res.json().error.code).toBe('insufficient_balance');
+    expect(await recordsOf(acct.accountId)).toHaveLength(0);
+  });
+
+  it('sees a top-up at once', async () => {
+    const acct = await gw.createAccount();
+    const body = { model: 'sim-chat', messages: [{ role: 'user', content: 'hi' }] };
+    const init = { method: 'POST', headers: { authorization: `Bearer ${acct.apiKey}` }, json: body };
+    expect((await rawRequest(`${gw.url}/v1/chat/completions`, init)).status).toBe(402);
+    await gw.gateway.store.ledger.record({ accountId: acct.accountId, kind: 'credit', amountMicros: 1_000_000, reason: 'top-up', actor: 'test' });
+    expect((await rawRequest(`${gw.url}/v1/chat/completions`, init)).status).toBe(200);
+  });
+});
+
+describe('usage records', () => {
+  it('records a non-streamed request with its tokens, cost, deployment and model id (not the alias)', async () => {
+    const acct = await gw.createAccount({ creditMicros: 1_000_000 });
+    const { data, response } = await acct.client.chat.completions.create({ model: 'simulator-chat', messages: [{ role: 'user', content: 'Hello!' }] }).withResponse();
+    const [r] = await waitForRecords(acct.accountId, 1);
+    expect(r).toMatchObject({
+      requestId: response.headers.get('x-request-id'),
+      keyId: acct.keyId,
+      endpoint: 'chat',
+      model: 'sim-chat',
+      deployment: 'sim/sim-chat',
+      stream: false,
+      promptTokens: data.usage!.prompt_tokens,
+      completionTokens: data.usage!.completion_tokens,
+      status: 200,
+      settle: 'complete',
+      errorCode: null,
+    });
+    // sim-chat: $0.5 in, $0.05 cached, $1.5 out per million tokens.
+    const simPrices = modelPrices({ input: 0.5, cached_input: 0.05, output: 1.5 });
+    expect(r.costMicros).toBe(costMicros(simPrices, { promptTokens: r.promptTokens, cachedTokens: r.cachedTokens, completionTokens: r.completionTokens }));
+    expect(r.costMicros).toBeGreaterThan(0);
+  });
+
+  it('records a stream with its time to first token, and bills embeddings and legacy completions the same way', async () => {
+    const acct = await gw.createAccount({ creditMicros: 1_000_000 });
+    const stream = await acct.client.chat.completions.create({ model: 'sim-chat', messages: [{ role: 'user', content: 'Stream!' }], stream: true });
+    for await (const chunk of stream) void chunk;
+    await acct.client.embeddings.create({ model: 'sim-embed', input: ['one', 'two three'] });
+    await acct.client.completions.create({ model: 'sim-chat', prompt: 'Once upon a time', max_tokens: 20 });
+    const records = await waitForRecords(acct.accountId, 3);
+    const by = Object.fromEntries(records.map((r) => [r.endpoint, r]));
+    expect(by.chat).toMatchObject({ stream: true, settle: 'complete', status: 200 });
+    expect(by.chat.ttftMs).not.toBeNull();
+    expect(by.chat.completionTokens).toBeGreaterThan(0);
+    expect(by.embeddings).toMatchObject({ model: 'sim-embed', completionTokens: 0, settle: 'complete' });
+    expect(by.embeddings.promptTokens).toBe(countTokens('one') + countTokens('two three'));
+    expect(by.embeddings.costMicros).toBe(costMicros(modelPrices({ input: 0.02 }), { promptTokens: by.embeddings.promptTokens, cachedTokens: 0, completionTokens: 0 }));
+    expect(by.completions.completionTokens).toBeLessThanOrEqual(20);
+    const balance = (await gw.gateway.store.accounts.getById(acct.accountId))!.balanceMicros;
+    expect(balance).toBe(1_000_000 - records.reduce((sum, r) => sum + r.costMicros, 0));
+  });
+
+  it('bills a stream the client abandons after k chunks for the prompt and what was produced', async () => {
+    const acct = await gw.createAccount({ creditMicros: 1_000_000 });
+    const messages = [{ role: 'user' as const, content: 'Write a long story.' }];
+    const stream = await acct.client.chat.completions.create({ model: 'trickle-chat', messages, stream: true });
+    let received = '';
+    let chunks = 0;
+    for await (const chunk of stream) {
+      received += chunk.choices[0]?.delta?.content ?? '';
+      if (++chunks === 4) break; // leaving the loop aborts the request
+    }
+    const [r] = await waitForRecords(acct.accountId, 1);
+    expect(r.settle).toBe('client_disconnected');
+    expect(r.stream).toBe(true);
+    expect(r.promptTokens).toBe(countChatPromptTokens(messages));
+    expect(r.completionTokens).toBeGreaterThanOrEqual(countTokens(received));
+    // Far less than the 400-token cap: only what was produced before the client left.
+    expect(r.completionTokens).toBeLessThan(100);
+    expect(r.costMicros).toBe(expectedCost(r));
+  });
+
+  it('counts the tokens itself, with the tokenizer, when the backend reports no usage (streamed or not)', async () => {
+    const acct = await gw.createAccount({ creditMicros: 1_000_000 });
+    const messages = [{ role: 'user' as const, content: 'Say hello.' }];
+    const stream = await acct.client.chat.completions.create({ model: 'nousage-chat', messages, stream: true });
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+    const plain = await acct.client.chat.completions.create({ model: 'nousage-chat', messages });
+    expect(text).toBe('Hello there friend');
+    expect(plain.usage?.completion_tokens).toBe(countTokens(text));
+    const records = await waitForRecords(acct.accountId, 2);
+    for (const r of records) {
+      expect(r.settle).toBe('estimated');
+      expect(r.promptTokens).toBe(countChatPromptTokens(messages));
+      expect(r.completionTokens).toBe(countTokens(text));
+      expect(r.costMicros).toBe(expectedCost(r));
+    }
+  });
+
+  it('leaves no record and no charge for a request that fails validation', async () => {
+    const acct = await gw.createAccount({ creditMicros: 1_000_000 });
+    const res = await rawRequest(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${acct.apiKey}` }, json: { model: 'sim-chat', messages: [], temperature: 9 } });
+    expect(res.status).toBe(400);
+    expect(await recordsOf(acct.accountId)).toHaveLength(0);
+    expect((await gw.gateway.store.accounts.getById(acct.accountId))!.balanceMicros).toBe(1_000_000);
+  });
+});
