@@ -1,5 +1,5 @@
 // One log line per request (SPEC §12): ids, model, deployment, status, latency, time to first token,
-// tokens and how the request settled. No keys, no bodies.
+// tokens, cost and how the request settled. No keys, no bodies.
 import type { Logger } from 'pino';
 import type { RequestState } from '../api/request-state.js';
 
@@ -25,6 +25,7 @@ export function logRequest(logger: Logger, state: RequestState, method: string, 
     line.completion_tokens = state.usage.completion_tokens;
     line.cached_tokens = state.usage.cache_read_input_tokens;
   }
+  if (state.costMicros !== undefined) line.cost_micros = state.costMicros;
   if (state.settle !== undefined) line.settle = state.settle;
   if (state.errorCode !== undefined) line.error_code = state.errorCode;
   if (aborted) line.client_aborted = true;
