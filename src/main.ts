@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `floodgate` CLI: serve, simulate, migrate, keys, accounts. Exit codes: 0 success, 1 runtime
+// The `floodgate` CLI: serve, simulate, migrate, keys, accounts, usage. Exit codes: 0 success, 1 runtime
 // failure, 2 bad usage or bad config (SPEC §1).
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from './config/load.js';
@@ -8,6 +8,7 @@ import { registerSimulateCommand } from './cli/simulate.js';
 import { registerMigrateCommand } from './cli/migrate.js';
 import { registerKeysCommands } from './cli/keys.js';
 import { registerAccountsCommands } from './cli/accounts.js';
+import { registerUsageCommand } from './cli/usage.js';
 
 const program = new Command('floodgate')
   .description('Floodgate: an OpenAI-compatible inference API gateway.')
@@ -19,6 +20,7 @@ registerSimulateCommand(program);
 registerMigrateCommand(program);
 registerKeysCommands(program);
 registerAccountsCommands(program);
+registerUsageCommand(program);
 
 try {
   await program.parseAsync(process.argv);

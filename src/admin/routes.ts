@@ -1,15 +1,45 @@
-// The admin API (SPEC §13) under /admin/v1, authenticated by the admin token. (Being written.)
-import type { FastifyInstance } from 'fastify';
+// The admin API (SPEC §13) under /admin/v1, authenticated by the admin token — never by an API key. Thin:
+// each route checks its input and runs one admin operation (admin/operations.ts, shared with the CLI);
+// the operations' errors become catalog errors (400 with the field, 404, 409), sent by the app's one
+// error handler. JSON shapes are in admin/views.ts.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/load.js';
 import type { Store } from '../store/store.js';
+import type { AccountRecord } from '../store/accounts.js';
+import { verifyAdminToken } from '../auth/bootstrap.js';
+import { looksLikeApiKey } from '../auth/key-material.js';
+import { GatewayError, invalidRequest } from '../openai/errors.js';
+import { AdminConflictError, AdminInputError, AdminNotFoundError } from './errors.js';
+import {
+  checkAccountPatch,
+  checkLedgerEntry,
+  checkLedgerPage,
+  checkNewAccount,
+  checkNewKey,
+  checkUsageQuerySpec,
+  checkUsageRecordsSpec,
+  createAccount,
+  createKey,
+  deleteKey,
+  disableKey,
+  effectiveAccountLimits,
+  findAccount,
+  getKey,
+  listAccounts,
+  listKeys,
+  listLedger,
+  listUsageRecords,
+  queryUsage,
+  recordLedgerEntry,
+  updateAccount,
+  type AdminContext,
+  type AdminEvents,
+} from './operations.js';
+import { checkKeysQuery } from './validate.js';
+import { accountView, keyView, ledgerEntryView, listView, usageRecordView, usageReportView } from './views.js';
+import { formatMicros } from './money.js';
 
-/** What the running gateway must hear when the admin surface changes something it caches. */
-export interface AdminEvents {
-  /** A key or account changed (disabled, deleted, new tier or limits): cached identities must go now. */
-  identitiesChanged(): void;
-  /** An account's balance changed outside usage (a ledger entry). */
-  balanceChanged(accountId: string): void;
-}
+export type { AdminEvents };
 
 export interface AdminDeps {
   store: Store;
@@ -18,4 +48,168 @@ export interface AdminDeps {
   events: AdminEvents;
 }
 
-export function registerAdminRoutes(_app: FastifyInstance, _deps: AdminDeps): void {}
+/** Who made a ledger entry through the API when the body names nobody. */
+export const ADMIN_API_ACTOR = 'admin-api';
+const MAX_AUTH_HEADER = 512;
+
+function invalidAdminToken(message = 'Invalid admin token. Send the admin token as "Authorization: Bearer <token>".'): GatewayError {
+  return new GatewayError('invalid_admin_token', message);
+}
+
+async function authenticateAdmin(deps: AdminDeps, header: string | undefined): Promise<void> {
+  if (header === undefined || header.length > MAX_AUTH_HEADER) throw invalidAdminToken();
+  const match = /^bearer +(\S+) *$/i.exec(header);
+  if (!match) throw invalidAdminToken();
+  const token = match[1];
+  if (await verifyAdminToken(deps.store, deps.config, deps.pepper, token)) return;
+  if (looksLikeApiKey(token, deps.config.auth.keyPrefix)) throw invalidAdminToken('API keys do not work on the admin API: send the admin token as "Authorization: Bearer <token>".');
+  throw invalidAdminToken();
+}
+
+/** The admin operations' errors as catalog errors; anything else goes on as it is. */
+function asCatalogError(err: unknown): unknown {
+  if (err instanceof AdminInputError) return invalidRequest(err.param, err.message);
+  if (err instanceof AdminNotFoundError) return new GatewayError('not_found', err.message, { param: err.param });
+  if (err instanceof AdminConflictError) return new GatewayError('conflict', err.message, { param: err.param });
+  return err;
+}
+
+type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+
+function adminRoute(handler: Handler): Handler {
+  return async (request, reply) => {
+    try {
+      return await handler(request, reply);
+    } catch (err) {
+      throw asCatalogError(err);
+    }
+  };
+}
+
+function idParam(request: FastifyRequest): string {
+  return (request.params as { id: string }).id;
+}
+
+export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void {
+  const ctx: AdminContext = deps;
+  const { config } = deps;
+  const showAccount = (account: AccountRecord) => accountView(account, effectiveAccountLimits(config, account));
+
+  app.addHook('onRequest', async (request) => authenticateAdmin(deps, request.headers.authorization));
+  // Unknown admin paths answer 404 only to the admin: the auth hook above runs first.
+  app.setNotFoundHandler(async (request) => {
+    throw new GatewayError('not_found', `Unknown admin endpoint: ${request.method} ${request.url.split('?')[0]}.`);
+  });
+
+  // Accounts
+
+  app.post(
+    '/accounts',
+    adminRoute(async (request, reply) => {
+      const { account } = await createAccount(ctx, checkNewAccount(config, request.body), ADMIN_API_ACTOR);
+      return reply.code(201).send(showAccount(account));
+    }),
+  );
+
+  app.get(
+    '/accounts',
+    adminRoute(async () => listView((await listAccounts(ctx)).map(showAccount))),
+  );
+
+  app.get(
+    '/accounts/:id',
+    adminRoute(async (request) => showAccount(await findAccount(ctx, idParam(request)))),
+  );
+
+  app.patch(
+    '/accounts/:id',
+    adminRoute(async (request) => {
+      const patch = checkAccountPatch(config, request.body);
+      return showAccount((await updateAccount(ctx, idParam(request), patch)).after);
+    }),
+  );
+
+  app.post(
+    '/accounts/:id/credits',
+    adminRoute(async (request, reply) => {
+      const spec = checkLedgerEntry(request.body, ADMIN_API_ACTOR);
+      const { entry } = await recordLedgerEntry(ctx, idParam(request), spec);
+      return reply.code(201).send({ entry: ledgerEntryView(entry), balance_micros: entry.balanceAfterMicros, balance: formatMicros(entry.balanceAfterMicros) });
+    }),
+  );
+
+  app.get(
+    '/accounts/:id/ledger',
+    adminRoute(async (request) => {
+      const page = checkLedgerPage(request.query);
+      const result = await listLedger(ctx, idParam(request), page);
+      return listView(result.items.map(ledgerEntryView), result);
+    }),
+  );
+
+  app.post(
+    '/accounts/:id/keys',
+    adminRoute(async (request, reply) => {
+      const now = Date.now();
+      const spec = checkNewKey(request.body, now);
+      const issued = await createKey(ctx, idParam(request), spec, now);
+      return reply.code(201).send({ ...keyView(issued.record, now), key: issued.apiKey, warnings: issued.warnings });
+    }),
+  );
+
+  app.get(
+    '/accounts/:id/keys',
+    adminRoute(async (request) => {
+      const now = Date.now();
+      return listView((await listKeys(ctx, { account: idParam(request) })).map((k) => keyView(k, now)));
+    }),
+  );
+
+  // Keys
+
+  app.get(
+    '/keys',
+    adminRoute(async (request) => {
+      const query = checkKeysQuery(request.query);
+      const now = Date.now();
+      return listView((await listKeys(ctx, { account: query.account_id })).map((k) => keyView(k, now)));
+    }),
+  );
+
+  app.get(
+    '/keys/:id',
+    adminRoute(async (request) => keyView(await getKey(ctx, idParam(request)))),
+  );
+
+  app.post(
+    '/keys/:id/disable',
+    adminRoute(async (request) => keyView((await disableKey(ctx, idParam(request))).after)),
+  );
+
+  app.delete(
+    '/keys/:id',
+    adminRoute(async (request) => {
+      const key = await deleteKey(ctx, idParam(request));
+      return { object: 'api_key', id: key.id, deleted: true };
+    }),
+  );
+
+  // Usage
+
+  app.get(
+    '/usage',
+    adminRoute(async (request) => {
+      const spec = checkUsageQuerySpec(request.query);
+      return usageReportView(await queryUsage(ctx, spec));
+    }),
+  );
+
+  app.get(
+    '/usage/records',
+    adminRoute(async (request) => {
+      const spec = checkUsageRecordsSpec(request.query);
+      const page = await listUsageRecords(ctx, spec);
+      return listView(page.items.map(usageRecordView), page);
+    }),
+  );
+}

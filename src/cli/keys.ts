@@ -1,15 +1,15 @@
 // `floodgate keys …`: create (the key is printed once), list (hints only), disable, delete — on the store
-// directly, through the same repositories and key issuing as the admin API.
+// directly, through the admin operations the admin API runs.
 import type { Command } from 'commander';
-import { issueApiKey } from '../auth/bootstrap.js';
 import { apiKeyStatus } from '../store/api-keys.js';
-import type { Config } from '../config/load.js';
+import { checkNewKey, createKey, deleteKey, disableKey, listKeys } from '../admin/operations.js';
+import { addLimitOptions, LIMIT_FLAGS, limitsFromFlags, type LimitFlagOptions } from './options.js';
 import {
+  adminContext,
   addStoreOptions,
   formatTable,
   formatTime,
   processOutput,
-  resolveAccount,
   runCliAction,
   UsageError,
   withStore,
@@ -17,7 +17,9 @@ import {
   type StoreCommandOptions,
 } from './store-context.js';
 
-interface CreateOptions extends StoreCommandOptions {
+export { parseDuration } from '../admin/time.js';
+
+interface CreateOptions extends StoreCommandOptions, LimitFlagOptions {
   account: string;
   name?: string;
   expiresIn?: string;
@@ -30,27 +32,7 @@ interface ListOptions extends StoreCommandOptions {
   json?: boolean;
 }
 
-const DURATION_UNITS_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-
-/** `90m`, `12h`, `30d` (also `s`, `w`) → milliseconds. */
-export function parseDuration(text: string): number {
-  const match = /^(\d{1,9})([smhdw])$/.exec(text.trim());
-  if (!match || Number(match[1]) === 0) throw new UsageError(`bad duration ${JSON.stringify(text)}: expected a positive number and a unit, like 90m, 12h or 30d`);
-  return Number(match[1]) * DURATION_UNITS_MS[match[2]];
-}
-
-/** When the key expires, from --expires-in or --expires-at; null for never. */
-function resolveExpiry(opts: CreateOptions, now: number): number | null {
-  if (opts.expiresIn !== undefined && opts.expiresAt !== undefined) throw new UsageError('give --expires-in or --expires-at, not both');
-  if (opts.expiresIn !== undefined) return now + parseDuration(opts.expiresIn);
-  if (opts.expiresAt !== undefined) {
-    const at = Date.parse(opts.expiresAt);
-    if (Number.isNaN(at)) throw new UsageError(`bad --expires-at ${JSON.stringify(opts.expiresAt)}: expected an ISO 8601 time, like 2030-01-31T00:00:00Z`);
-    if (at <= now) throw new UsageError(`--expires-at ${opts.expiresAt} is in the past`);
-    return at;
-  }
-  return null;
-}
+const CREATE_FLAGS = { ...LIMIT_FLAGS, name: '--name', expires_in: '--expires-in', expires_at: '--expires-at', allowed_models: '--models' };
 
 function parseModelList(text: string | undefined): string[] | null {
   if (text === undefined) return null;
@@ -59,53 +41,46 @@ function parseModelList(text: string | undefined): string[] | null {
   return models;
 }
 
-/** Names the catalog knows: ids and aliases. */
-function catalogNames(config: Config): Set<string> {
-  return new Set(config.models.flatMap((m) => [m.id, ...(m.aliases ?? [])]));
-}
-
 export function registerKeysCommands(program: Command, io: CliOutput = processOutput): void {
   const keys = program.command('keys').description('create, list, disable and delete API keys');
 
   addStoreOptions(
-    keys
-      .command('create')
-      .description('create an API key for an account; the key is printed once and cannot be shown again')
-      .requiredOption('--account <id|name>', 'account that owns the key')
-      .option('--name <name>', 'a name for the key')
-      .option('--expires-in <duration>', 'expire after a duration: 90m, 12h, 30d')
-      .option('--expires-at <time>', 'expire at an ISO 8601 time')
-      .option('--models <ids>', 'comma-separated model ids the key may use (default: all)'),
+    addLimitOptions(
+      keys
+        .command('create')
+        .description('create an API key for an account; the key is printed once and cannot be shown again')
+        .requiredOption('--account <id|name>', 'account that owns the key')
+        .option('--name <name>', 'a name for the key')
+        .option('--expires-in <duration>', 'expire after a duration: 90m, 12h, 30d')
+        .option('--expires-at <time>', 'expire at a time: ISO 8601 with a zone (2030-01-31T00:00:00Z) or unix seconds')
+        .option('--models <ids>', 'comma-separated model ids the key may use (default: all)'),
+      'for this key (never looser than its account’s)',
+    ),
   )
-    .addHelpText('after', '\nExample:\n  floodgate keys create --account default --name ci --expires-in 30d --models sim-chat,sim-embed')
+    .addHelpText('after', '\nExample:\n  floodgate keys create --account default --name ci --expires-in 30d --models sim-chat,sim-embed --rpm 30')
     .action((opts: CreateOptions) =>
-      runCliAction(io, async () => {
-        const now = Date.now();
-        const expiresAt = resolveExpiry(opts, now);
-        const allowedModels = parseModelList(opts.models);
-        await withStore(opts, async ({ store, config, pepper }) => {
-          const account = await resolveAccount(store, opts.account);
-          if (account.status === 'disabled') io.err(`warning: account ${account.name} is disabled: the key gets 403 until the account is enabled`);
-          if (allowedModels) {
-            const known = catalogNames(config);
-            const unknown = allowedModels.filter((m) => !known.has(m));
-            if (unknown.length > 0) io.err(`warning: not in the model catalog of ${config.source}: ${unknown.join(', ')}`);
-          }
-          const { apiKey, record } = await issueApiKey(
-            store.keys,
-            config.auth.keyPrefix,
-            pepper,
-            { accountId: account.id, name: opts.name ?? null, expiresAt, allowedModels },
+      runCliAction(
+        io,
+        async () => {
+          const now = Date.now();
+          const spec = checkNewKey(
+            { name: opts.name?.trim(), expires_in: opts.expiresIn, expires_at: opts.expiresAt, allowed_models: parseModelList(opts.models), limits: limitsFromFlags(opts) },
             now,
           );
-          io.out(`API key: ${apiKey}`);
-          io.out(`id: ${record.id}`);
-          io.out(`hint: ${record.hint}`);
-          io.out(`account: ${account.id} (${account.name})`);
-          io.out(`expires: ${record.expiresAt === null ? 'never' : formatTime(record.expiresAt)}`);
-          io.err('The key is shown only this once: store it now.');
-        });
-      }),
+          await withStore(opts, async (ctx) => {
+            const { apiKey, record, account, warnings } = await createKey(adminContext(ctx), opts.account, spec, now);
+            for (const warning of warnings) io.err(`warning: ${warning}`);
+            io.out(`API key: ${apiKey}`);
+            io.out(`id: ${record.id}`);
+            io.out(`hint: ${record.hint}`);
+            io.out(`account: ${account.id} (${account.name})`);
+            io.out(`expires: ${record.expiresAt === null ? 'never' : formatTime(record.expiresAt)}`);
+            if (record.limits) io.out(`limits: ${JSON.stringify(record.limits)}`);
+            io.err('The key is shown only this once: store it now.');
+          });
+        },
+        CREATE_FLAGS,
+      ),
     );
 
   addStoreOptions(
@@ -116,9 +91,9 @@ export function registerKeysCommands(program: Command, io: CliOutput = processOu
       .option('--json', 'print JSON instead of a table'),
   ).action((opts: ListOptions) =>
     runCliAction(io, () =>
-      withStore(opts, async ({ store }) => {
-        const account = opts.account === undefined ? undefined : await resolveAccount(store, opts.account);
-        const [list, accounts] = await Promise.all([store.keys.list({ accountId: account?.id }), store.accounts.list()]);
+      withStore(opts, async (ctx) => {
+        const { store } = ctx;
+        const [list, accounts] = await Promise.all([listKeys(adminContext(ctx), { account: opts.account }), store.accounts.list()]);
         const accountNames = new Map(accounts.map((a) => [a.id, a.name]));
         const now = Date.now();
         if (opts.json) {
@@ -151,12 +126,10 @@ export function registerKeysCommands(program: Command, io: CliOutput = processOu
       .argument('<id>', 'key id (key_…)'),
   ).action((id: string, opts: StoreCommandOptions) =>
     runCliAction(io, () =>
-      withStore(opts, async ({ store }) => {
-        const before = await store.keys.getById(id);
-        if (!before) throw new UsageError(`no API key ${JSON.stringify(id)} (see: floodgate keys list)`);
-        const after = await store.keys.disable(id);
+      withStore(opts, async (ctx) => {
+        const { before, after } = await disableKey(adminContext(ctx), id);
         if (before.disabledAt !== null) io.out(`${id} (${before.hint}) was already disabled at ${formatTime(before.disabledAt)}`);
-        else io.out(`disabled ${id} (${before.hint}) at ${formatTime(after?.disabledAt ?? null)}`);
+        else io.out(`disabled ${id} (${before.hint}) at ${formatTime(after.disabledAt)}`);
       }),
     ),
   );
@@ -168,9 +141,8 @@ export function registerKeysCommands(program: Command, io: CliOutput = processOu
       .argument('<id>', 'key id (key_…)'),
   ).action((id: string, opts: StoreCommandOptions) =>
     runCliAction(io, () =>
-      withStore(opts, async ({ store }) => {
-        const key = await store.keys.getById(id);
-        if (!key || !(await store.keys.delete(id))) throw new UsageError(`no API key ${JSON.stringify(id)} (see: floodgate keys list)`);
+      withStore(opts, async (ctx) => {
+        const key = await deleteKey(adminContext(ctx), id);
         io.out(`deleted ${id} (${key.hint})`);
       }),
     ),

@@ -1,11 +1,13 @@
-// What the store commands (`keys`, `accounts`, `migrate`) share: the --config/--data-dir options, opening
+// What the store commands (`keys`, `accounts`, `usage`, `migrate`) share: the --config/--data-dir options, opening
 // the store with the resolved pepper, exit codes (2 = bad usage or config, 1 = runtime failure), output.
+import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { ConfigError, loadConfig, type Config } from '../config/load.js';
 import { openStore } from '../store/database.js';
 import type { Store } from '../store/store.js';
-import type { AccountRecord } from '../store/accounts.js';
 import { resolvePepper } from '../auth/bootstrap.js';
+import { AdminConflictError, AdminInputError, AdminNotFoundError } from '../admin/errors.js';
+import type { AdminContext } from '../admin/operations.js';
 
 export interface StoreCommandOptions {
   config?: string;
@@ -45,9 +47,12 @@ export function loadCommandConfig(opts: StoreCommandOptions): Config {
   return loadConfig(opts.config, opts.dataDir === undefined ? {} : { dataDir: opts.dataDir });
 }
 
-/** Loads the config, opens (and migrates) the store, resolves the pepper, runs `fn`, closes the store. */
-export async function withStore(opts: StoreCommandOptions, fn: (ctx: StoreContext) => Promise<void>): Promise<void> {
-  const config = loadCommandConfig(opts);
+/**
+ * Loads the config (unless the command already has), opens (and migrates) the store, resolves the pepper,
+ * runs `fn`, closes the store.
+ */
+export async function withStore(opts: StoreCommandOptions, fn: (ctx: StoreContext) => Promise<void>, loaded?: Config): Promise<void> {
+  const config = loaded ?? loadCommandConfig(opts);
   const store = await openStore({ url: config.storeUrl });
   try {
     await fn({ store, config, pepper: resolvePepper(config) });
@@ -56,17 +61,48 @@ export async function withStore(opts: StoreCommandOptions, fn: (ctx: StoreContex
   }
 }
 
-/** The account a user named by id or name; unknown is a usage error. */
-export async function resolveAccount(store: Store, idOrName: string): Promise<AccountRecord> {
-  const account = await store.accounts.findByIdOrName(idOrName);
-  if (!account) throw new UsageError(`no account ${JSON.stringify(idOrName)} (see: floodgate accounts list)`);
-  return account;
+/** The admin operations as the CLI runs them: on the store directly, with nobody to tell but the store. */
+export function adminContext(ctx: StoreContext): AdminContext {
+  return { store: ctx.store, config: ctx.config, pepper: ctx.pepper };
 }
 
-/** Runs a command's body and turns what it throws into a message on stderr and the exit code. */
-export async function runCliAction(io: CliOutput, body: () => Promise<void>): Promise<void> {
+/** Who the CLI records as the actor of ledger entries: `cli:$USER` (else the OS account's name). */
+export function cliActor(): string {
+  let user = process.env.USER || process.env.USERNAME;
+  if (!user) {
+    try {
+      user = userInfo().username;
+    } catch {
+      // No passwd entry (some containers): the actor is still marked as the CLI.
+    }
+  }
+  return `cli:${user || 'unknown'}`;
+}
+
+/**
+ * An admin operation's error as the CLI says it: the field it names (`limits.requests_per_minute`) becomes
+ * the flag that set it (`--rpm`), per `flags`; the first letter is lowered like the CLI's other messages.
+ */
+export function adminUsageError(err: AdminInputError | AdminNotFoundError | AdminConflictError, flags: Readonly<Record<string, string>> = {}): UsageError {
+  let message = err.message;
+  const flag = err.param === null ? undefined : flags[err.param];
+  if (flag !== undefined && message.startsWith(`${err.param}: `)) message = `${flag}: ${message.slice(err.param!.length + 2)}`;
+  if (/^[A-Z][a-z]/.test(message)) message = message[0].toLowerCase() + message.slice(1);
+  return new UsageError(message.replace(/\.$/, ''));
+}
+
+/**
+ * Runs a command's body and turns what it throws into a message on stderr and the exit code. `flags` maps
+ * the admin operations' field names to the command's flags, for their error messages.
+ */
+export async function runCliAction(io: CliOutput, body: () => Promise<void>, flags: Readonly<Record<string, string>> = {}): Promise<void> {
   try {
-    await body();
+    try {
+      await body();
+    } catch (err) {
+      if (err instanceof AdminInputError || err instanceof AdminNotFoundError || err instanceof AdminConflictError) throw adminUsageError(err, flags);
+      throw err;
+    }
   } catch (err) {
     if (err instanceof UsageError || err instanceof ConfigError) {
       io.err(`error: ${err.message}`);
