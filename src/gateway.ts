@@ -14,6 +14,7 @@ import type { Store } from './store/store.js';
 import { MemoryBalanceBook } from './accounting/balance-book.js';
 import type { Accounting } from './accounting/settlement.js';
 import { UsageWriter } from './accounting/usage-writer.js';
+import { openUsageSink } from './accounting/usage-sink.js';
 import { MemoryLimiter } from './limits/memory-limiter.js';
 import { limitScopes } from './limits/scopes.js';
 
@@ -73,7 +74,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   const accounting: Accounting = {
     limiter: new MemoryLimiter(),
     book,
-    usage: new UsageWriter(store.usage, book, config.usage, logger),
+    usage: new UsageWriter(await openUsageSink(config.storeUrl, store.usage, logger), book, config.usage, logger),
   };
   const admin = {
     store,

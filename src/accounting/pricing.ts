@@ -23,10 +23,17 @@ export function modelPrices(pricing: PricingConfig | undefined): ModelPrices | n
   return { input, cachedInput: pricing.cached_input === undefined ? input : pico(pricing.cached_input), output: pico(pricing.output ?? 0) };
 }
 
-/** Σ tokens × pico-price, rounded up to micro-units once. */
-function roundUp(picoTotal: bigint): number {
-  const micros = (picoTotal + BigInt(PICO_PER_MICRO - 1)) / BigInt(PICO_PER_MICRO);
-  return Number(micros);
+/** Σ tokens × pico-price (an exact integer), rounded up to micro-units once. */
+function roundUp(picoTotal: number): number {
+  // Both the quotient and q × 10^6 are exact below 2^53; the float division may land one off, so step.
+  let q = Math.floor(picoTotal / PICO_PER_MICRO);
+  while (q * PICO_PER_MICRO > picoTotal) q--;
+  while (q * PICO_PER_MICRO < picoTotal) q++;
+  return q;
+}
+
+function roundUpBig(picoTotal: bigint): number {
+  return Number((picoTotal + BigInt(PICO_PER_MICRO - 1)) / BigInt(PICO_PER_MICRO));
 }
 
 export interface BilledTokens {
@@ -40,11 +47,12 @@ export interface BilledTokens {
 export function costMicros(prices: ModelPrices | null, tokens: BilledTokens): number {
   if (prices === null) return 0;
   const cached = Math.min(Math.max(0, tokens.cachedTokens), tokens.promptTokens);
-  const total =
-    BigInt(tokens.promptTokens - cached) * BigInt(prices.input) +
-    BigInt(cached) * BigInt(prices.cachedInput) +
-    BigInt(tokens.completionTokens) * BigInt(prices.output);
-  return roundUp(total);
+  const total = (tokens.promptTokens - cached) * prices.input + cached * prices.cachedInput + tokens.completionTokens * prices.output;
+  if (Number.isSafeInteger(total)) return roundUp(total);
+  // Past 2^53 pico-units (about $9,000 in one request) only BigInt is exact.
+  return roundUpBig(
+    BigInt(tokens.promptTokens - cached) * BigInt(prices.input) + BigInt(cached) * BigInt(prices.cachedInput) + BigInt(tokens.completionTokens) * BigInt(prices.output),
+  );
 }
 
 /** The most a request can cost: its whole prompt at the full input price and every output token it may produce. */

@@ -7,7 +7,8 @@
 // in the last `flushMs` before it died (plus the batch being written, if its transaction had not
 // committed). Nothing committed is lost: SQLite runs in WAL mode.
 import type { Logger } from '../observability/logger.js';
-import type { UsageRecord, UsageRepository } from '../store/usage.js';
+import type { UsageRecord } from '../store/usage.js';
+import type { UsageSink } from './usage-sink.js';
 import type { BalanceBook } from './balance-book.js';
 
 export interface UsageWriterOptions {
@@ -27,7 +28,7 @@ export class UsageWriter {
   written = 0;
 
   constructor(
-    private readonly repo: UsageRepository,
+    private readonly sink: UsageSink,
     private readonly book: BalanceBook,
     private readonly options: UsageWriterOptions,
     private readonly logger: Logger,
@@ -87,7 +88,7 @@ export class UsageWriter {
     this.book.beginCommit();
     let ok = false;
     try {
-      await this.repo.insertBatch(batch);
+      await this.sink.insertBatch(batch);
       ok = true;
       this.failures = 0;
       this.written += batch.length;
@@ -111,10 +112,11 @@ export class UsageWriter {
     }
   }
 
-  /** Stops the timer and writes what is queued. Records that still cannot be written are logged as lost. */
+  /** Stops the timer and writes what is queued, then closes the sink. Records that still cannot be written are logged as lost. */
   async close(): Promise<void> {
     this.closed = true;
     await this.flush();
+    await this.sink.close();
     if (this.queue.length > 0) {
       this.logger.error({ records: this.queue.length, request_ids: this.queue.slice(0, 100).map((r) => r.requestId) }, 'usage records lost at shutdown');
     }

@@ -3,12 +3,9 @@
 // counts too); tokens — the prompt's estimate plus every output token it may produce — and a
 // concurrency slot are taken with the model known, all or nothing; then the maximum cost is reserved
 // against the balance. A refusal is a 429 naming the limit, or a 402.
-import type { FastifyReply } from 'fastify';
 import { maxCostMicros, modelPrices } from '../accounting/pricing.js';
 import type { Accounting } from '../accounting/settlement.js';
-import type { Principal } from '../http/auth.js';
-import { rateLimitHeaders } from '../limits/headers.js';
-import type { RateLimitSnapshot, Refusal } from '../limits/limiter.js';
+import type { Refusal } from '../limits/limiter.js';
 import { GatewayError } from '../openai/errors.js';
 import type { CatalogModel } from '../routing/catalog.js';
 import type { RequestState } from './request-state.js';
@@ -43,22 +40,20 @@ export function rateLimitError(refusal: Refusal, tokens = 0): GatewayError {
   });
 }
 
-export function setRateLimitHeaders(reply: FastifyReply, snapshot: RateLimitSnapshot): void {
-  reply.headers(rateLimitHeaders(snapshot));
-}
-
 /** Takes one request from the caller's requests-per-minute buckets (every POST to /v1 counts). */
-export async function takeRequest(accounting: Accounting, principal: Principal, reply: FastifyReply): Promise<void> {
+export async function takeRequest(accounting: Accounting, state: RequestState): Promise<void> {
+  const principal = state.principal!;
   if (principal.limits.length === 0) return;
   const result = await accounting.limiter.takeRequest(principal.limits);
-  setRateLimitHeaders(reply, result.snapshot);
+  state.rateLimit = result.snapshot;
   if (!result.ok) throw rateLimitError(result);
 }
 
-/** Shows the caller's buckets without taking from them (GET /v1/models). */
-export async function showLimits(accounting: Accounting, principal: Principal, reply: FastifyReply): Promise<void> {
+/** The caller's buckets as they stand, without taking from them (GET /v1/models). */
+export async function showLimits(accounting: Accounting, state: RequestState): Promise<void> {
+  const principal = state.principal!;
   if (principal.limits.length === 0) return;
-  setRateLimitHeaders(reply, await accounting.limiter.peek(principal.limits));
+  state.rateLimit = await accounting.limiter.peek(principal.limits);
 }
 
 function formatMoney(micros: number): string {
@@ -73,7 +68,6 @@ function formatMoney(micros: number): string {
 export async function admitRequest(
   accounting: Accounting,
   state: RequestState,
-  reply: FastifyReply,
   endpoint: string,
   model: CatalogModel,
   promptTokens: number,
@@ -84,7 +78,7 @@ export async function admitRequest(
   let lease;
   if (principal.limits.length > 0) {
     const result = await accounting.limiter.admitWork(principal.limits, tokens);
-    setRateLimitHeaders(reply, result.snapshot);
+    state.rateLimit = result.snapshot;
     if (!result.ok) throw rateLimitError(result, tokens);
     lease = result.lease;
   }

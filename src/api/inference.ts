@@ -16,6 +16,7 @@ import { countTokens } from '../accounting/tokenizer.js';
 import type { RequestState } from './request-state.js';
 import { ClientDisconnected, relayStream } from './stream-relay.js';
 import { admitRequest } from './admission.js';
+import { rateLimitHeaders } from '../limits/headers.js';
 import type { Accounting } from '../accounting/settlement.js';
 
 export interface InferenceEndpoint<Req extends JsonObject> {
@@ -88,7 +89,7 @@ export async function runInference<Req extends JsonObject>(
   }
   spec.checkRequest(req, model);
   const promptTokens = spec.countPromptTokens(req);
-  await admitRequest(deps.accounting, state, reply, spec.endpoint, model, promptTokens, spec.maxOutputTokens(req, model));
+  await admitRequest(deps.accounting, state, spec.endpoint, model, promptTokens, spec.maxOutputTokens(req, model));
 
   const deployment = pickDeployment(model);
   state.deployment = deployment.name;
@@ -140,8 +141,13 @@ export async function runInference<Req extends JsonObject>(
       heartbeatMs: deps.heartbeatMs,
       timers,
       signal,
-      // Everything already set on the reply (request id, rate-limit headers, CORS) goes out with the 200.
-      headers: { ...(reply.getHeaders() as OutgoingHttpHeaders), 'openai-processing-ms': Math.round(elapsed(state.start)) },
+      // Everything already set on the reply (request id, CORS) goes out with the 200, and the rate-limit
+      // headers, which the onSend hook adds to every other /v1 response.
+      headers: {
+        ...(reply.getHeaders() as OutgoingHttpHeaders),
+        ...(state.rateLimit && rateLimitHeaders(state.rateLimit)),
+        'openai-processing-ms': Math.round(elapsed(state.start)),
+      },
       onCommit: () => {
         reply.hijack();
         state.ttftMs = elapsed(state.start);

@@ -3,6 +3,7 @@
 import type { Principal } from '../http/auth.js';
 import type { Usage } from '../openai/normalize.js';
 import type { Admission } from '../accounting/settlement.js';
+import type { RateLimitSnapshot } from '../limits/limiter.js';
 
 export type SettleReason = 'complete' | 'client_disconnected' | 'upstream_error' | 'estimated';
 
@@ -23,6 +24,8 @@ export interface RequestState {
   ttftMs?: number;
   usage?: Usage;
   settle?: SettleReason;
+  /** The caller's rate-limit buckets as of admission: sent as the x-ratelimit-* headers. */
+  rateLimit?: RateLimitSnapshot;
   /** Limits and reservation held from admission to settlement. */
   admission?: Admission;
   /** The settled cost, micro-units. */

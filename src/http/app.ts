@@ -22,6 +22,7 @@ import { parseJsonBody } from './json-body.js';
 import { registerAdminRoutes, type AdminDeps } from '../admin/routes.js';
 import { settleRequest, type Accounting } from '../accounting/settlement.js';
 import { showLimits, takeRequest } from '../api/admission.js';
+import { rateLimitHeaders } from '../limits/headers.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -185,13 +186,19 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   void app.register(
     async (api) => {
-      api.addHook('onRequest', async (request, reply) => {
+      api.addHook('onRequest', async (request) => {
         if (config.server.publicModels && request.method === 'GET' && request.headers.authorization === undefined) return;
-        const principal = await authenticator.authenticate(request.headers.authorization);
-        request.state.principal = principal;
+        const state = request.state;
+        state.principal = await authenticator.authenticate(request.headers.authorization);
         // Every authenticated request shows its limits; every POST counts as a request, valid or not.
-        if (request.method === 'POST') await takeRequest(accounting, principal, reply);
-        else await showLimits(accounting, principal, reply);
+        if (request.method === 'POST') await takeRequest(accounting, state);
+        else await showLimits(accounting, state);
+      });
+      // One place writes the rate-limit headers, whatever the answer (a stream writes its own).
+      api.addHook('onSend', (request, reply, payload, done) => {
+        const snapshot = request.state.rateLimit;
+        if (snapshot !== undefined) reply.headers(rateLimitHeaders(snapshot));
+        done(null, payload);
       });
       api.post('/chat/completions', (request, reply) => serveInference(chatCompletions, request, reply));
       api.post('/completions', (request, reply) => serveInference(completions, request, reply));

@@ -2,7 +2,7 @@
 // the accounts' balances in one transaction (the group commit of accounting/usage-writer), so the
 // balance and the records can never disagree. Queries give totals and time buckets per account, key,
 // model and time range.
-import { sql, type Kysely, type Selectable, type SelectQueryBuilder } from 'kysely';
+import { sql, type CompiledQuery, type Kysely, type Selectable, type SelectQueryBuilder } from 'kysely';
 import { toNumber, type Database, type UsageRecordsTable } from './database.js';
 
 export interface UsageRecord {
@@ -64,8 +64,8 @@ export interface UsageRepository {
   buckets(filter: UsageFilter, bucketMs: number): Promise<UsageBucket[]>;
 }
 
-/** Rows per INSERT: well under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters. */
-const INSERT_CHUNK = 1000;
+/** Rows per INSERT: 1,900 parameters, well under SQLite's 32,766 and PostgreSQL's 65,535. */
+const INSERT_CHUNK = 100;
 
 function toRow(r: UsageRecord) {
   return {
@@ -154,7 +154,26 @@ function toTotals(row: SumsRow | undefined): UsageTotals {
   };
 }
 
+/** The values of a record in the column order of `toRow`. */
+function rowValues(r: UsageRecord): unknown[] {
+  return Object.values(toRow(r));
+}
+
 export function usageRepository(db: Kysely<Database>): UsageRepository {
+  // An INSERT of n rows, built and compiled once per n (at most INSERT_CHUNK of them): building a
+  // multi-row INSERT with Kysely costs more than SQLite takes to store the rows.
+  const inserts = new Map<number, CompiledQuery>();
+  const insertOf = (n: number): CompiledQuery => {
+    let compiled = inserts.get(n);
+    if (compiled === undefined) {
+      const template = toRow({ id: '', createdAt: 0, requestId: '', accountId: '', keyId: '', endpoint: '', model: '', deployment: null, stream: false, promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0, costMicros: 0, status: 0, latencyMs: 0, ttftMs: 0, settle: '', errorCode: null });
+      compiled = db.insertInto('usage_records').values(Array.from({ length: n }, () => template)).compile();
+      if (compiled.parameters.length !== n * Object.keys(template).length) throw new Error('usage insert: expected one parameter per column and row');
+      inserts.set(n, compiled);
+    }
+    return compiled;
+  };
+
   return {
     async insertBatch(records) {
       if (records.length === 0) return;
@@ -162,10 +181,8 @@ export function usageRepository(db: Kysely<Database>): UsageRepository {
       for (const r of records) if (r.costMicros > 0) debits.set(r.accountId, (debits.get(r.accountId) ?? 0) + r.costMicros);
       await db.transaction().execute(async (trx) => {
         for (let i = 0; i < records.length; i += INSERT_CHUNK) {
-          await trx
-            .insertInto('usage_records')
-            .values(records.slice(i, i + INSERT_CHUNK).map(toRow))
-            .execute();
+          const chunk = records.slice(i, i + INSERT_CHUNK);
+          await trx.executeQuery({ ...insertOf(chunk.length), parameters: chunk.flatMap(rowValues) });
         }
         for (const [accountId, cost] of debits) {
           await trx

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { costMicros, maxCostMicros, modelPrices } from '../../src/accounting/pricing.js';
 import { MemoryBalanceBook } from '../../src/accounting/balance-book.js';
 import { UsageWriter } from '../../src/accounting/usage-writer.js';
+import { directSink } from '../../src/accounting/usage-sink.js';
 import { openStore } from '../../src/store/database.js';
 import type { Store } from '../../src/store/store.js';
 import type { UsageRecord } from '../../src/store/usage.js';
@@ -62,6 +63,11 @@ describe('pricing', () => {
     expect(costMicros(tenths, { promptTokens: 10, cachedTokens: 0, completionTokens: 10 })).toBe(3);
     expect(maxCostMicros(prices, 100, 1024)).toBe(Math.ceil(100 * 0.5 + 1024 * 1.5));
     expect(costMicros(null, { promptTokens: 5, cachedTokens: 0, completionTokens: 5 })).toBe(0);
+    // One token at 0.000001 per million is one pico-unit: still a whole micro-unit, rounded up.
+    expect(costMicros(modelPrices({ input: 0.000001 }), { promptTokens: 1, cachedTokens: 0, completionTokens: 0 })).toBe(1);
+    // Past 2^53 pico-units the sum is done in BigInt, still exact: 10^9 tokens × 10^8 + 1 token × 1.
+    const huge = modelPrices({ input: 100, output: 0.000001 })!;
+    expect(costMicros(huge, { promptTokens: 1_000_000_000, cachedTokens: 0, completionTokens: 1 })).toBe(100_000_000_001);
   });
 });
 
@@ -109,7 +115,7 @@ describe('usage writer', () => {
     const account = await store.accounts.create({ name: 'a' });
     await store.ledger.record({ accountId: account.id, kind: 'credit', amountMicros: 10_000, reason: 'test', actor: 'test' });
     const book = new MemoryBalanceBook((ids) => store.accounts.balances(ids), 0);
-    const writer = new UsageWriter(store.usage, book, { flushMs: 60_000, maxBatch: 1000 }, silent);
+    const writer = new UsageWriter(directSink(store.usage), book, { flushMs: 60_000, maxBatch: 1000 }, silent);
     for (let i = 0; i < 25; i++) writer.add(record(account.id, 7, i));
     expect(writer.depth).toBe(25);
     expect(await store.usage.totals({})).toMatchObject({ requests: 0 });
@@ -122,7 +128,7 @@ describe('usage writer', () => {
     const store = await tempStore();
     const account = await store.accounts.create({ name: 'a' });
     const book = new MemoryBalanceBook((ids) => store.accounts.balances(ids), 0);
-    const writer = new UsageWriter(store.usage, book, { flushMs: 50, maxBatch: 10 }, silent);
+    const writer = new UsageWriter(directSink(store.usage), book, { flushMs: 50, maxBatch: 10 }, silent);
     cleanups.push(() => writer.close());
     for (let i = 0; i < 10; i++) writer.add(record(account.id, 0, i));
     await new Promise((r) => setTimeout(r, 10));
@@ -139,8 +145,8 @@ describe('usage writer', () => {
     const account = await store.accounts.create({ name: 'a' });
     const book = new MemoryBalanceBook((ids) => store.accounts.balances(ids), 0);
     let fail = true;
-    const flaky = { ...store.usage, insertBatch: (records: readonly UsageRecord[]) => (fail ? Promise.reject(new Error('disk full')) : store.usage.insertBatch(records)) };
-    const writer = new UsageWriter(flaky, book, { flushMs: 5, maxBatch: 100 }, silent);
+    const flaky = { insertBatch: (records: readonly UsageRecord[]) => (fail ? Promise.reject(new Error('disk full')) : store.usage.insertBatch(records)) };
+    const writer = new UsageWriter(directSink(flaky), book, { flushMs: 5, maxBatch: 100 }, silent);
     for (let i = 0; i < 3; i++) writer.add(record(account.id, 1, i));
     await new Promise((r) => setTimeout(r, 30));
     expect(writer.depth).toBe(3);
