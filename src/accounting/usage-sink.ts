@@ -1,12 +1,13 @@
 // Where the usage writer's batches go. On PostgreSQL (or an in-memory SQLite) that is the repository
 // itself: the database works on its own time. On a SQLite file, better-sqlite3 works synchronously on
-// the calling thread, so batches go to a worker thread with its own connection (store/usage-worker),
-// and the event loop that serves requests only hands them over.
+// the calling thread, so the repository's statements for a batch go to a writer thread with its own
+// connection (store/sqlite-writer), and the event loop that serves requests only hands them over.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { UsageRecord, UsageRepository } from '../store/usage.js';
-import type { UsageWorkerReply, UsageWorkerRequest } from '../store/usage-worker.js';
+import { sqlitePath } from '../store/database.js';
+import type { SqliteWriterData, SqliteWriterReply, SqliteWriterRequest } from '../store/sqlite-writer.js';
 import type { Logger } from '../observability/logger.js';
 
 export interface UsageSink {
@@ -21,7 +22,7 @@ export function directSink(repository: Pick<UsageRepository, 'insertBatch'>): Us
 }
 
 /** The compiled worker beside this module (absent when the sources run untranspiled, as under vitest). */
-export const USAGE_WORKER_FILE = fileURLToPath(new URL('../store/usage-worker.js', import.meta.url));
+export const SQLITE_WRITER_FILE = fileURLToPath(new URL('../store/sqlite-writer.js', import.meta.url));
 
 class WorkerSink implements UsageSink {
   private nextId = 0;
@@ -30,10 +31,10 @@ class WorkerSink implements UsageSink {
 
   constructor(
     private readonly worker: Worker,
-    private readonly fallback: UsageRepository,
+    private readonly repository: UsageRepository,
     private readonly logger: Logger,
   ) {
-    worker.on('message', (reply: UsageWorkerReply) => {
+    worker.on('message', (reply: SqliteWriterReply) => {
       const waiter = this.pending.get(reply.id);
       if (waiter === undefined) return;
       this.pending.delete(reply.id);
@@ -53,11 +54,13 @@ class WorkerSink implements UsageSink {
 
   insertBatch(records: readonly UsageRecord[]): Promise<void> {
     // A thread that died takes nothing with it: its batch was rolled back and is retried here.
-    if (this.failed) return this.fallback.insertBatch(records);
+    if (this.failed) return this.repository.insertBatch(records);
+    if (records.length === 0) return Promise.resolve();
     const id = this.nextId++;
+    const statements = this.repository.batchStatements(records).map(({ sql, parameters }) => ({ sql, parameters }));
     return new Promise<void>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, records } satisfies UsageWorkerRequest);
+      this.worker.postMessage({ id, statements } satisfies SqliteWriterRequest);
     });
   }
 
@@ -74,10 +77,10 @@ class WorkerSink implements UsageSink {
  * A sink for the store at `storeUrl`: a worker thread for a SQLite file when the compiled worker is
  * there, else the repository on this thread.
  */
-export async function openUsageSink(storeUrl: string, repository: UsageRepository, logger: Logger, workerFile = USAGE_WORKER_FILE): Promise<UsageSink> {
-  const sqliteFile = storeUrl.startsWith('sqlite:') && storeUrl !== 'sqlite::memory:';
-  if (!sqliteFile || !existsSync(workerFile)) return directSink(repository);
-  const worker = new Worker(workerFile, { workerData: { url: storeUrl } });
+export async function openUsageSink(storeUrl: string, repository: UsageRepository, logger: Logger, workerFile = SQLITE_WRITER_FILE): Promise<UsageSink> {
+  const path = storeUrl.startsWith('sqlite:') ? sqlitePath(storeUrl) : undefined;
+  if (path === undefined || path === ':memory:' || !existsSync(workerFile)) return directSink(repository);
+  const worker = new Worker(workerFile, { workerData: { path, busyTimeoutMs: 5000 } satisfies SqliteWriterData });
   const started = new Promise<void>((resolve, reject) => {
     const ready = (): void => {
       worker.off('error', failed).off('exit', exited);

@@ -57,6 +57,8 @@ export interface UsageBucket extends UsageTotals {
 export interface UsageRepository {
   /** Inserts the records and debits each account by their summed cost, in one transaction. */
   insertBatch(records: readonly UsageRecord[]): Promise<void>;
+  /** The statements `insertBatch` runs in its transaction, for a writer that runs them elsewhere. */
+  batchStatements(records: readonly UsageRecord[]): CompiledQuery[];
   /** Newest first; `before` (ms) pages back. */
   list(filter: UsageFilter, page?: { limit?: number; before?: number }): Promise<UsageRecord[]>;
   totals(filter: UsageFilter): Promise<UsageTotals>;
@@ -174,23 +176,33 @@ export function usageRepository(db: Kysely<Database>): UsageRepository {
     return compiled;
   };
 
+  const batchStatements = (records: readonly UsageRecord[]): CompiledQuery[] => {
+    const statements: CompiledQuery[] = [];
+    const debits = new Map<string, number>();
+    for (const r of records) if (r.costMicros > 0) debits.set(r.accountId, (debits.get(r.accountId) ?? 0) + r.costMicros);
+    for (let i = 0; i < records.length; i += INSERT_CHUNK) {
+      const chunk = records.slice(i, i + INSERT_CHUNK);
+      statements.push({ ...insertOf(chunk.length), parameters: chunk.flatMap(rowValues) });
+    }
+    for (const [accountId, cost] of debits) {
+      statements.push(
+        db
+          .updateTable('accounts')
+          .set({ balance_micros: sql<number>`balance_micros - ${cost}` })
+          .where('id', '=', accountId)
+          .compile(),
+      );
+    }
+    return statements;
+  };
+
   return {
+    batchStatements,
     async insertBatch(records) {
       if (records.length === 0) return;
-      const debits = new Map<string, number>();
-      for (const r of records) if (r.costMicros > 0) debits.set(r.accountId, (debits.get(r.accountId) ?? 0) + r.costMicros);
+      const statements = batchStatements(records);
       await db.transaction().execute(async (trx) => {
-        for (let i = 0; i < records.length; i += INSERT_CHUNK) {
-          const chunk = records.slice(i, i + INSERT_CHUNK);
-          await trx.executeQuery({ ...insertOf(chunk.length), parameters: chunk.flatMap(rowValues) });
-        }
-        for (const [accountId, cost] of debits) {
-          await trx
-            .updateTable('accounts')
-            .set({ balance_micros: sql<number>`balance_micros - ${cost}` })
-            .where('id', '=', accountId)
-            .execute();
-        }
+        for (const statement of statements) await trx.executeQuery(statement);
       });
     },
     async list(filter, page = {}) {

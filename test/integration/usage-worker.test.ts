@@ -11,7 +11,7 @@ import { openStore } from '../../src/store/database.js';
 import type { UsageRecord } from '../../src/store/usage.js';
 import { REPO_ROOT } from '../helpers/gateway.js';
 
-const WORKER = join(REPO_ROOT, 'dist', 'store', 'usage-worker.js');
+const WORKER = join(REPO_ROOT, 'dist', 'store', 'sqlite-writer.js');
 const silent = createLogger('silent', new Writable({ write: (_c, _e, cb) => cb() }));
 const dirs: string[] = [];
 afterEach(() => {
