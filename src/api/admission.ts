@@ -86,7 +86,11 @@ export async function admitRequest(
   const maxCost = maxCostMicros(prices, promptTokens, maxOutputTokens);
   const reserved = await accounting.book.reserve(principal.accountId, maxCost);
   if (!reserved.ok) {
-    if (lease) await accounting.limiter.finish(lease, 0);
+    if (lease) {
+      await accounting.limiter.finish(lease, 0);
+      // The headers show the tokens given back, not the ones taken a moment ago.
+      state.rateLimit = await accounting.limiter.peek(principal.limits);
+    }
     throw new GatewayError(
       'insufficient_balance',
       `Your balance cannot cover this request: it may cost up to ${formatMoney(maxCost)} (prompt plus output cap) and ${formatMoney(reserved.availableMicros)} is available. Add credit, or lower max_tokens.`,
