@@ -112,6 +112,8 @@ describe('prepaid balance', () => {
     const res = await rawRequest(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${acct.apiKey}` }, json: { model: 'sim-chat', messages: [{ role: 'user', content: 'hi' }] } });
     expect(res.status).toBe(402);
     expect(res.json().error.code).toBe('insufficient_balance');
+    // The tokens taken for admission were given back, and the headers say so.
+    expect(res.headers.get('x-ratelimit-remaining-tokens')).toBe(res.headers.get('x-ratelimit-limit-tokens'));
     expect(await recordsOf(acct.accountId)).toHaveLength(0);
   });
 
