@@ -66,8 +66,8 @@ export interface UsageRepository {
   buckets(filter: UsageFilter, bucketMs: number): Promise<UsageBucket[]>;
 }
 
-/** Rows per INSERT: 1,900 parameters, well under SQLite's 32,766 and PostgreSQL's 65,535. */
-const INSERT_CHUNK = 100;
+/** Rows per INSERT, largest first: at most 1,216 parameters, well under SQLite's and PostgreSQL's bounds. */
+const INSERT_SIZES = [64, 16, 4, 1] as const;
 
 function toRow(r: UsageRecord) {
   return {
@@ -162,8 +162,8 @@ function rowValues(r: UsageRecord): unknown[] {
 }
 
 export function usageRepository(db: Kysely<Database>): UsageRepository {
-  // An INSERT of n rows, built and compiled once per n (at most INSERT_CHUNK of them): building a
-  // multi-row INSERT with Kysely costs more than SQLite takes to store the rows.
+  // An INSERT of n rows, built and compiled once per size: building a multi-row INSERT with Kysely costs
+  // more than SQLite takes to store the rows.
   const inserts = new Map<number, CompiledQuery>();
   const insertOf = (n: number): CompiledQuery => {
     let compiled = inserts.get(n);
@@ -180,9 +180,13 @@ export function usageRepository(db: Kysely<Database>): UsageRepository {
     const statements: CompiledQuery[] = [];
     const debits = new Map<string, number>();
     for (const r of records) if (r.costMicros > 0) debits.set(r.accountId, (debits.get(r.accountId) ?? 0) + r.costMicros);
-    for (let i = 0; i < records.length; i += INSERT_CHUNK) {
-      const chunk = records.slice(i, i + INSERT_CHUNK);
-      statements.push({ ...insertOf(chunk.length), parameters: chunk.flatMap(rowValues) });
+    // Only a few INSERT sizes, largest first, so a connection keeps a handful of prepared statements (a
+    // prepared 100-row INSERT holds ~100 KB of SQLite memory) however batch sizes vary.
+    let i = 0;
+    for (const size of INSERT_SIZES) {
+      for (; records.length - i >= size; i += size) {
+        statements.push({ ...insertOf(size), parameters: records.slice(i, i + size).flatMap(rowValues) });
+      }
     }
     for (const [accountId, cost] of debits) {
       statements.push(
