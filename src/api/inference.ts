@@ -1,6 +1,7 @@
 // The inference pipeline shared by chat, legacy completions and embeddings (CONVENTIONS: one request,
-// one pipeline): validate → resolve model → authorize → check capabilities → route → provider → relay →
-// settle. Each endpoint file supplies only what differs (its validator, checks and response shape).
+// one pipeline): validate → resolve model → authorize → check capabilities → admit (limits + reserve) →
+// route → provider → relay; settlement follows when the response has ended (http/app). Each endpoint
+// file supplies only what differs (its validator, checks, output bound and response shape).
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Capability } from '../config/schema.js';

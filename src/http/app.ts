@@ -137,14 +137,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     applyCors(config.server.cors, request, reply);
     reply.raw.once('close', () => {
       state.closed = true;
-      logWhenSettled(request, reply);
+      finishRequest(request, reply);
     });
     done();
   });
 
   // Settlement and the log line wait for both the end of the response and the end of the pipeline, which
   // may still be finishing a stream the client just abandoned.
-  function logWhenSettled(request: FastifyRequest, reply: FastifyReply): void {
+  function finishRequest(request: FastifyRequest, reply: FastifyReply): void {
     const state = request.state;
     if (!state.closed || state.busy || state.logged) return;
     state.logged = true;
@@ -158,7 +158,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       await runInference(spec, inference, request, reply);
     } finally {
       request.state.busy = false;
-      logWhenSettled(request, reply);
+      finishRequest(request, reply);
     }
   }
 

@@ -21,6 +21,8 @@ function limitsConfig(): RawConfig {
     },
   });
   config.providers.slow = { type: 'simulator', ttft_ms: 600, tokens_per_second: 0, output_tokens: [5, 10] };
+  config.providers.broken = { type: 'simulator', faults: { error_rate: 1, error_status: 500 } };
+  config.models.push({ id: 'broken-chat', category: 'text', defaults: { max_tokens: 50 }, capabilities: ['chat'], pricing: { input: 1, output: 1 }, deployments: [{ provider: 'broken' }] });
   config.models.push({ id: 'slow-chat', category: 'text', defaults: { max_tokens: 300 }, capabilities: ['chat'], pricing: { input: 0.1, output: 0.1 }, deployments: [{ provider: 'slow' }] });
   return config;
 }
@@ -150,5 +152,12 @@ describe('concurrent requests', () => {
     await abandoned;
     await sleep(50);
     expect((await chat(acct)).status).toBe(200);
+    // A backend error ends the request too: its slot comes back, and it costs nothing.
+    const failed = await chat(acct, { model: 'broken-chat' });
+    expect(failed.status).toBeGreaterThanOrEqual(500);
+    expect((await chat(acct)).status).toBe(200);
+    await gw.flushUsage();
+    const [record] = await gw.gateway.store.usage.list({ accountId: acct.accountId, model: 'broken-chat' });
+    expect(record).toMatchObject({ settle: 'upstream_error', costMicros: 0, status: failed.status });
   });
 });
