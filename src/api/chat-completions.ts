@@ -8,7 +8,7 @@ import { validateChatRequest } from '../openai/validate.js';
 import type { JsonObject } from '../providers/types.js';
 import type { CatalogModel } from '../routing/catalog.js';
 import type { InferenceEndpoint } from './inference.js';
-import { applyModelDefaults, checkOutputCap, maxOutputTokens } from './output-cap.js';
+import { applyModelDefaults, checkOutputCap } from './output-cap.js';
 
 function checkChatCapabilities(req: ChatCompletionRequest, model: CatalogModel): void {
   const caps = model.capabilities;
@@ -52,6 +52,6 @@ export const chatCompletions: InferenceEndpoint<ChatCompletionRequest> = {
   buildResponse: buildChatCompletion,
   countPromptTokens: (req) => countChatPromptTokens(req.messages as unknown[]),
   outputText: (upstream) => (Array.isArray(upstream.choices) ? upstream.choices.map(choiceOutputText).join('') : ''),
-  maxOutputTokens,
+  contextParam: () => 'messages',
   stream: { object: 'chat.completion.chunk', idPrefix: 'chatcmpl' },
 };

@@ -4,7 +4,7 @@ import { buildTextCompletion, choiceOutputText } from '../openai/normalize.js';
 import type { CompletionRequest } from '../openai/schemas/completions.js';
 import { validateCompletionRequest } from '../openai/validate.js';
 import type { InferenceEndpoint } from './inference.js';
-import { applyModelDefaults, checkOutputCap, maxOutputTokens } from './output-cap.js';
+import { applyModelDefaults, checkOutputCap } from './output-cap.js';
 import { invalidRequest } from '../openai/errors.js';
 
 /** Prompt tokens of any prompt form: text(s) counted, token arrays taken by length. */
@@ -34,6 +34,6 @@ export const completions: InferenceEndpoint<CompletionRequest> = {
   buildResponse: buildTextCompletion,
   countPromptTokens: (req) => countPromptTokens(req.prompt),
   outputText: (upstream) => (Array.isArray(upstream.choices) ? upstream.choices.map(choiceOutputText).join('') : ''),
-  maxOutputTokens,
+  contextParam: (req) => (typeof req.prompt === 'string' ? 'prompt' : undefined),
   stream: { object: 'text_completion', idPrefix: 'cmpl' },
 };

@@ -30,5 +30,6 @@ export const embeddings: InferenceEndpoint<EmbeddingRequest> = {
   },
   countPromptTokens: (req) => countPromptTokens(req.input),
   outputText: () => '',
-  maxOutputTokens: () => 0,
+  // Each input is held against the context by the backend, input by input.
+  contextParam: () => undefined,
 };

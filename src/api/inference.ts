@@ -17,6 +17,7 @@ import { countTokens } from '../accounting/tokenizer.js';
 import type { RequestState } from './request-state.js';
 import { ClientDisconnected, relayStream } from './stream-relay.js';
 import { admitRequest } from './admission.js';
+import { choicesGenerated, forwardOutputCap, resolveOutputCap } from './output-cap.js';
 import { rateLimitHeaders } from '../limits/headers.js';
 import type { Accounting } from '../accounting/settlement.js';
 
@@ -35,8 +36,11 @@ export interface InferenceEndpoint<Req extends JsonObject> {
   countPromptTokens(req: Req): number;
   /** Output text of a non-streamed backend response, for the same purpose. */
   outputText(upstream: JsonObject): string;
-  /** The most output tokens the request can produce (output cap × choices), for limits and the reservation. */
-  maxOutputTokens(req: Req, model: CatalogModel): number;
+  /**
+   * The field whose tokens are held against the model's context before forwarding (`messages`, a single
+   * `prompt`), or undefined when the request has no single prompt to check.
+   */
+  contextParam(req: Req): string | undefined;
   stream?: { object: 'chat.completion.chunk' | 'text_completion'; idPrefix: 'chatcmpl' | 'cmpl' };
 }
 
@@ -90,13 +94,16 @@ export async function runInference<Req extends JsonObject>(
   }
   spec.checkRequest(req, model);
   const promptTokens = spec.countPromptTokens(req);
-  await admitRequest(deps.accounting, state, spec.endpoint, model, promptTokens, spec.maxOutputTokens(req, model));
+  const outputCap = resolveOutputCap(req, model, promptTokens, spec.contextParam(req));
+  // Admitted at its upper bound: every output token each generated choice may produce.
+  await admitRequest(deps.accounting, state, spec.endpoint, model, promptTokens, outputCap * choicesGenerated(req));
 
   const deployment = pickDeployment(model);
   state.deployment = deployment.name;
   const stream = isStreaming(req) && spec.stream !== undefined;
   state.stream = stream;
   const body = buildUpstreamBody(spec, req, model, deployment.upstreamModel);
+  forwardOutputCap(req, body, model, outputCap);
 
   const signal = new CallSignal();
   const res = reply.raw;
