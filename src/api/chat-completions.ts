@@ -23,8 +23,9 @@ function checkChatCapabilities(req: ChatCompletionRequest, model: CatalogModel):
     throw invalidRequest('n', `n: the model "${name}" returns one choice per request; send n=1 (or omit it) and make several requests.`);
   }
   const format = (req.response_format as JsonObject | undefined)?.type;
-  if (format === 'json_schema' && !caps.has('json_schema')) {
-    throw invalidRequest('response_format.type', `response_format.type: the model "${name}" does not support json_schema.`);
+  // Without json_schema but with json_object, the request goes through as json_object (see jsonSchemaFallback).
+  if (format === 'json_schema' && !caps.has('json_schema') && !caps.has('json_object')) {
+    throw invalidRequest('response_format.type', `response_format.type: the model "${name}" does not support JSON output.`);
   }
   if (format === 'json_object' && !caps.has('json_object') && !caps.has('json_schema')) {
     throw invalidRequest('response_format.type', `response_format.type: the model "${name}" does not support JSON output.`);
@@ -43,12 +44,32 @@ function checkChatCapabilities(req: ChatCompletionRequest, model: CatalogModel):
   checkOutputCap(req, model);
 }
 
+/**
+ * SPEC §5: a json_schema request to a model that only knows json_object goes out as json_object, with the
+ * schema put before the conversation as a system message; the client is told by a response header.
+ */
+function jsonSchemaFallback(req: ChatCompletionRequest, upstream: JsonObject, model: CatalogModel): string[] | undefined {
+  const format = req.response_format as JsonObject | undefined;
+  if (format?.type !== 'json_schema' || model.capabilities.has('json_schema')) return undefined;
+  const spec = (format.json_schema ?? {}) as JsonObject;
+  const described = typeof spec.description === 'string' ? ` (${spec.description})` : '';
+  const instruction =
+    `Answer with a single JSON object and nothing else. It must be valid against this JSON schema, named "${String(spec.name)}"${described}: ` +
+    JSON.stringify(spec.schema ?? {});
+  upstream.response_format = { type: 'json_object' };
+  upstream.messages = [{ role: 'system', content: instruction }, ...req.messages];
+  return ['response_format=json_object'];
+}
+
 export const chatCompletions: InferenceEndpoint<ChatCompletionRequest> = {
   endpoint: 'chat',
   capability: 'chat',
   validate: validateChatRequest,
   checkRequest: checkChatCapabilities,
-  applyDefaults: applyModelDefaults,
+  applyDefaults(req, upstream, model) {
+    applyModelDefaults(req, upstream, model);
+    return jsonSchemaFallback(req, upstream, model);
+  },
   buildResponse: buildChatCompletion,
   countPromptTokens: (req) => countChatPromptTokens(req.messages as unknown[]),
   outputText: (upstream) => (Array.isArray(upstream.choices) ? upstream.choices.map(choiceOutputText).join('') : ''),

@@ -28,8 +28,11 @@ export interface InferenceEndpoint<Req extends JsonObject> {
   validate(body: unknown): Req;
   /** Capability and catalog checks before any backend is called (400 naming the field). */
   checkRequest(req: Req, model: CatalogModel): void;
-  /** Defaults from the catalog that apply to this endpoint (e.g. the output cap). */
-  applyDefaults(req: Req, upstream: JsonObject, model: CatalogModel): void;
+  /**
+   * Defaults from the catalog that apply to this endpoint (e.g. the output cap), and rewrites for what the
+   * model lacks; returns the fallbacks taken (`response_format=json_object`), told in `x-floodgate-fallback`.
+   */
+  applyDefaults(req: Req, upstream: JsonObject, model: CatalogModel): string[] | undefined | void;
   /** A non-streamed response in the client's shape. */
   buildResponse(upstream: JsonObject, who: ResponseIdentity, usage: Usage): JsonObject;
   /** Prompt tokens counted by Floodgate, for when the backend reports no usage. */
@@ -55,9 +58,10 @@ function isStreaming(req: JsonObject): boolean {
 }
 
 /** The body sent upstream: the client's fields untouched, our model name, defaults, usage always asked. */
-function buildUpstreamBody<Req extends JsonObject>(spec: InferenceEndpoint<Req>, req: Req, model: CatalogModel, upstreamModel: string): JsonObject {
+function buildUpstreamBody<Req extends JsonObject>(spec: InferenceEndpoint<Req>, req: Req, model: CatalogModel, upstreamModel: string, reply: FastifyReply): JsonObject {
   const body: JsonObject = { ...req, model: upstreamModel };
-  spec.applyDefaults(req, body, model);
+  const fallbacks = spec.applyDefaults(req, body, model);
+  if (fallbacks) reply.header('x-floodgate-fallback', fallbacks.join(', '));
   if (isStreaming(req)) {
     const options = req.stream_options;
     body.stream_options = { ...(options !== null && typeof options === 'object' ? options : {}), include_usage: true };
@@ -102,7 +106,7 @@ export async function runInference<Req extends JsonObject>(
   state.deployment = deployment.name;
   const stream = isStreaming(req) && spec.stream !== undefined;
   state.stream = stream;
-  const body = buildUpstreamBody(spec, req, model, deployment.upstreamModel);
+  const body = buildUpstreamBody(spec, req, model, deployment.upstreamModel, reply);
   forwardOutputCap(req, body, model, outputCap);
 
   const signal = new CallSignal();
