@@ -51,7 +51,7 @@ export function registerSimulateCommand(program: Command): void {
     .command('simulate')
     .description(
       'Run the built-in simulator, a deterministic fake LLM backend (not a model), as a standalone ' +
-        'OpenAI-compatible server (chat, completions, embeddings, models) for tests, benchmarks and demos.',
+        "OpenAI-compatible server (chat, completions, embeddings, models), also speaking Anthropic's Messages API (POST /v1/messages), for tests, benchmarks and demos.",
     )
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0 = any free port)', parsePort, 8090)

@@ -66,6 +66,27 @@ export const OpenAIProviderSchema = Type.Object(
   { additionalProperties: false },
 );
 
+export const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
+export const ANTHROPIC_DEFAULT_VERSION = '2023-06-01';
+
+export const AnthropicProviderSchema = Type.Object(
+  {
+    type: Type.Literal('anthropic'),
+    /** The Messages API's origin (`/v1/messages` is appended; a trailing `/v1` is accepted). */
+    base_url: Opt(Type.String({ pattern: '^https?://', default: ANTHROPIC_DEFAULT_BASE_URL })),
+    api_key: Opt(Type.String()),
+    /** The `anthropic-version` header. */
+    anthropic_version: Opt(Type.String({ minLength: 1, default: ANTHROPIC_DEFAULT_VERSION })),
+    /** Extra request headers, e.g. `anthropic-beta`. */
+    headers: Opt(Type.Record(Type.String(), Type.String())),
+    /** Mark cache breakpoints (tools, system prompt, conversation so far) on requests that carry none. */
+    prompt_caching: Opt(Type.Boolean()),
+    connections: Opt(PositiveInt({ maximum: 10_000 })),
+    ...ProviderCommon,
+  },
+  { additionalProperties: false },
+);
+
 export const SimulatorProviderSchema = Type.Object(
   {
     type: Type.Literal('simulator'),
@@ -76,13 +97,13 @@ export const SimulatorProviderSchema = Type.Object(
 );
 
 /** Discriminated on `type`, so a config error names the fields of the provider type actually meant. */
-export const ProviderSchema = Type.Unsafe<Static<typeof OpenAIProviderSchema> | Static<typeof SimulatorProviderSchema>>({
+export const ProviderSchema = Type.Unsafe<Static<typeof OpenAIProviderSchema> | Static<typeof AnthropicProviderSchema> | Static<typeof SimulatorProviderSchema>>({
   type: 'object',
   required: ['type'],
   discriminator: { propertyName: 'type' },
-  oneOf: [OpenAIProviderSchema, SimulatorProviderSchema],
+  oneOf: [OpenAIProviderSchema, AnthropicProviderSchema, SimulatorProviderSchema],
 });
-export const PROVIDER_TYPES = ['openai', 'simulator'] as const;
+export const PROVIDER_TYPES = ['openai', 'anthropic', 'simulator'] as const;
 
 export const CATEGORIES = ['text', 'code', 'reasoning', 'multimodal', 'embeddings', 'image', 'audio', 'video'] as const;
 export const CAPABILITIES = ['chat', 'completions', 'embeddings', 'tools', 'vision', 'json_object', 'json_schema', 'n', 'logprobs', 'dimensions'] as const;
@@ -221,6 +242,7 @@ export const ConfigSchema = Type.Object(
 export type RawConfig = Static<typeof ConfigSchema>;
 export type ProviderConfig = Static<typeof ProviderSchema>;
 export type OpenAIProviderConfig = Static<typeof OpenAIProviderSchema>;
+export type AnthropicProviderConfig = Static<typeof AnthropicProviderSchema>;
 export type SimulatorProviderConfig = Static<typeof SimulatorProviderSchema>;
 export type SimulatorSettings = Static<typeof SimulatorSettingsSchema>;
 export type ModelConfig = Static<typeof ModelSchema>;

@@ -19,14 +19,16 @@ type ToolChoice = { mode: 'none' | 'auto' | 'required'; name?: undefined } | { m
 
 type OutputFormat = { kind: 'text' } | { kind: 'json'; schema: unknown };
 
-type ChatFinishReason = 'stop' | 'length' | 'tool_calls';
+export type ChatFinishReason = 'stop' | 'length' | 'tool_calls';
 
-interface ChoicePlan {
+export interface ChoicePlan {
   reasoning: string[];
   /** null when the choice is a tool call. */
   content: string[] | null;
   toolCall: { id: string; name: string; argPieces: string[] } | null;
   finishReason: ChatFinishReason;
+  /** The stop sequence that ended the text, when one did. */
+  stopSequence: string | null;
 }
 
 function readMessages(body: JsonObject): JsonObject[] {
@@ -114,6 +116,16 @@ interface PlanInput {
   afterToolResult: boolean;
 }
 
+/** The stop sequence that cut `kept` short of the capped text, or null when none did. */
+function matchedStop(all: string[], cap: number, kept: string[], stops: string[]): string | null {
+  if (stops.length === 0) return null;
+  const full = (all.length > cap ? all.slice(0, Math.max(0, cap)) : all).join('');
+  const at = kept.join('').length;
+  if (at >= full.length) return null;
+  // limitPieces cut at the earliest match; the first listed stop found there is the one it matched.
+  return stops.find((stop) => stop.length > 0 && full.startsWith(stop, at)) ?? null;
+}
+
 function planChoice(rng: Rng, input: PlanInput): ChoicePlan {
   let budget = input.cap;
   let reasoning: string[] = [];
@@ -121,14 +133,14 @@ function planChoice(rng: Rng, input: PlanInput): ChoicePlan {
     const all = textPieces(rng, rng.int(12, 40), REASONING_LEAD);
     reasoning = all.length > budget ? all.slice(0, budget) : all;
     budget -= reasoning.length;
-    if (reasoning.length < all.length) return { reasoning, content: [], toolCall: null, finishReason: 'length' };
+    if (reasoning.length < all.length) return { reasoning, content: [], toolCall: null, finishReason: 'length', stopSequence: null };
   }
   if (input.tool !== null) {
     const tool = input.namedTool !== undefined ? input.tool.find((t) => t.name === input.namedTool)! : rng.pick(input.tool);
     const id = `call_${randomId(rng, 24)}`;
     const all = jsonPieces(JSON.stringify(sampleJsonSchema(tool.parameters, rng)));
     const argPieces = all.length > budget ? all.slice(0, budget) : all;
-    return { reasoning, content: null, toolCall: { id, name: tool.name, argPieces }, finishReason: argPieces.length < all.length ? 'length' : 'tool_calls' };
+    return { reasoning, content: null, toolCall: { id, name: tool.name, argPieces }, finishReason: argPieces.length < all.length ? 'length' : 'tool_calls', stopSequence: null };
   }
   let all: string[];
   if (input.format.kind === 'json') {
@@ -138,7 +150,7 @@ function planChoice(rng: Rng, input: PlanInput): ChoicePlan {
     all = textPieces(rng, rng.int(input.outputTokens[0], input.outputTokens[1]), input.afterToolResult ? TOOL_RESULT_LEAD : ANSWER_LEAD);
   }
   const limited = limitPieces(all, budget, input.stops);
-  return { reasoning, content: limited.pieces, toolCall: null, finishReason: limited.finishReason };
+  return { reasoning, content: limited.pieces, toolCall: null, finishReason: limited.finishReason, stopSequence: matchedStop(all, budget, limited.pieces, input.stops) };
 }
 
 function piecesOf(plan: ChoicePlan): number {
@@ -181,12 +193,34 @@ function streamEventsOf(plan: ChoicePlan, index: number): ChoiceEvent[] {
   return events;
 }
 
-export function answerChat(body: JsonObject, env: GenerationEnv): Answer {
+/** What the simulator decided for a chat request, before it is shaped for a wire format. */
+export interface ChatPlan {
+  model: string;
+  reasoningModel: boolean;
+  plans: ChoicePlan[];
+  usage: Usage;
+  /** Decoding steps the answer takes (the longest choice). */
+  steps: number;
+  completionTokens: number;
+  stream: boolean;
+  includeUsage: boolean;
+}
+
+/** Overrides for callers that read these from another wire format (the Messages API). */
+export interface ChatPlanOverrides {
+  /** Stop sequences, however many (OpenAI's `stop` allows four). */
+  stops?: string[];
+  /** Whether to reason first, instead of the model-name rule. */
+  reasoning?: boolean;
+}
+
+/** Reads an OpenAI chat request and plans its choices (text, JSON, tool call), usage included. */
+export function planChat(body: JsonObject, env: GenerationEnv, overrides: ChatPlanOverrides = {}): ChatPlan {
   const model = readModel(body);
   const messages = readMessages(body);
   const n = readN(body);
   const cap = readOutputCap(body);
-  const stops = readStop(body);
+  const stops = overrides.stops ?? readStop(body);
   const seed = readSeed(body);
   const { stream, includeUsage } = readStream(body);
   const tools = readTools(body);
@@ -197,7 +231,7 @@ export function answerChat(body: JsonObject, env: GenerationEnv): Answer {
   const { promptTokens, cachedTokens } = env.observePrompt(`chat:${promptKey}`, () => encodeChatPrompt(messages));
   const lastRole = messages[messages.length - 1].role;
   const callTool = tools.length > 0 && toolChoice.mode !== 'none' && (toolChoice.mode !== 'auto' || lastRole === 'user');
-  const reasoningModel = env.isReasoningModel(model);
+  const reasoningModel = overrides.reasoning ?? env.isReasoningModel(model);
   const input: PlanInput = {
     reasoning: reasoningModel,
     cap,
@@ -222,7 +256,12 @@ export function answerChat(body: JsonObject, env: GenerationEnv): Answer {
     reasoningTokens += plan.reasoning.length;
     if (pieces > steps) steps = pieces;
   }
-  const usage: Usage = buildUsage(promptTokens, completionTokens, cachedTokens, reasoningTokens);
+  const usage = buildUsage(promptTokens, completionTokens, cachedTokens, reasoningTokens);
+  return { model, reasoningModel, plans, usage, steps, completionTokens, stream, includeUsage };
+}
+
+export function answerChat(body: JsonObject, env: GenerationEnv): Answer {
+  const { model, reasoningModel, plans, usage, steps, completionTokens, stream, includeUsage } = planChat(body, env);
   const id = env.newId('chatcmpl-');
   const created = Math.floor(Date.now() / 1000);
 

@@ -8,6 +8,7 @@ import type { Answer, GenerationEnv } from './answer.js';
 import { answerChat } from './chat.js';
 import { answerCompletions } from './completions.js';
 import { answerEmbeddings } from './embeddings.js';
+import { answerMessages } from './messages.js';
 import { PrefixCache, blockHashes } from './prefix-cache.js';
 import { mix32 } from './random.js';
 
@@ -52,6 +53,8 @@ export interface SimulatorCore {
   nextFault(): Fault;
   /** The answer to a request; throws SimulatorRequestError for a request it cannot serve. */
   answer(endpoint: Endpoint, body: JsonObject): Answer;
+  /** The answer to an Anthropic Messages API request; throws MessagesRequestError for one it refuses. */
+  answerMessages(body: JsonObject): Answer;
   /** When decoding step `step` is due, in milliseconds after the answer started. */
   stepDueMs(step: number): number;
   /** Whether an answer of `pieces` output pieces is cut by `break_after_tokens`. */
@@ -147,6 +150,12 @@ export function createSimulatorCore(settings: SimulatorSettings): SimulatorCore 
     },
   };
 
+  const noteModel = (model: unknown): void => {
+    if (typeof model === 'string' && model.length > 0 && model.length <= 256 && modelsSeen.size < MAX_MODELS_SEEN + DEFAULT_MODEL_NAMES.length) {
+      modelsSeen.add(model);
+    }
+  };
+
   return {
     runtime,
     nextFault() {
@@ -157,10 +166,7 @@ export function createSimulatorCore(settings: SimulatorSettings): SimulatorCore 
       return { latencyMs, hang, errorStatus: failed ? errorStatus : null };
     },
     answer(endpoint, body) {
-      const model = body.model;
-      if (typeof model === 'string' && model.length > 0 && model.length <= 256 && modelsSeen.size < MAX_MODELS_SEEN + DEFAULT_MODEL_NAMES.length) {
-        modelsSeen.add(model);
-      }
+      noteModel(body.model);
       switch (endpoint) {
         case 'chat':
           return answerChat(body, env);
@@ -169,6 +175,10 @@ export function createSimulatorCore(settings: SimulatorSettings): SimulatorCore 
         case 'embeddings':
           return answerEmbeddings(body, env);
       }
+    },
+    answerMessages(body) {
+      noteModel(body.model);
+      return answerMessages(body, env);
     },
     stepDueMs(step) {
       return runtime.ttftMs + step * runtime.intervalMs;

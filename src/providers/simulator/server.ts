@@ -6,6 +6,7 @@ import type { SimulatorSettings } from '../../config/schema.js';
 import type { Endpoint, JsonObject } from '../types.js';
 import type { Answer, Emission, JsonAnswer } from './answer.js';
 import { SIMULATOR_OWNER, createSimulatorCore, faultErrorBody, type Fault, type SimulatorCore } from './core.js';
+import { MessagesRequestError, anthropicErrorBody, anthropicFaultBody, checkMessagesHeaders } from './messages.js';
 import { SimulatorRequestError, isObject } from './params.js';
 
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
@@ -29,6 +30,20 @@ const POST_ROUTES: Record<string, Endpoint> = {
   '/v1/chat/completions': 'chat',
   '/v1/completions': 'completions',
   '/v1/embeddings': 'embeddings',
+};
+/** Anthropic's Messages API, over the same generator. */
+const MESSAGES_ROUTE = '/v1/messages';
+
+/** How a stream's events are written: OpenAI's `data:` lines ending in [DONE], or Anthropic's named events. */
+interface StreamWire {
+  event(emission: Emission): string;
+  end: string;
+}
+
+const OPENAI_WIRE: StreamWire = { event: sse, end: DONE };
+const ANTHROPIC_WIRE: StreamWire = {
+  event: (emission) => `event: ${emission.chunk.type as string}\ndata: ${JSON.stringify(emission.chunk)}\n\n`,
+  end: '',
 };
 
 function errorBody(message: string, type: string, code: string | null, param: string | null = null): string {
@@ -63,7 +78,7 @@ function sendAnswerJson(core: SimulatorCore, req: IncomingMessage, res: ServerRe
   res.once('close', () => clearTimeout(timer));
 }
 
-function sendStream(core: SimulatorCore, req: IncomingMessage, res: ServerResponse, steps: Emission[][], pieces: number): void {
+function sendStream(core: SimulatorCore, req: IncomingMessage, res: ServerResponse, steps: Emission[][], pieces: number, wire: StreamWire): void {
   const headers = ['content-type', 'text/event-stream', 'cache-control', 'no-cache'];
   const requestId = req.headers['x-request-id'];
   if (typeof requestId === 'string') headers.push('x-request-id', requestId);
@@ -71,8 +86,8 @@ function sendStream(core: SimulatorCore, req: IncomingMessage, res: ServerRespon
   const { ttftMs, intervalMs, faults } = core.runtime;
   if (ttftMs === 0 && intervalMs === 0 && !core.breaks(pieces)) {
     let out = '';
-    for (const step of steps) for (const emission of step) out += sse(emission);
-    res.end(out + DONE);
+    for (const step of steps) for (const emission of step) out += wire.event(emission);
+    res.end(out + wire.end);
     return;
   }
   // Paced: headers now, then each batch of due steps in one write; wait for 'drain' when the client
@@ -105,13 +120,13 @@ function sendStream(core: SimulatorCore, req: IncomingMessage, res: ServerRespon
           else res.destroy();
           return;
         }
-        out += sse(emission);
+        out += wire.event(emission);
         sent += emission.pieces;
       }
       step++;
     }
     if (step >= steps.length) {
-      res.end(out + DONE);
+      res.end(out + wire.end);
       return;
     }
     if (out.length > 0 && !res.write(out)) res.once('drain', schedule);
@@ -141,7 +156,30 @@ function respond(core: SimulatorCore, fault: Fault, endpoint: Endpoint, body: Js
     throw err;
   }
   if (answer.kind === 'json') sendAnswerJson(core, req, res, answer);
-  else sendStream(core, req, res, answer.steps, answer.pieces);
+  else sendStream(core, req, res, answer.steps, answer.pieces, OPENAI_WIRE);
+}
+
+function respondMessages(core: SimulatorCore, fault: Fault, body: JsonObject, req: IncomingMessage, res: ServerResponse): void {
+  if (res.destroyed) return;
+  if (fault.hang) return;
+  if (fault.errorStatus !== null) {
+    const status = fault.errorStatus;
+    const extra = status === 429 || status === 503 || status === 529 ? ['retry-after', '1'] : undefined;
+    sendJson(req, res, status, JSON.stringify(anthropicFaultBody(status)), extra);
+    return;
+  }
+  let answer: Answer;
+  try {
+    answer = core.answerMessages(body);
+  } catch (err) {
+    if (err instanceof MessagesRequestError) {
+      sendJson(req, res, err.status, JSON.stringify(err.toBody()));
+      return;
+    }
+    throw err;
+  }
+  if (answer.kind === 'json') sendAnswerJson(core, req, res, answer);
+  else sendStream(core, req, res, answer.steps, answer.pieces, ANTHROPIC_WIRE);
 }
 
 function internalError(req: IncomingMessage, res: ServerResponse): void {
@@ -154,6 +192,15 @@ function safeRespond(core: SimulatorCore, fault: Fault, endpoint: Endpoint, body
     respond(core, fault, endpoint, body, req, res);
   } catch {
     internalError(req, res);
+  }
+}
+
+function safeRespondMessages(core: SimulatorCore, fault: Fault, body: JsonObject, req: IncomingMessage, res: ServerResponse): void {
+  try {
+    respondMessages(core, fault, body, req, res);
+  } catch {
+    if (!res.headersSent) sendJson(req, res, 500, JSON.stringify(anthropicErrorBody('api_error', 'The simulator had an internal error.')));
+    else res.destroy();
   }
 }
 
@@ -178,6 +225,52 @@ function handlePost(core: SimulatorCore, endpoint: Endpoint, text: string, req: 
   res.once('close', () => clearTimeout(timer));
 }
 
+function handleMessagesPost(core: SimulatorCore, text: string, req: IncomingMessage, res: ServerResponse): void {
+  const refused = checkMessagesHeaders(req.headers);
+  if (refused !== null) {
+    sendJson(req, res, refused.status, JSON.stringify(refused.toBody()));
+    return;
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (err) {
+    sendJson(req, res, 400, JSON.stringify(anthropicErrorBody('invalid_request_error', `There was an issue with the JSON body of your request: ${(err as Error).message}`)));
+    return;
+  }
+  if (!isObject(body)) {
+    sendJson(req, res, 400, JSON.stringify(anthropicErrorBody('invalid_request_error', 'The request body must be a JSON object.')));
+    return;
+  }
+  const fault = core.nextFault();
+  if (fault.latencyMs < 1) {
+    safeRespondMessages(core, fault, body, req, res);
+    return;
+  }
+  const timer = setTimeout(() => safeRespondMessages(core, fault, body, req, res), fault.latencyMs);
+  res.once('close', () => clearTimeout(timer));
+}
+
+const TOO_LARGE = errorBody(`The request body exceeds ${MAX_BODY_BYTES} bytes.`, 'invalid_request_error', 'request_too_large');
+const MESSAGES_TOO_LARGE = JSON.stringify(anthropicErrorBody('request_too_large', `The request body exceeds ${MAX_BODY_BYTES} bytes.`));
+
+/** Collects a POST body (up to the limit) and hands it over as text; a larger one is a 413. */
+function readBody(req: IncomingMessage, res: ServerResponse, tooLarge: string, onBody: (text: string) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  req.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+  });
+  req.on('end', () => {
+    if (size > MAX_BODY_BYTES) {
+      sendJson(req, res, 413, tooLarge);
+      return;
+    }
+    onBody(chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8'));
+  });
+}
+
 function listModels(core: SimulatorCore, created: number): string {
   return JSON.stringify({ object: 'list', data: core.modelNames().map((id) => ({ id, object: 'model', created, owned_by: SIMULATOR_OWNER })) });
 }
@@ -190,20 +283,11 @@ function handleRequest(core: SimulatorCore, created: number, req: IncomingMessag
   const method = req.method ?? 'GET';
   const endpoint = POST_ROUTES[path];
   if (endpoint !== undefined && method === 'POST') {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (size > MAX_BODY_BYTES) {
-        sendJson(req, res, 413, errorBody(`The request body exceeds ${MAX_BODY_BYTES} bytes.`, 'invalid_request_error', 'request_too_large'));
-        return;
-      }
-      const text = chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8');
-      handlePost(core, endpoint, text, req, res);
-    });
+    readBody(req, res, TOO_LARGE, (text) => handlePost(core, endpoint, text, req, res));
+    return;
+  }
+  if (path === MESSAGES_ROUTE && method === 'POST') {
+    readBody(req, res, MESSAGES_TOO_LARGE, (text) => handleMessagesPost(core, text, req, res));
     return;
   }
   req.resume();
@@ -219,10 +303,10 @@ function handleRequest(core: SimulatorCore, created: number, req: IncomingMessag
       id = path.slice('/v1/models/'.length);
     }
     sendJson(req, res, 200, JSON.stringify({ id, object: 'model', created, owned_by: SIMULATOR_OWNER }));
-  } else if (endpoint !== undefined || path === '/healthz' || path === '/v1/models') {
+  } else if (endpoint !== undefined || path === MESSAGES_ROUTE || path === '/healthz' || path === '/v1/models') {
     sendJson(req, res, 405, errorBody(`Method ${method} is not allowed on ${path}.`, 'invalid_request_error', 'method_not_allowed'));
   } else {
-    const known = 'POST /v1/chat/completions, POST /v1/completions, POST /v1/embeddings, GET /v1/models, GET /healthz';
+    const known = 'POST /v1/chat/completions, POST /v1/completions, POST /v1/embeddings, POST /v1/messages, GET /v1/models, GET /healthz';
     sendJson(req, res, 404, errorBody(`Unknown request URL: ${method} ${path}. The simulator serves ${known}.`, 'invalid_request_error', 'unknown_url'));
   }
 }
