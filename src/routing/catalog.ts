@@ -27,8 +27,13 @@ export interface CatalogModel {
   defaults: JsonObject;
 }
 
-function defaultCapabilities(model: ModelConfig): Capability[] {
+/** Provider types that serve chat completions only (no legacy completions, no embeddings). */
+const CHAT_ONLY_PROVIDERS: ReadonlySet<string> = new Set(['anthropic']);
+
+function defaultCapabilities(model: ModelConfig, config: Config): Capability[] {
   if (model.category === 'embeddings') return ['embeddings'];
+  // A model whose every deployment speaks chat only cannot serve legacy completions.
+  if (model.deployments.every((d) => CHAT_ONLY_PROVIDERS.has(config.providers[d.provider].type))) return ['chat'];
   return ['chat', 'completions'];
 }
 
@@ -74,7 +79,7 @@ export function buildCatalog(config: Config): Catalog {
     return {
       id: model.id,
       config: model,
-      capabilities: new Set(model.capabilities ?? defaultCapabilities(model)),
+      capabilities: new Set(model.capabilities ?? defaultCapabilities(model, config)),
       created,
       defaults,
       deployments: model.deployments.map((d) => ({

@@ -51,6 +51,12 @@ function model(id: string, provider: string, extra: Partial<ModelConfig> = {}): 
   };
 }
 
+/** The model as configured with no `capabilities`: the catalog decides them. */
+function withoutCapabilities(config: ModelConfig): ModelConfig {
+  const { capabilities: _omitted, ...rest } = config;
+  return rest;
+}
+
 beforeAll(async () => {
   const faults: Record<string, string[]> = {
     overloaded: ['--error-rate', '1', '--error-status', '529'],
@@ -94,6 +100,7 @@ beforeAll(async () => {
       model('claude-test', 'claude'),
       model('claude-cached', 'claude-cached'),
       model('claude-recorded', 'claude-recorded'),
+      withoutCapabilities(model('claude-defaults', 'claude')),
       ...Object.keys(faulty).map((name) => model(`claude-${name}`, `claude-${name}`)),
     ],
   });
@@ -317,6 +324,17 @@ describe('anthropic provider: chat', () => {
     expect([n.status, n.param]).toEqual([400, 'n']);
     const legacy = await failure(gw.client.completions.create({ model: 'claude-test', prompt: 'x' }));
     expect([legacy.status, legacy.param]).toEqual([400, 'model']);
+  });
+
+  it('gives a model served only by Anthropic chat alone by default: legacy completions are refused by the catalog', async () => {
+    const listed = await gw.client.models.retrieve('claude-defaults');
+    expect((listed as unknown as { capabilities: string[] }).capabilities).toEqual(['chat']);
+    const err = await failure(gw.client.completions.create({ model: 'claude-defaults', prompt: 'Once upon a time' }));
+    expect(err.status).toBe(400);
+    expect(err.param).toBe('model');
+    expect(err.message).toMatch(/does not serve this endpoint/);
+    const chat = await gw.client.chat.completions.create({ model: 'claude-defaults', messages: [{ role: 'user', content: 'Hi' }] });
+    expect(chat.choices[0].message.content).toBeTruthy();
   });
 });
 
