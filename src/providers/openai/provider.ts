@@ -1,36 +1,17 @@
 // The `openai` provider (SPEC §8): any OpenAI-compatible server (vLLM, SGLang, llama.cpp, Ollama, OpenAI…).
 // One kept-alive undici pool per provider, field renames/drops, and the backend's errors mapped to ours.
-// Calls go through undici's dispatch API with a handler of our own: no stream objects or async-hook
-// resources per request, SSE parsed as bytes arrive, events handed over in the batches they came in, and
-// the socket paused while the client is slower than the backend.
-import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
-import { TextDecoder } from 'node:util';
-import { createParser, type EventSourceParser } from 'eventsource-parser';
+// Calls go through the shared dispatch exchange (../exchange.ts); what is OpenAI's own is its wire
+// format: `data:` JSON objects as they are, until `[DONE]`.
 import type { OpenAIProviderConfig } from '../../config/schema.js';
-import { GatewayError } from '../../openai/errors.js';
-import type { CallSignal } from '../call-signal.js';
+import { backendPool, dispatchExchange, type WireFormat } from '../exchange.js';
 import type { Endpoint, JsonObject, Provider, UpstreamCall, UpstreamResult } from '../types.js';
-import { mapStreamErrorEvent, mapUpstreamStatus, parseRetryAfter } from '../upstream-errors.js';
+import { mapStreamErrorEvent, mapUpstreamStatus } from '../upstream-errors.js';
 
 const PATHS: Record<Endpoint, string> = {
   chat: '/chat/completions',
   completions: '/completions',
   embeddings: '/embeddings',
 };
-
-const MAX_ERROR_BODY = 64 * 1024;
-/** Events (or bytes) held for a slow consumer before the backend's socket is paused. */
-const PAUSE_AT_EVENTS = 256;
-const PAUSE_AT_BYTES = 1024 * 1024;
-
-/** The error a failed backend call becomes: our own abort reason when we aborted, else a network failure. */
-function transportError(err: unknown, signal: CallSignal): Error {
-  if (signal.aborted && signal.reason) return signal.reason;
-  if (err instanceof GatewayError) return err;
-  if (err instanceof undiciErrors.ConnectTimeoutError) return new GatewayError('upstream_timeout', 'Connecting to the backend timed out.', { cause: err });
-  const code = (err as { code?: string }).code;
-  return new GatewayError('upstream_error', `The backend connection failed${code ? ` (${code})` : ''}.`, { cause: err });
-}
 
 function prepareBody(body: JsonObject, renames: Record<string, string>, drops: string[]): JsonObject {
   if (drops.length === 0 && Object.keys(renames).length === 0) return body;
@@ -45,211 +26,21 @@ function prepareBody(body: JsonObject, renames: Record<string, string>, drops: s
   return out;
 }
 
-function parseJson(buffers: Buffer[]): unknown {
-  const text = buffers.length === 1 ? buffers[0].toString('utf8') : Buffer.concat(buffers).toString('utf8');
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
-/**
- * One backend exchange, as an undici dispatch handler. It settles `result` once the backend's answer is
- * known (a JSON body, the start of a stream, or an error) and, for streams, is the async iterator of
- * event batches the relay reads.
- */
-class Exchange implements Dispatcher.DispatchHandler, AsyncIterator<JsonObject[]> {
-  readonly result: Promise<UpstreamResult>;
-  private resolveResult!: (value: UpstreamResult) => void;
-  private rejectResult!: (err: Error) => void;
-  private settled = false;
-  private controller: Dispatcher.DispatchController | undefined;
-  private status = 0;
-  private retryAfter: string | undefined;
-  private streaming = false;
-  private readonly body: Buffer[] = [];
-  private bodyBytes = 0;
-  // Stream state.
-  private parser: EventSourceParser | undefined;
-  private decoder: TextDecoder | undefined;
-  private pending: JsonObject[] = [];
-  private pendingBytes = 0;
-  private ended = false;
-  private failure: Error | undefined;
-  private wake: (() => void) | undefined;
-  private readonly unsubscribe: () => void;
-
-  constructor(
-    private readonly wantsStream: boolean,
-    private readonly signal: CallSignal,
-  ) {
-    this.result = new Promise<UpstreamResult>((resolve, reject) => {
-      this.resolveResult = resolve;
-      this.rejectResult = reject;
-    });
-    this.unsubscribe = signal.onAbort(() => this.abortNow(signal.reason!));
-  }
-
-  private abortNow(reason: Error): void {
-    this.controller?.abort(reason);
-    this.fail(reason);
-  }
-
-  private succeed(value: UpstreamResult): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.resolveResult(value);
-  }
-
-  private fail(err: Error): void {
-    if (!this.settled) {
-      this.settled = true;
-      this.unsubscribe();
-      this.rejectResult(err);
-      return;
-    }
-    if (this.streaming && !this.ended && this.failure === undefined) {
-      this.failure = err;
-      this.notify();
-    }
-  }
-
-  private notify(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
-  }
-
-  // ── undici handler ──
-
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.controller = controller;
-    if (this.signal.aborted) controller.abort(this.signal.reason!);
-  }
-
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
-    this.status = statusCode;
-    const retryAfter = headers['retry-after'];
-    this.retryAfter = Array.isArray(retryAfter) ? retryAfter[0] : retryAfter;
-    if (statusCode < 200 || statusCode > 299) return;
-    const contentType = String(headers['content-type'] ?? '');
-    if (this.wantsStream && contentType.includes('text/event-stream')) {
-      this.streaming = true;
-      this.decoder = new TextDecoder();
-      this.parser = createParser({ onEvent: (event) => this.onEvent(event.data) });
-      this.succeed({ kind: 'stream', events: { [Symbol.asyncIterator]: () => this } });
-    }
-  }
-
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.streaming) {
-      if (this.ended || this.failure) return;
-      // A chunk may split a UTF-8 character; the streaming decoder carries the partial bytes over.
-      this.parser!.feed(this.decoder!.decode(chunk, { stream: true }));
-      this.pendingBytes += chunk.length;
-      if (this.pending.length > 0) this.notify();
-      if (this.pending.length >= PAUSE_AT_EVENTS || this.pendingBytes >= PAUSE_AT_BYTES) controller.pause();
-      return;
-    }
-    if (this.status >= 200 && this.status <= 299) this.body.push(chunk);
-    else if (this.bodyBytes < MAX_ERROR_BODY) this.body.push(chunk);
-    this.bodyBytes += chunk.length;
-  }
-
-  onResponseEnd(): void {
-    this.unsubscribe();
-    if (this.streaming) {
-      this.ended = true;
-      this.notify();
-      return;
-    }
-    if (this.status < 200 || this.status > 299) {
-      this.fail(mapUpstreamStatus(this.status, parseJson(this.body), parseRetryAfter(this.retryAfter)));
-      return;
-    }
-    const parsed = parseJson(this.body);
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-      this.fail(new GatewayError('upstream_error', typeof parsed === 'string' ? 'The backend answered with invalid JSON.' : 'The backend answered with something other than a JSON object.'));
-    } else if (this.wantsStream) {
-      this.fail(new GatewayError('upstream_error', 'The backend answered a streaming request without streaming.'));
-    } else {
-      this.succeed({ kind: 'json', body: parsed as JsonObject });
-    }
-  }
-
-  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
-    this.unsubscribe();
-    this.fail(transportError(err, this.signal));
-  }
-
-  private onEvent(data: string): void {
-    if (this.ended || this.failure) return;
-    if (data === '[DONE]') {
-      this.ended = true;
-      return;
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(data);
-    } catch {
-      this.failure = new GatewayError('upstream_error', 'The backend sent an event that is not JSON.');
-      return;
-    }
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-      this.failure = new GatewayError('upstream_error', 'The backend sent an event that is not a JSON object.');
-      return;
-    }
-    const event = parsed as JsonObject;
-    if (event.error !== undefined && event.error !== null) {
-      this.failure = mapStreamErrorEvent(event);
-      return;
-    }
-    this.pending.push(event);
-  }
-
-  // ── the relay's iterator ──
-
-  async next(): Promise<IteratorResult<JsonObject[]>> {
-    for (;;) {
-      if (this.pending.length > 0) {
-        const batch = this.pending;
-        this.pending = [];
-        this.pendingBytes = 0;
-        if (this.controller?.paused) this.controller.resume();
-        return { done: false, value: batch };
-      }
-      if (this.failure) throw this.failure;
-      if (this.ended) return { done: true, value: undefined };
-      await new Promise<void>((resolve) => (this.wake = resolve));
-    }
-  }
-
-  /** The consumer stopped early (client gone, error): drop the backend request now. */
-  async return(): Promise<IteratorResult<JsonObject[]>> {
-    if (!this.ended) {
-      this.ended = true;
-      this.controller?.abort(this.signal.reason ?? new GatewayError('upstream_error', 'The stream was closed.'));
-    }
-    this.unsubscribe();
-    return { done: true, value: undefined };
-  }
-}
+/** OpenAI's wire format: events are the chunks, `[DONE]` ends the stream, an event with `error` fails it. */
+const OPENAI_WIRE: WireFormat = {
+  statusError: mapUpstreamStatus,
+  doneData: '[DONE]',
+  event(_state, event, out) {
+    if (event.error !== undefined && event.error !== null) return mapStreamErrorEvent(event);
+    out.push(event);
+    return false;
+  },
+};
 
 export function createOpenAIProvider(cfg: OpenAIProviderConfig): Provider {
   const base = new URL(cfg.base_url);
   const basePath = base.pathname.replace(/\/+$/, '');
-  const pool = new Pool(base.origin, {
-    // Unbounded unless configured: every open stream holds one backend connection, so a cap here would
-    // queue streams behind each other; set `connections` to protect a small backend.
-    connections: cfg.connections ?? null,
-    pipelining: 1,
-    keepAliveTimeout: 30_000,
-    connect: { timeout: cfg.timeouts?.connect_ms ?? 5_000 },
-    // Our own timers (routing/timeouts) bound first byte, idle and total time for every provider alike.
-    headersTimeout: 0,
-    bodyTimeout: 0,
-  });
+  const pool = backendPool(base.origin, cfg);
   const fixedHeaders: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json', ...(cfg.headers ?? {}) };
   if (cfg.api_key) fixedHeaders.authorization = `Bearer ${cfg.api_key}`;
   const renames = cfg.rename_fields ?? {};
@@ -258,17 +49,7 @@ export function createOpenAIProvider(cfg: OpenAIProviderConfig): Provider {
   return {
     call(call: UpstreamCall): Promise<UpstreamResult> {
       if (call.signal.aborted) return Promise.reject(call.signal.reason);
-      const exchange = new Exchange(call.stream, call.signal);
-      pool.dispatch(
-        {
-          method: 'POST',
-          path: basePath + PATHS[call.endpoint],
-          headers: { ...fixedHeaders, 'x-request-id': call.requestId },
-          body: JSON.stringify(prepareBody(call.body, renames, drops)),
-        },
-        exchange,
-      );
-      return exchange.result;
+      return dispatchExchange(pool, OPENAI_WIRE, call, basePath + PATHS[call.endpoint], fixedHeaders, JSON.stringify(prepareBody(call.body, renames, drops)));
     },
     async close(): Promise<void> {
       await pool.close();
