@@ -14,7 +14,8 @@ import { accountLimits } from '../limits/scopes.js';
 import { AdminConflictError, AdminInputError, AdminNotFoundError, inputError } from './errors.js';
 import { AmountError, formatMicros, parseAmountMicros } from './money.js';
 import { parseDuration, parseTimestamp, TimeFormatError } from './time.js';
-import type { LimitValues, UsageBucketName } from './schemas.js';
+import type { UsageBucketName } from './schemas.js';
+import type { LimitValuesConfig } from '../config/schema.js';
 import {
   checkCreateAccountBody,
   checkCreateKeyBody,
@@ -79,9 +80,9 @@ export function checkTier(config: Config, tier: string, param = 'tier'): string 
 }
 
 /** An empty override object is no override. */
-function normalizeLimits(limits: LimitValues | null | undefined): LimitValues | null {
+function normalizeLimits(limits: LimitValuesConfig | null | undefined): LimitValuesConfig | null {
   if (limits === null || limits === undefined) return null;
-  const out: LimitValues = {};
+  const out: LimitValuesConfig = {};
   for (const field of LIMIT_FIELDS) if (limits[field] !== undefined) out[field] = limits[field];
   return Object.keys(out).length === 0 ? null : out;
 }
@@ -160,7 +161,7 @@ async function pageByTime<T extends { createdAt: number }>(
 export interface NewAccountSpec {
   name: string;
   tier: string;
-  limits: LimitValues | null;
+  limits: LimitValuesConfig | null;
   initialCreditMicros: number | null;
 }
 
@@ -199,7 +200,7 @@ export async function listAccounts(ctx: AdminContext): Promise<AccountRecord[]> 
 export interface AccountPatch {
   tier?: string;
   /** null clears the overrides. */
-  limits?: LimitValues | null;
+  limits?: LimitValuesConfig | null;
   status?: AccountStatus;
 }
 
@@ -299,7 +300,7 @@ export interface NewKeySpec {
   /** ms; null = never. */
   expiresAt: number | null;
   allowedModels: string[] | null;
-  limits: LimitValues | null;
+  limits: LimitValuesConfig | null;
 }
 
 export function checkNewKey(body: unknown, now = Date.now()): NewKeySpec {
@@ -333,9 +334,9 @@ export function checkNewKey(body: unknown, now = Date.now()): NewKeySpec {
 const LIMIT_FIGURES = { requests_per_minute: 'requestsPerMinute', tokens_per_minute: 'tokensPerMinute', concurrent_requests: 'concurrentRequests' } as const;
 
 /** The account's limits as they apply (limits/scopes.ts: its tier, overridden figure by figure by its own). */
-export function effectiveAccountLimits(config: Config, account: AccountRecord): LimitValues {
+export function effectiveAccountLimits(config: Config, account: AccountRecord): LimitValuesConfig {
   const applied = accountLimits(config.limits, account.tier, account.limits);
-  const out: LimitValues = {};
+  const out: LimitValuesConfig = {};
   for (const field of LIMIT_FIELDS) {
     const value = applied[LIMIT_FIGURES[field]];
     if (value !== undefined) out[field] = value;

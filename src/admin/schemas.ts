@@ -88,4 +88,3 @@ export type LedgerQuery = Static<typeof LedgerQuerySchema>;
 export type UsageQuery = Static<typeof UsageQuerySchema>;
 export type UsageRecordsQuery = Static<typeof UsageRecordsQuerySchema>;
 export type UsageBucketName = (typeof USAGE_BUCKETS)[number];
-export type LimitValues = Static<typeof LimitValuesSchema>;

@@ -7,12 +7,12 @@ import { apiKeyStatus, type ApiKeyRecord } from '../store/api-keys.js';
 import type { LedgerEntry } from '../store/ledger.js';
 import type { UsageRecord, UsageTotals } from '../store/usage.js';
 import type { UsageReport } from './operations.js';
-import type { LimitValues } from './schemas.js';
+import type { LimitValuesConfig } from '../config/schema.js';
 import { formatMicros } from './money.js';
 import { unixSeconds, unixSecondsExact } from './time.js';
 
 /** `effectiveLimits`: what applies — the tier's figures overridden by the account's own (operations.effectiveAccountLimits). */
-export function accountView(a: AccountRecord, effectiveLimits: LimitValues) {
+export function accountView(a: AccountRecord, effectiveLimits: LimitValuesConfig) {
   return {
     object: 'account' as const,
     id: a.id,
