@@ -3,7 +3,7 @@
 // counts too); tokens — the prompt's estimate plus every output token it may produce — and a
 // concurrency slot are taken with the model known, all or nothing; then the maximum cost is reserved
 // against the balance. A refusal is a 429 naming the limit, or a 402.
-import { maxCostMicros, modelPrices } from '../accounting/pricing.js';
+import { maxCostMicros } from '../accounting/pricing.js';
 import type { Accounting } from '../accounting/settlement.js';
 import type { Refusal } from '../limits/limiter.js';
 import { GatewayError } from '../openai/errors.js';
@@ -82,7 +82,7 @@ export async function admitRequest(
     if (!result.ok) throw rateLimitError(result, tokens);
     lease = result.lease;
   }
-  const prices = modelPrices(model.config.pricing);
+  const prices = model.prices;
   const maxCost = maxCostMicros(prices, promptTokens, maxOutputTokens);
   const reserved = await accounting.book.reserve(principal.accountId, maxCost);
   if (!reserved.ok) {

@@ -6,6 +6,7 @@ import { GatewayError } from '../openai/errors.js';
 import { createProvider } from '../providers/registry.js';
 import type { JsonObject, Provider } from '../providers/types.js';
 import { resolveTimeouts, type ResolvedTimeouts } from './timeouts.js';
+import { modelPrices, type ModelPrices } from '../accounting/pricing.js';
 
 export interface CatalogDeployment {
   /** `provider/upstream-model`, as it appears in logs. */
@@ -25,6 +26,8 @@ export interface CatalogModel {
   created: number;
   /** Defaults applied to a request that omits the field; holds the output cap for text models. */
   defaults: JsonObject;
+  /** `pricing` as integer pico-units per token (null: the model costs nothing). */
+  prices: ModelPrices | null;
 }
 
 /** Provider types that serve chat completions only (no legacy completions, no embeddings). */
@@ -80,6 +83,7 @@ export function buildCatalog(config: Config): Catalog {
       id: model.id,
       config: model,
       capabilities: new Set(model.capabilities ?? defaultCapabilities(model, config)),
+      prices: modelPrices(model.pricing),
       created,
       defaults,
       deployments: model.deployments.map((d) => ({
