@@ -13,12 +13,14 @@ import type { Logger } from '../observability/logger.js';
 export interface UsageSink {
   /** Inserts the records and debits their costs, all or nothing. */
   insertBatch(records: readonly UsageRecord[]): Promise<void>;
+  /** Whether the record with this id is stored (a batch's first record: whether the batch committed). */
+  committed(id: string): Promise<boolean>;
   close(): Promise<void>;
 }
 
 /** Writes on this thread, through the repository. */
-export function directSink(repository: Pick<UsageRepository, 'insertBatch'>): UsageSink {
-  return { insertBatch: (records) => repository.insertBatch(records), close: () => Promise.resolve() };
+export function directSink(repository: Pick<UsageRepository, 'insertBatch' | 'has'>): UsageSink {
+  return { insertBatch: (records) => repository.insertBatch(records), committed: (id) => repository.has(id), close: () => Promise.resolve() };
 }
 
 /** The compiled worker beside this module (absent when the sources run untranspiled, as under vitest). */
@@ -50,6 +52,11 @@ class WorkerSink implements UsageSink {
     };
     worker.on('error', fail);
     worker.on('exit', (code) => fail(new Error(`usage writer thread exited with code ${code}`)));
+  }
+
+  /** Read on this thread's own connection: the writer thread's commits are visible to it. */
+  committed(id: string): Promise<boolean> {
+    return this.repository.has(id);
   }
 
   insertBatch(records: readonly UsageRecord[]): Promise<void> {

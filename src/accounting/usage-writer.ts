@@ -23,6 +23,8 @@ export class UsageWriter {
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> | undefined;
   private failures = 0;
+  /** The size of the batch that failed last, until it is written. */
+  private failedBatch: number | undefined;
   private closed = false;
   /** Records written since start (for tests and metrics). */
   written = 0;
@@ -67,8 +69,13 @@ export class UsageWriter {
     this.writing ??= (async () => {
       try {
         while (this.queue.length > 0) {
-          const batch = this.queue.slice(0, this.options.maxBatch);
-          if (!(await this.writeBatch(batch))) break;
+          // A failed batch is tried again exactly as it was, so that "did it commit after all?" has one answer.
+          const batch = this.queue.slice(0, this.failedBatch ?? this.options.maxBatch);
+          if (!(await this.writeBatch(batch))) {
+            this.failedBatch = batch.length;
+            break;
+          }
+          this.failedBatch = undefined;
           this.queue.splice(0, batch.length);
         }
       } finally {
@@ -88,7 +95,9 @@ export class UsageWriter {
     this.book.beginCommit();
     let ok = false;
     try {
-      await this.sink.insertBatch(batch);
+      // A batch whose write failed may have committed all the same (a writer thread that died between its
+      // commit and its answer): its first record tells, as a batch commits whole. Only retries ask.
+      if (this.failedBatch === undefined || !(await this.sink.committed(batch[0].id))) await this.sink.insertBatch(batch);
       ok = true;
       this.failures = 0;
       this.written += batch.length;

@@ -57,6 +57,8 @@ export interface UsageBucket extends UsageTotals {
 export interface UsageRepository {
   /** Inserts the records and debits each account by their summed cost, in one transaction. */
   insertBatch(records: readonly UsageRecord[]): Promise<void>;
+  /** Whether a record with this id is stored. */
+  has(id: string): Promise<boolean>;
   /** The statements `insertBatch` runs in its transaction, for a writer that runs them elsewhere. */
   batchStatements(records: readonly UsageRecord[]): CompiledQuery[];
   /** Newest first; `before` (ms) pages back. */
@@ -202,6 +204,9 @@ export function usageRepository(db: Kysely<Database>): UsageRepository {
 
   return {
     batchStatements,
+    async has(id) {
+      return (await db.selectFrom('usage_records').select('id').where('id', '=', id).executeTakeFirst()) !== undefined;
+    },
     async insertBatch(records) {
       if (records.length === 0) return;
       const statements = batchStatements(records);

@@ -145,7 +145,7 @@ describe('usage writer', () => {
     const account = await store.accounts.create({ name: 'a' });
     const book = new MemoryBalanceBook((ids) => store.accounts.balances(ids), 0);
     let fail = true;
-    const flaky = { insertBatch: (records: readonly UsageRecord[]) => (fail ? Promise.reject(new Error('disk full')) : store.usage.insertBatch(records)) };
+    const flaky = { insertBatch: (records: readonly UsageRecord[]) => (fail ? Promise.reject(new Error('disk full')) : store.usage.insertBatch(records)), has: (id: string) => store.usage.has(id) };
     const writer = new UsageWriter(directSink(flaky), book, { flushMs: 5, maxBatch: 100 }, silent);
     for (let i = 0; i < 3; i++) writer.add(record(account.id, 1, i));
     await new Promise((r) => setTimeout(r, 30));
@@ -154,6 +154,33 @@ describe('usage writer', () => {
     await writer.close();
     expect(writer.depth).toBe(0);
     expect(await store.usage.totals({})).toMatchObject({ requests: 3, costMicros: 3 });
+  });
+});
+
+describe('usage writer retries', () => {
+  it('does not write twice a batch that committed although its write reported a failure', async () => {
+    const store = await tempStore();
+    const account = await store.accounts.create({ name: 'a' });
+    await store.ledger.record({ accountId: account.id, kind: 'credit', amountMicros: 1000, reason: 'test', actor: 'test' });
+    const book = new MemoryBalanceBook((ids) => store.accounts.balances(ids), 0);
+    let lostAnswers = 1;
+    // A writer thread that commits and dies before it can say so.
+    const dying = {
+      insertBatch: async (records: readonly UsageRecord[]) => {
+        await store.usage.insertBatch(records);
+        if (lostAnswers-- > 0) throw new Error('writer thread exited');
+      },
+      has: (id: string) => store.usage.has(id),
+    };
+    const writer = new UsageWriter(directSink(dying), book, { flushMs: 5, maxBatch: 100 }, silent);
+    for (let i = 0; i < 3; i++) writer.add(record(account.id, 1, i));
+    await new Promise((r) => setTimeout(r, 8));
+    // Records that arrive meanwhile are written after the retried batch, not in it.
+    for (let i = 3; i < 5; i++) writer.add(record(account.id, 1, i));
+    await writer.close();
+    expect(writer.depth).toBe(0);
+    expect(await store.usage.totals({})).toMatchObject({ requests: 5, costMicros: 5 });
+    expect((await store.accounts.getById(account.id))?.balanceMicros).toBe(995);
   });
 });
 
