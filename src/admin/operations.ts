@@ -10,7 +10,7 @@ import type { ApiKeyRecord } from '../store/api-keys.js';
 import { BalanceTooLowError, type LedgerEntry, type LedgerKind } from '../store/ledger.js';
 import type { UsageBucket, UsageFilter, UsageRecord, UsageTotals } from '../store/usage.js';
 import { issueApiKey } from '../auth/bootstrap.js';
-import { accountLimits } from '../limits/scopes.js';
+import { accountLimitFigures } from '../limits/scopes.js';
 import { AdminConflictError, AdminInputError, AdminNotFoundError, inputError } from './errors.js';
 import { AmountError, formatMicros, parseAmountMicros } from './money.js';
 import { parseDuration, parseTimestamp, TimeFormatError } from './time.js';
@@ -331,17 +331,9 @@ export function checkNewKey(body: unknown, now = Date.now()): NewKeySpec {
   return { name, expiresAt, allowedModels, limits: normalizeLimits(b.limits) };
 }
 
-const LIMIT_FIGURES = { requests_per_minute: 'requestsPerMinute', tokens_per_minute: 'tokensPerMinute', concurrent_requests: 'concurrentRequests' } as const;
-
 /** The account's limits as they apply (limits/scopes.ts: its tier, overridden figure by figure by its own). */
 export function effectiveAccountLimits(config: Config, account: AccountRecord): LimitValuesConfig {
-  const applied = accountLimits(config.limits, account.tier, account.limits);
-  const out: LimitValuesConfig = {};
-  for (const field of LIMIT_FIELDS) {
-    const value = applied[LIMIT_FIGURES[field]];
-    if (value !== undefined) out[field] = value;
-  }
-  return out;
+  return accountLimitFigures(config.limits, account.tier, account.limits);
 }
 
 export interface IssuedKey {

@@ -9,17 +9,24 @@ export interface LimitsConfig {
   tiers: Record<string, LimitValuesConfig>;
 }
 
-/** Overrides as stored (JSON in the accounts / api_keys rows): only known, positive integer figures count. */
-function fromConfig(values: Record<string, unknown> | null | undefined): LimitValues {
-  const out: LimitValues = {};
+const FIGURES = ['requests_per_minute', 'tokens_per_minute', 'concurrent_requests'] as const;
+
+/** Only known, positive integer figures count (overrides are stored as JSON in the accounts / api_keys rows). */
+function figuresOf(values: Record<string, unknown> | null | undefined): LimitValuesConfig {
+  const out: LimitValuesConfig = {};
   if (!values) return out;
-  const figure = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined);
-  const rpm = figure(values.requests_per_minute);
-  const tpm = figure(values.tokens_per_minute);
-  const slots = figure(values.concurrent_requests);
-  if (rpm !== undefined) out.requestsPerMinute = rpm;
-  if (tpm !== undefined) out.tokensPerMinute = tpm;
-  if (slots !== undefined) out.concurrentRequests = slots;
+  for (const field of FIGURES) {
+    const v = values[field];
+    if (typeof v === 'number' && Number.isInteger(v) && v > 0) out[field] = v;
+  }
+  return out;
+}
+
+function toLimitValues(values: LimitValuesConfig): LimitValues {
+  const out: LimitValues = {};
+  if (values.requests_per_minute !== undefined) out.requestsPerMinute = values.requests_per_minute;
+  if (values.tokens_per_minute !== undefined) out.tokensPerMinute = values.tokens_per_minute;
+  if (values.concurrent_requests !== undefined) out.concurrentRequests = values.concurrent_requests;
   return out;
 }
 
@@ -29,10 +36,16 @@ function tighterOf(a: number | undefined, b: number | undefined): number | undef
   return Math.min(a, b);
 }
 
-/** The account's limits: its tier (the default tier when the config no longer has it), then its overrides. */
+/**
+ * The account's limits in the config's terms: its tier (the default tier when the config no longer has
+ * it), then its overrides, figure by figure. The admin surface shows these; the limiter gets `accountLimits`.
+ */
+export function accountLimitFigures(config: LimitsConfig, tier: string, overrides: Record<string, unknown> | null): LimitValuesConfig {
+  return { ...figuresOf(config.tiers[tier] ?? config.tiers[config.defaultTier]), ...figuresOf(overrides) };
+}
+
 export function accountLimits(config: LimitsConfig, tier: string, overrides: Record<string, unknown> | null): LimitValues {
-  const base = fromConfig(config.tiers[tier] ?? config.tiers[config.defaultTier]);
-  return { ...base, ...fromConfig(overrides) };
+  return toLimitValues(accountLimitFigures(config, tier, overrides));
 }
 
 export interface ScopeOwner {
@@ -47,7 +60,7 @@ export function limitScopes(config: LimitsConfig, owner: ScopeOwner): LimitScope
   const account = accountLimits(config, owner.tier, owner.accountOverrides);
   const scopes: LimitScope[] = [];
   if (Object.keys(account).length > 0) scopes.push({ id: `acct:${owner.accountId}`, limits: account });
-  const own = fromConfig(owner.keyOverrides);
+  const own = toLimitValues(figuresOf(owner.keyOverrides));
   if (Object.keys(own).length > 0) {
     scopes.push({
       id: `key:${owner.keyId}`,
