@@ -4,6 +4,7 @@
 import type { RequestState, SettleReason } from '../api/request-state.js';
 import type { Lease, Limiter } from '../limits/limiter.js';
 import { randomBase62 } from '../openai/ids.js';
+import { tokenCount } from '../openai/normalize.js';
 import type { BalanceBook, Reservation } from './balance-book.js';
 import { costMicros, type ModelPrices } from './pricing.js';
 import type { UsageWriter } from './usage-writer.js';
@@ -32,11 +33,6 @@ export interface Admission {
  */
 export function usageRecordId(at: number): string {
   return `usg_${at.toString(36).padStart(9, '0')}${randomBase62(12)}`;
-}
-
-function reasoningTokens(details: Record<string, unknown> | undefined): number {
-  const n = details?.reasoning_tokens;
-  return typeof n === 'number' && Number.isFinite(n) ? Math.max(0, Math.trunc(n)) : 0;
 }
 
 /** Settles an admitted request once; a request that was never admitted has nothing to settle. */
@@ -68,7 +64,7 @@ export function settleRequest(accounting: Accounting, state: RequestState, statu
     promptTokens,
     cachedTokens,
     completionTokens,
-    reasoningTokens: reasoningTokens(usage?.completion_tokens_details),
+    reasoningTokens: tokenCount(usage?.completion_tokens_details?.reasoning_tokens),
     costMicros: cost,
     status,
     latencyMs: performance.now() - state.start,

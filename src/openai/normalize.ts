@@ -37,7 +37,8 @@ export function mapFinishReason(value: unknown): unknown {
   return FINISH_REASONS[value] ?? value;
 }
 
-function int(value: unknown): number {
+/** A token count as a backend reported it: a non-negative integer, 0 for anything else. */
+export function tokenCount(value: unknown): number {
   return typeof value === 'number' && Number.isFinite(value) ? Math.max(0, Math.trunc(value)) : 0;
 }
 
@@ -45,15 +46,15 @@ function int(value: unknown): number {
 export function normalizeUsage(raw: unknown): Usage | undefined {
   if (raw === null || typeof raw !== 'object') return undefined;
   const u = raw as JsonObject;
-  const prompt = int(u.prompt_tokens ?? u.input_tokens);
-  const completion = int(u.completion_tokens ?? u.output_tokens);
+  const prompt = tokenCount(u.prompt_tokens ?? u.input_tokens);
+  const completion = tokenCount(u.completion_tokens ?? u.output_tokens);
   const promptDetails = u.prompt_tokens_details as JsonObject | null | undefined;
   const usage: Usage = {
     prompt_tokens: prompt,
     completion_tokens: completion,
-    total_tokens: int(u.total_tokens) || prompt + completion,
-    cache_read_input_tokens: int(u.cache_read_input_tokens ?? promptDetails?.cached_tokens),
-    cache_creation_input_tokens: int(u.cache_creation_input_tokens),
+    total_tokens: tokenCount(u.total_tokens) || prompt + completion,
+    cache_read_input_tokens: tokenCount(u.cache_read_input_tokens ?? promptDetails?.cached_tokens),
+    cache_creation_input_tokens: tokenCount(u.cache_creation_input_tokens),
   };
   if (promptDetails && typeof promptDetails === 'object') usage.prompt_tokens_details = promptDetails;
   if (u.completion_tokens_details && typeof u.completion_tokens_details === 'object') usage.completion_tokens_details = u.completion_tokens_details as JsonObject;
