@@ -79,6 +79,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   const admin = {
     store,
     config,
+    catalog,
     pepper,
     events: {
       identitiesChanged: () => authenticator.forgetAll(),

@@ -19,11 +19,13 @@ export interface Accounting {
 /** What an admitted request holds until it is settled. */
 export interface Admission {
   endpoint: string;
-  /** Catalog id (usage is recorded per model, not per alias). */
+  /** Catalog id of the model that served (usage is recorded per model, not per alias; a fallback's own). */
   modelId: string;
   prices: ModelPrices | null;
   lease: Lease | undefined;
   reservation: Reservation;
+  /** What a pricier fallback model reserved on top, released at settlement. */
+  extra: Reservation[] | undefined;
   settled: boolean;
 }
 
@@ -47,6 +49,7 @@ export function settleRequest(accounting: Accounting, state: RequestState, statu
   const cost = costMicros(admission.prices, { promptTokens, cachedTokens, completionTokens });
   state.costMicros = cost;
   accounting.book.settle(admission.reservation, cost);
+  if (admission.extra) for (const r of admission.extra) accounting.book.settle(r, 0);
   if (admission.lease) void accounting.limiter.finish(admission.lease, promptTokens + completionTokens);
   const settle: SettleReason = state.settle ?? (status >= 400 ? 'upstream_error' : 'complete');
   state.settle = settle;

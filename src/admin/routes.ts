@@ -36,7 +36,8 @@ import {
   type AdminEvents,
 } from './operations.js';
 import { checkKeysQuery } from './validate.js';
-import { accountView, keyView, ledgerEntryView, listView, usageRecordView, usageReportView } from './views.js';
+import { accountView, deploymentViews, keyView, ledgerEntryView, listView, usageRecordView, usageReportView } from './views.js';
+import type { Catalog } from '../routing/catalog.js';
 import { formatMicros } from './money.js';
 
 export type { AdminEvents };
@@ -44,6 +45,8 @@ export type { AdminEvents };
 export interface AdminDeps {
   store: Store;
   config: Config;
+  /** The live catalog: its deployments' health. */
+  catalog: Catalog;
   pepper: string;
   events: AdminEvents;
 }
@@ -192,6 +195,13 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
       const key = await deleteKey(ctx, idParam(request));
       return { object: 'api_key', id: key.id, deleted: true };
     }),
+  );
+
+  // Deployments: each backend model's live health (SPEC §7).
+
+  app.get(
+    '/deployments',
+    adminRoute(async () => listView(deploymentViews(deps.catalog, Date.now()))),
   );
 
   // Usage

@@ -10,6 +10,7 @@ import type { UsageReport } from './operations.js';
 import type { LimitValuesConfig } from '../config/schema.js';
 import { formatMicros } from './money.js';
 import { unixSeconds, unixSecondsExact } from './time.js';
+import type { Catalog, CatalogDeployment } from '../routing/catalog.js';
 
 /** `effectiveLimits`: what applies — the tier's figures overridden by the account's own (operations.effectiveAccountLimits). */
 export function accountView(a: AccountRecord, effectiveLimits: LimitValuesConfig) {
@@ -120,4 +121,30 @@ export function usageReportView(report: UsageReport) {
 export function listView<T>(data: T[], page?: { hasMore: boolean; nextBefore: number | null }) {
   if (page === undefined) return { object: 'list' as const, data };
   return { object: 'list' as const, data, has_more: page.hasMore, next_before: page.nextBefore === null ? null : unixSecondsExact(page.nextBefore) };
+}
+
+/** Every deployment's health: breaker state, requests in flight, the window's outcomes, the models it serves. */
+export function deploymentViews(catalog: Catalog, now: number) {
+  const byName = new Map<string, { deployment: CatalogDeployment; models: string[] }>();
+  for (const model of catalog.models) {
+    for (const deployment of model.deployments) {
+      const entry = byName.get(deployment.name);
+      if (entry) entry.models.push(model.id);
+      else byName.set(deployment.name, { deployment, models: [model.id] });
+    }
+  }
+  return [...byName.values()].map(({ deployment, models }) => {
+    const { breaker } = deployment.health;
+    const window = breaker.window(now);
+    return {
+      object: 'deployment' as const,
+      id: deployment.name,
+      upstream_model: deployment.upstreamModel,
+      models,
+      state: breaker.state,
+      in_flight: deployment.health.inflight,
+      window: { requests: window.requests, failures: window.failures },
+      retry_at: breaker.state === 'open' ? unixSecondsExact(breaker.retryAt) : null,
+    };
+  });
 }

@@ -96,5 +96,31 @@ export async function admitRequest(
       `Your balance cannot cover this request: it may cost up to ${formatMoney(maxCost)} (prompt plus output cap) and ${formatMoney(reserved.availableMicros)} is available. Add credit, or lower max_tokens.`,
     );
   }
-  state.admission = { endpoint, modelId: model.id, prices, lease, reservation: reserved.reservation, settled: false };
+  state.admission = { endpoint, modelId: model.id, prices, lease, reservation: reserved.reservation, extra: undefined, settled: false };
+}
+
+/**
+ * Readies an admitted request for a fallback model, which bills at its own prices: what its maximum cost
+ * exceeds the amount already reserved is reserved too. False (nothing reserved) when the balance cannot
+ * cover it. The admission names the fallback only once it has served (`servedBy`).
+ */
+export async function admitFallback(accounting: Accounting, state: RequestState, model: CatalogModel, promptTokens: number, maxOutputTokens: number): Promise<boolean> {
+  const admission = state.admission!;
+  const maxCost = maxCostMicros(model.prices, promptTokens, maxOutputTokens);
+  let held = admission.reservation.amountMicros;
+  for (const r of admission.extra ?? []) held += r.amountMicros;
+  if (maxCost > held) {
+    const reserved = await accounting.book.reserve(state.principal!.accountId, maxCost - held);
+    if (!reserved.ok) return false;
+    (admission.extra ??= []).push(reserved.reservation);
+  }
+  return true;
+}
+
+/** The request was served by `model` (a fallback): its usage is recorded and billed as that model's. */
+export function servedBy(state: RequestState, model: CatalogModel): void {
+  const admission = state.admission!;
+  admission.modelId = model.id;
+  admission.prices = model.prices;
+  state.servedModel = model.id;
 }

@@ -1,7 +1,8 @@
 // The inference pipeline shared by chat, legacy completions and embeddings (CONVENTIONS: one request,
 // one pipeline): validate → resolve model → authorize → check capabilities → admit (limits + reserve) →
-// route → provider → relay; settlement follows when the response has ended (http/app). Each endpoint
-// file supplies only what differs (its validator, checks, output bound and response shape).
+// route (balance, retry before the first byte, fall back to other models) → provider → relay; settlement
+// follows when the response has ended (http/app). Each endpoint file supplies only what differs (its
+// validator, checks, output bound and response shape).
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Capability } from '../config/schema.js';
@@ -9,14 +10,16 @@ import { authorizeModel } from '../http/auth.js';
 import { GatewayError, invalidRequest } from '../openai/errors.js';
 import { newCompletionId } from '../openai/ids.js';
 import { estimatedUsage, normalizeUsage, type ResponseIdentity, type Usage } from '../openai/normalize.js';
-import type { Endpoint, JsonObject, UpstreamResult } from '../providers/types.js';
-import { pickDeployment, type Catalog, type CatalogModel } from '../routing/catalog.js';
+import type { Endpoint, JsonObject } from '../providers/types.js';
+import type { Catalog, CatalogDeployment, CatalogModel } from '../routing/catalog.js';
+import { isBackendFailure, routeModel, type AttemptRecord, type Routed } from '../routing/router.js';
+import type { Outcome } from '../routing/health.js';
 import { CallTimers } from '../routing/timeouts.js';
 import { CallSignal } from '../providers/call-signal.js';
 import { countTokens } from '../accounting/tokenizer.js';
 import type { RequestState } from './request-state.js';
-import { ClientDisconnected, relayStream } from './stream-relay.js';
-import { admitRequest } from './admission.js';
+import { ClientDisconnected, relayStream, type StreamOutcome } from './stream-relay.js';
+import { admitFallback, admitRequest, servedBy } from './admission.js';
 import { choicesGenerated, forwardOutputCap, resolveOutputCap } from './output-cap.js';
 import { rateLimitHeaders } from '../limits/headers.js';
 import type { Accounting } from '../accounting/settlement.js';
@@ -57,16 +60,22 @@ function isStreaming(req: JsonObject): boolean {
   return req.stream === true;
 }
 
-/** The body sent upstream: the client's fields untouched, our model name, defaults, usage always asked. */
-function buildUpstreamBody<Req extends JsonObject>(spec: InferenceEndpoint<Req>, req: Req, model: CatalogModel, upstreamModel: string, reply: FastifyReply): JsonObject {
-  const body: JsonObject = { ...req, model: upstreamModel };
-  const fallbacks = spec.applyDefaults(req, body, model);
-  if (fallbacks) reply.header('x-floodgate-fallback', fallbacks.join(', '));
+/** The body sent upstream: the client's fields, defaults, the output cap, usage always asked; `notes` are the fallbacks taken. */
+function buildUpstreamBody<Req extends JsonObject>(spec: InferenceEndpoint<Req>, req: Req, model: CatalogModel, outputCap: number): UpstreamPlan {
+  const body: JsonObject = { ...req };
+  const notes = spec.applyDefaults(req, body, model) ?? undefined;
   if (isStreaming(req)) {
     const options = req.stream_options;
     body.stream_options = { ...(options !== null && typeof options === 'object' ? options : {}), include_usage: true };
   }
-  return body;
+  forwardOutputCap(req, body, model, outputCap);
+  return { body, notes };
+}
+
+interface UpstreamPlan {
+  /** Sent to each deployment with its own model name. */
+  body: JsonObject;
+  notes: string[] | undefined;
 }
 
 /** When a call fails because we aborted it (client gone, timeout), our reason is the error to report. */
@@ -78,6 +87,61 @@ function ourReason(signal: CallSignal): (err: unknown) => never {
 
 function elapsed(since: number): number {
   return Math.round((performance.now() - since) * 1000) / 1000;
+}
+
+/** A backend call that has started: its JSON answer, or its stream with the first events in hand. */
+type Started =
+  | { kind: 'json'; body: JsonObject; upstreamMs: number }
+  | { kind: 'stream'; events: AsyncIterator<JsonObject[]>; first: JsonObject[]; upstreamMs: number; signal: CallSignal; timers: CallTimers; unlink: () => void };
+
+/**
+ * One attempt on one deployment, up to the point where the client would get its first byte: the whole
+ * answer, or a stream's first events. Its signal follows the client's; its timers are the deployment's.
+ */
+async function startCall(deployment: CatalogDeployment, endpoint: Endpoint, body: JsonObject, stream: boolean, requestId: string, client: CallSignal): Promise<Started> {
+  body.model = deployment.upstreamModel;
+  const signal = new CallSignal();
+  const unlink = client.onAbort(() => signal.abort(client.reason!));
+  const timers = new CallTimers(signal, deployment.timeouts);
+  const began = performance.now();
+  let events: AsyncIterator<JsonObject[]> | undefined;
+  try {
+    const result = await deployment.provider.call({ endpoint, body, stream, requestId, signal }).catch(ourReason(signal));
+    if (result.kind === 'json') {
+      timers.stop();
+      unlink();
+      return { kind: 'json', body: result.body, upstreamMs: elapsed(began) };
+    }
+    events = result.events[Symbol.asyncIterator]();
+    const first = await events.next().catch(ourReason(signal));
+    if (first.done) throw new GatewayError('upstream_error', 'The backend ended the stream without sending anything.');
+    timers.firstByte();
+    return { kind: 'stream', events, first: first.value, upstreamMs: elapsed(began), signal, timers, unlink };
+  } catch (err) {
+    timers.stop();
+    unlink();
+    await events?.return?.(undefined)?.catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * Prepares a fallback model for this request: it must serve the endpoint, accept the request, be on the
+ * key's allow-list, and have its (possibly higher) maximum cost covered; else it is skipped (undefined).
+ */
+async function planFallback<Req extends JsonObject>(spec: InferenceEndpoint<Req>, deps: InferenceDeps, state: RequestState, req: Req, model: CatalogModel, promptTokens: number): Promise<UpstreamPlan | undefined> {
+  const allowed = state.principal!.allowedModels;
+  if (!model.capabilities.has(spec.capability) || (allowed !== null && !allowed.has(model.id))) return undefined;
+  let outputCap: number;
+  try {
+    spec.checkRequest(req, model);
+    outputCap = resolveOutputCap(req, model, promptTokens, spec.contextParam(req));
+  } catch (err) {
+    if (err instanceof GatewayError && err.status === 400) return undefined;
+    throw err;
+  }
+  if (!(await admitFallback(deps.accounting, state, model, promptTokens, outputCap * choicesGenerated(req)))) return undefined;
+  return buildUpstreamBody(spec, req, model, outputCap);
 }
 
 /** Runs one inference request and answers it (or throws a GatewayError for the error handler). */
@@ -102,35 +166,63 @@ export async function runInference<Req extends JsonObject>(
   // Admitted at its upper bound: every output token each generated choice may produce.
   await admitRequest(deps.accounting, state, spec.endpoint, model, promptTokens, outputCap * choicesGenerated(req));
 
-  const deployment = pickDeployment(model);
-  state.deployment = deployment.name;
   const stream = isStreaming(req) && spec.stream !== undefined;
   state.stream = stream;
-  const body = buildUpstreamBody(spec, req, model, deployment.upstreamModel, reply);
-  forwardOutputCap(req, body, model, outputCap);
-
-  const signal = new CallSignal();
   const res = reply.raw;
+  // The client's signal: every attempt's call follows it, and backoffs end with it.
+  const client = new CallSignal();
   const onClose = (): void => {
-    if (!res.writableFinished) signal.abort(new ClientDisconnected('The client closed the connection.'));
+    if (!res.writableFinished) client.abort(new ClientDisconnected('The client closed the connection.'));
   };
   res.once('close', onClose);
-  const timers = new CallTimers(signal, deployment.timeouts);
-  const upstreamStart = performance.now();
+  const attempts: AttemptRecord[] = [];
+  state.attempts = attempts;
   const who: ResponseIdentity = { id: newCompletionId(spec.stream?.idPrefix ?? 'chatcmpl'), created: Math.floor(Date.now() / 1000), model: state.model };
+  let routed: Routed<Started> | undefined;
+  let outcome: Outcome = 'neutral';
 
   try {
-    const result: UpstreamResult = await deployment.provider.call({ endpoint: spec.endpoint, body, stream, requestId: state.id, signal }).catch(ourReason(signal));
+    // The model's deployments, then its fallbacks in order, until one call starts.
+    let served = model;
+    let plan: UpstreamPlan | undefined = buildUpstreamBody(spec, req, model, outputCap);
+    let failure: unknown;
+    for (let i = 0; ; ) {
+      if (plan !== undefined) {
+        const body = plan.body;
+        try {
+          routed = await routeModel(served, client, attempts, (d) => startCall(d, spec.endpoint, body, stream, state.id, client));
+          break;
+        } catch (err) {
+          if (!isBackendFailure(err)) throw err;
+          failure = err;
+        }
+      }
+      if (i === model.fallbacks.length) break;
+      served = model.fallbacks[i++];
+      plan = await planFallback(spec, deps, state, req, served, promptTokens);
+    }
+    if (routed === undefined) {
+      if (attempts.length > 0) state.deployment = attempts[attempts.length - 1].deployment;
+      throw failure;
+    }
+    state.deployment = routed.deployment.name;
+    if (served !== model) servedBy(state, served);
+    const notes = served === model ? plan!.notes : [`model=${served.id}`, ...(plan!.notes ?? [])];
+    if (notes !== undefined && notes.length > 0) reply.header('x-floodgate-fallback', notes.join(', '));
+    const started = routed.value;
+    state.upstreamMs = started.upstreamMs;
 
-    if (result.kind === 'json') {
-      state.upstreamMs = elapsed(upstreamStart);
-      let usage = normalizeUsage(result.body.usage);
+    if (started.kind === 'json') {
+      // An answer we cannot read (buildResponse throws) is the backend's failure.
+      outcome = 'failure';
+      let usage = normalizeUsage(started.body.usage);
       if (usage === undefined) {
-        usage = estimatedUsage(promptTokens, countTokens(spec.outputText(result.body)));
+        usage = estimatedUsage(promptTokens, countTokens(spec.outputText(started.body)));
         state.settle = 'estimated';
       } else state.settle = 'complete';
       state.usage = usage;
-      const payload = spec.buildResponse(result.body, who, usage);
+      const payload = spec.buildResponse(started.body, who, usage);
+      outcome = 'success';
       reply
         .header('openai-processing-ms', String(Math.round(elapsed(state.start))))
         .header('server-timing', `gateway;dur=${Math.max(0, elapsed(state.start) - state.upstreamMs).toFixed(3)}, upstream;dur=${state.upstreamMs.toFixed(3)}`)
@@ -139,47 +231,52 @@ export async function runInference<Req extends JsonObject>(
       return;
     }
 
-    const events = result.events[Symbol.asyncIterator]();
-    const first = await events.next().catch(ourReason(signal));
-    timers.firstByte();
-    state.upstreamMs = elapsed(upstreamStart);
-    if (first.done) throw new GatewayError('upstream_error', 'The backend ended the stream without sending anything.');
-    const outcome = await relayStream(first.value, {
-      res,
-      events,
-      who,
-      object: spec.stream!.object,
-      includeUsage: (req.stream_options as JsonObject | null | undefined)?.include_usage === true,
-      heartbeatMs: deps.heartbeatMs,
-      timers,
-      signal,
-      // Everything already set on the reply (request id, CORS) goes out with the 200, and the rate-limit
-      // headers, which the onSend hook adds to every other /v1 response.
-      headers: {
-        ...(reply.getHeaders() as OutgoingHttpHeaders),
-        ...(state.rateLimit && rateLimitHeaders(state.rateLimit)),
-        'openai-processing-ms': Math.round(elapsed(state.start)),
-      },
-      onCommit: () => {
-        reply.hijack();
-        state.ttftMs = elapsed(state.start);
-      },
-    });
-    if (outcome.usage && outcome.ended === 'complete') {
-      state.usage = outcome.usage;
+    // From here on the client may have bytes: no retry, a failure is an error event (relayStream).
+    outcome = 'failure';
+    let relayed: StreamOutcome;
+    try {
+      relayed = await relayStream(started.first, {
+        res,
+        events: started.events,
+        who,
+        object: spec.stream!.object,
+        includeUsage: (req.stream_options as JsonObject | null | undefined)?.include_usage === true,
+        heartbeatMs: deps.heartbeatMs,
+        timers: started.timers,
+        signal: started.signal,
+        // Everything already set on the reply (request id, CORS) goes out with the 200, and the rate-limit
+        // headers, which the onSend hook adds to every other /v1 response.
+        headers: {
+          ...(reply.getHeaders() as OutgoingHttpHeaders),
+          ...(state.rateLimit && rateLimitHeaders(state.rateLimit)),
+          'openai-processing-ms': Math.round(elapsed(state.start)),
+        },
+        onCommit: () => {
+          reply.hijack();
+          state.ttftMs = elapsed(state.start);
+        },
+      });
+    } finally {
+      started.timers.stop();
+      started.unlink();
+    }
+    outcome = relayed.ended === 'complete' ? 'success' : relayed.ended === 'client_disconnected' ? 'neutral' : 'failure';
+    if (relayed.usage && relayed.ended === 'complete') {
+      state.usage = relayed.usage;
       state.settle = 'complete';
     } else {
       // No usage from the backend (or it never finished): count the prompt and what was produced so far.
-      state.usage = estimatedUsage(promptTokens, countTokens(outcome.output.join('')));
-      state.settle = outcome.ended === 'complete' ? 'estimated' : outcome.ended;
+      state.usage = estimatedUsage(promptTokens, countTokens(relayed.output.join('')));
+      state.settle = relayed.ended === 'complete' ? 'estimated' : relayed.ended;
     }
-    if (outcome.error) {
-      state.errorCode = outcome.error.code;
-      state.errorMessage = outcome.error.message;
+    if (relayed.error) {
+      state.errorCode = relayed.error.code;
+      state.errorMessage = relayed.error.message;
     }
   } catch (err) {
     if (err instanceof ClientDisconnected) {
       // Nothing was sent yet and nobody is listening: record it (the backend saw the prompt), answer nothing.
+      outcome = 'neutral';
       state.settle = 'client_disconnected';
       state.usage = estimatedUsage(promptTokens, 0);
       reply.hijack();
@@ -188,7 +285,7 @@ export async function runInference<Req extends JsonObject>(
     }
     throw err;
   } finally {
-    timers.stop();
+    routed?.deployment.health.end(routed.trial, outcome);
     res.off('close', onClose);
   }
 }

@@ -1,9 +1,11 @@
 // GET /v1/models and /v1/models/{id}: OpenAI's Model shape plus category, context length, prices and
-// capabilities; a key with an allow-list sees only its models.
+// capabilities; a key with an allow-list sees only its models, and a model none of whose deployments can
+// serve right now (every circuit breaker open) is left out of the list until one can.
 import type { Principal } from '../http/auth.js';
 import { authorizeModel } from '../http/auth.js';
 import type { JsonObject } from '../providers/types.js';
 import type { Catalog, CatalogModel } from '../routing/catalog.js';
+import { modelAvailable } from '../routing/router.js';
 
 export function modelObject(model: CatalogModel): JsonObject {
   const cfg = model.config;
@@ -30,7 +32,8 @@ function visible(model: CatalogModel, principal: Principal | undefined): boolean
 }
 
 export function listModels(catalog: Catalog, principal: Principal | undefined): JsonObject {
-  return { object: 'list', data: catalog.models.filter((m) => visible(m, principal)).map(modelObject) };
+  const now = Date.now();
+  return { object: 'list', data: catalog.models.filter((m) => visible(m, principal) && modelAvailable(m, now)).map(modelObject) };
 }
 
 export function getModel(catalog: Catalog, principal: Principal | undefined, name: string): JsonObject {

@@ -4,6 +4,7 @@ import type { Principal } from '../http/auth.js';
 import type { Usage } from '../openai/normalize.js';
 import type { Admission } from '../accounting/settlement.js';
 import type { RateLimitSnapshot } from '../limits/limiter.js';
+import type { AttemptRecord } from '../routing/router.js';
 
 export type SettleReason = 'complete' | 'client_disconnected' | 'upstream_error' | 'estimated';
 
@@ -17,6 +18,10 @@ export interface RequestState {
   /** The model name the client sent. */
   model?: string;
   deployment?: string;
+  /** The catalog id of the fallback model that served, when not the one asked for. */
+  servedModel?: string;
+  /** Every backend attempt, in order (retries and fallbacks included). */
+  attempts?: AttemptRecord[];
   stream?: boolean;
   /** Time from forwarding to the backend's answer (or first stream event), ms. */
   upstreamMs?: number;

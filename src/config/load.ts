@@ -4,7 +4,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { ConfigSchema, PROVIDER_TYPES, type RawConfig, type ProviderConfig, type ModelConfig, type LimitValuesConfig } from './schema.js';
+import { ConfigSchema, PROVIDER_TYPES, type RawConfig, type ProviderConfig, type ModelConfig, type LimitValuesConfig, type RetryConfig, type CircuitBreakerConfig, type ProbesConfig } from './schema.js';
 import { EMBEDDED_DEFAULT } from './embedded-default.js';
 import { describeAjvError, valueAt } from '../validation/ajv-errors.js';
 
@@ -37,9 +37,21 @@ export interface Config {
   limits: { defaultTier: string; tiers: Record<string, LimitValuesConfig> };
   billing: { initialCreditMicros: number };
   usage: { flushMs: number; maxBatch: number };
+  routing: RoutingConfig;
   providers: Record<string, ProviderConfig>;
   models: ModelConfig[];
 }
+
+export interface RoutingConfig {
+  /** Every model's retry policy unless it sets its own fields. */
+  retry: Required<RetryConfig>;
+  breaker: Required<CircuitBreakerConfig>;
+  probes: Required<ProbesConfig>;
+}
+
+export const DEFAULT_RETRY: Required<RetryConfig> = { attempts: 3, budget_ms: 10_000, backoff_ms: 100 };
+export const DEFAULT_BREAKER: Required<CircuitBreakerConfig> = { window_ms: 30_000, min_requests: 5, error_rate: 0.5, open_ms: 5_000 };
+export const DEFAULT_PROBES: Required<ProbesConfig> = { enabled: true, interval_ms: 0, timeout_ms: 5_000 };
 
 export interface ConfigOverrides {
   host?: string;
@@ -124,6 +136,10 @@ function checkReferences(raw: RawConfig): string[] {
       // Prices become integer pico-units per token (price per million tokens × 10^6): exact only to six places.
       if (Math.abs(price * 1e6 - Math.round(price * 1e6)) > 1e-6) problems.push(`models[${i}].pricing.${field}: at most 6 decimal places`);
     }
+    (model.fallbacks ?? []).forEach((name, j) => {
+      if (name === model.id || (model.aliases ?? []).includes(name)) problems.push(`models[${i}].fallbacks[${j}]: "${name}" is this model itself`);
+      else if (!raw.models.some((m) => m.id === name || (m.aliases ?? []).includes(name))) problems.push(`models[${i}].fallbacks[${j}]: unknown model "${name}"`);
+    });
     const defaults = model.defaults ?? {};
     for (const key of ['max_tokens', 'max_completion_tokens'] as const) {
       const v = defaults[key];
@@ -173,6 +189,11 @@ export function resolveConfig(doc: unknown, source: string, overrides: ConfigOve
     limits: { defaultTier: raw.limits?.default_tier ?? 'default', tiers: raw.limits?.tiers ?? {} },
     billing: { initialCreditMicros: Math.round((raw.billing?.initial_credit ?? 0) * 1_000_000) },
     usage: { flushMs: raw.usage?.flush_ms ?? 100, maxBatch: raw.usage?.max_batch ?? 500 },
+    routing: {
+      retry: { ...DEFAULT_RETRY, ...raw.routing?.retry },
+      breaker: { ...DEFAULT_BREAKER, ...raw.routing?.circuit_breaker },
+      probes: { ...DEFAULT_PROBES, ...raw.routing?.probes },
+    },
     providers: raw.providers,
     models: raw.models,
   };

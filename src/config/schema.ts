@@ -169,6 +169,56 @@ export const UsageSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** Retries before the first byte reaches the client (SPEC §7), per model. */
+export const RetrySchema = Type.Object(
+  {
+    /** Attempts per model, the first included (1: no retries), before the model's fallbacks. */
+    attempts: Opt(Type.Integer({ minimum: 1, maximum: 10 })),
+    /** No new attempt starts once this long has passed since the first one. */
+    budget_ms: Opt(Type.Integer({ minimum: 0, maximum: 600_000 })),
+    /** The first wait before the same deployment is tried again (doubled each time; a backend's Retry-After wins). */
+    backoff_ms: Opt(Type.Integer({ minimum: 0, maximum: 60_000 })),
+  },
+  { additionalProperties: false },
+);
+
+/** The circuit breaker each deployment has (SPEC §7). */
+export const CircuitBreakerSchema = Type.Object(
+  {
+    /** The rolling window outcomes are counted over. */
+    window_ms: Opt(Type.Integer({ minimum: 1000, maximum: 3_600_000 })),
+    /** Fewer requests than this in the window never open the breaker. */
+    min_requests: Opt(Type.Integer({ minimum: 1, maximum: 100_000 })),
+    /** The share of failed requests in the window (0–1] that opens it. */
+    error_rate: Opt(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
+    /** How long an open breaker stays open before a trial request (or probe) is let through. */
+    open_ms: Opt(Type.Integer({ minimum: 100, maximum: 3_600_000 })),
+  },
+  { additionalProperties: false },
+);
+
+export const ProbesSchema = Type.Object(
+  {
+    /** Probe an open deployment when its cool-down ends, so it comes back without client traffic. */
+    enabled: Opt(Type.Boolean()),
+    /** Also probe every deployment this often (0: only open ones). */
+    interval_ms: Opt(Type.Integer({ minimum: 0, maximum: 3_600_000 })),
+    /** A probe that has not answered within this long failed. */
+    timeout_ms: Opt(Type.Integer({ minimum: 100, maximum: 600_000 })),
+  },
+  { additionalProperties: false },
+);
+
+export const RoutingSchema = Type.Object(
+  {
+    /** Defaults for every model (a model's own `retry` overrides them field by field). */
+    retry: Opt(RetrySchema),
+    circuit_breaker: Opt(CircuitBreakerSchema),
+    probes: Opt(ProbesSchema),
+  },
+  { additionalProperties: false },
+);
+
 export const ModelSchema = Type.Object(
   {
     id: Type.String({ minLength: 1, maxLength: 256 }),
@@ -182,6 +232,9 @@ export const ModelSchema = Type.Object(
     capabilities: Opt(Type.Array(StringEnum(CAPABILITIES))),
     pricing: Opt(PricingSchema),
     deployments: Type.Array(DeploymentSchema, { minItems: 1 }),
+    /** Other models (ids or aliases) tried in order when every deployment of this one has failed. */
+    fallbacks: Opt(Type.Array(Type.String({ minLength: 1 }))),
+    retry: Opt(RetrySchema),
   },
   { additionalProperties: false },
 );
@@ -233,6 +286,7 @@ export const ConfigSchema = Type.Object(
     limits: Opt(LimitsSchema),
     billing: Opt(BillingSchema),
     usage: Opt(UsageSchema),
+    routing: Opt(RoutingSchema),
     providers: Type.Record(Type.String({ pattern: '^[A-Za-z0-9._-]+$' }), ProviderSchema),
     models: Type.Array(ModelSchema, { minItems: 1 }),
   },
@@ -248,6 +302,9 @@ export type SimulatorSettings = Static<typeof SimulatorSettingsSchema>;
 export type ModelConfig = Static<typeof ModelSchema>;
 export type DeploymentConfig = Static<typeof DeploymentSchema>;
 export type Timeouts = Static<typeof TimeoutsSchema>;
+export type RetryConfig = Static<typeof RetrySchema>;
+export type CircuitBreakerConfig = Static<typeof CircuitBreakerSchema>;
+export type ProbesConfig = Static<typeof ProbesSchema>;
 export type LimitValuesConfig = Static<typeof LimitValuesSchema>;
 export type PricingConfig = Static<typeof PricingSchema>;
 export type Category = (typeof CATEGORIES)[number];

@@ -1,5 +1,6 @@
 // One log line per request (SPEC §12): ids, model, deployment, status, latency, time to first token,
-// tokens, cost and how the request settled. No keys, no bodies.
+// tokens, cost and how the request settled, and every backend attempt when there was more than one or
+// it failed (a single successful attempt is the deployment and upstream_ms already). No keys, no bodies.
 import type { Logger } from 'pino';
 import type { RequestState } from '../api/request-state.js';
 
@@ -16,7 +17,13 @@ export function logRequest(logger: Logger, state: RequestState, method: string, 
     line.key_id = state.principal.keyId;
   }
   if (state.model !== undefined) line.model = state.model;
+  if (state.servedModel !== undefined) line.served_model = state.servedModel;
   if (state.deployment !== undefined) line.deployment = state.deployment;
+  const attempts = state.attempts;
+  if (attempts !== undefined && (attempts.length > 1 || (attempts.length === 1 && attempts[0].error !== undefined))) {
+    line.attempts = attempts;
+    line.retries = attempts.length - 1;
+  }
   if (state.stream !== undefined) line.stream = state.stream;
   if (state.upstreamMs !== undefined) line.upstream_ms = state.upstreamMs;
   if (state.ttftMs !== undefined) line.ttft_ms = state.ttftMs;

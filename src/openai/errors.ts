@@ -64,6 +64,8 @@ export class GatewayError extends Error {
   readonly retryAfterMs: number | undefined;
   readonly docUrl: boolean;
   readonly noRetry: boolean;
+  /** The backend's HTTP status, when this error is a backend's answer (for the request's log line). */
+  upstreamStatus: number | undefined;
 
   constructor(readonly errorName: ErrorName, message: string, options: GatewayErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });

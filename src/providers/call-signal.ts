@@ -28,3 +28,21 @@ export class CallSignal extends EventEmitter {
     return () => this.removeListener('abort', listener);
   }
 }
+
+/** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts (the timer is cleared). */
+export function abortableSleep(ms: number, signal: CallSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const timer = setTimeout(() => {
+      unsubscribe();
+      resolve();
+    }, ms);
+    const unsubscribe = signal.onAbort(() => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    });
+  });
+}

@@ -191,7 +191,9 @@ class Exchange<S> implements Dispatcher.DispatchHandler, AsyncIterator<JsonObjec
       return;
     }
     if (this.status < 200 || this.status > 299) {
-      this.fail(this.wire.statusError(this.status, parseJson(this.body), parseRetryAfter(this.retryAfter)));
+      const err = this.wire.statusError(this.status, parseJson(this.body), parseRetryAfter(this.retryAfter));
+      err.upstreamStatus = this.status;
+      this.fail(err);
       return;
     }
     const parsed = parseJson(this.body);

@@ -1,12 +1,15 @@
 // The model catalog (SPEC §7): client-facing model ids and aliases, each with its capabilities, prices,
-// defaults and deployments (a provider instance + the backend's model name + weight + timeouts).
+// defaults, retry policy, fallbacks and deployments (a provider instance + the backend's model name +
+// weight + timeouts + the live health it shares with every model served by the same backend model).
 import type { Config } from '../config/load.js';
-import type { Capability, ModelConfig } from '../config/schema.js';
+import type { Capability, ModelConfig, RetryConfig } from '../config/schema.js';
 import { GatewayError } from '../openai/errors.js';
 import { createProvider } from '../providers/registry.js';
 import type { JsonObject, Provider } from '../providers/types.js';
 import { resolveTimeouts, type ResolvedTimeouts } from './timeouts.js';
 import { modelPrices, type ModelPrices } from '../accounting/pricing.js';
+import { HealthRegistry, type DeploymentHealth } from './health.js';
+import { deploymentProbe } from './probe.js';
 
 export interface CatalogDeployment {
   /** `provider/upstream-model`, as it appears in logs. */
@@ -15,6 +18,7 @@ export interface CatalogDeployment {
   upstreamModel: string;
   weight: number;
   timeouts: ResolvedTimeouts;
+  health: DeploymentHealth;
 }
 
 export interface CatalogModel {
@@ -28,6 +32,10 @@ export interface CatalogModel {
   defaults: JsonObject;
   /** `pricing` as integer pico-units per token (null: the model costs nothing). */
   prices: ModelPrices | null;
+  /** Attempts, time budget and backoff for this model's retries. */
+  retry: Required<RetryConfig>;
+  /** Models tried in order when every deployment of this one has failed. */
+  fallbacks: CatalogModel[];
 }
 
 /** Provider types that serve chat completions only (no legacy completions, no embeddings). */
@@ -46,6 +54,7 @@ export class Catalog {
   constructor(
     readonly models: CatalogModel[],
     private readonly providers: Map<string, Provider>,
+    readonly health: HealthRegistry,
   ) {
     for (const model of models) {
       this.byName.set(model.id, model);
@@ -65,6 +74,7 @@ export class Catalog {
   }
 
   async close(): Promise<void> {
+    this.health.stop();
     await Promise.all([...this.providers.values()].map((p) => p.close()));
   }
 }
@@ -73,41 +83,40 @@ export function buildCatalog(config: Config): Catalog {
   const providers = new Map<string, Provider>();
   for (const [name, cfg] of Object.entries(config.providers)) providers.set(name, createProvider(cfg));
   const created = Math.floor(Date.now() / 1000);
+  const health = new HealthRegistry(config.routing.breaker, config.routing.probes);
   const models = config.models.map((model): CatalogModel => {
     const defaults: JsonObject = { ...(model.defaults ?? {}) };
     if (model.category !== 'embeddings' && defaults.max_tokens === undefined && defaults.max_completion_tokens === undefined) {
       // Every text request has an output cap, so its maximum cost is known (SPEC §7).
       defaults.max_tokens = Math.min(model.max_output_tokens ?? 4096, 4096);
     }
+    const capabilities = new Set(model.capabilities ?? defaultCapabilities(model, config));
     return {
       id: model.id,
       config: model,
-      capabilities: new Set(model.capabilities ?? defaultCapabilities(model, config)),
+      capabilities,
       prices: modelPrices(model.pricing),
       created,
       defaults,
-      deployments: model.deployments.map((d) => ({
-        name: `${d.provider}/${d.model ?? model.id}`,
-        provider: providers.get(d.provider)!,
-        upstreamModel: d.model ?? model.id,
-        weight: d.weight ?? 1,
-        timeouts: resolveTimeouts(config.providers[d.provider].timeouts, d.timeouts),
-      })),
+      retry: { ...config.routing.retry, ...model.retry },
+      fallbacks: [],
+      deployments: model.deployments.map((d) => {
+        const name = `${d.provider}/${d.model ?? model.id}`;
+        const deployment: CatalogDeployment = {
+          name,
+          provider: providers.get(d.provider)!,
+          upstreamModel: d.model ?? model.id,
+          weight: d.weight ?? 1,
+          timeouts: resolveTimeouts(config.providers[d.provider].timeouts, d.timeouts),
+          health: health.get(name),
+        };
+        // The first model that uses a backend model says what a probe of it sends.
+        deployment.health.probe ??= deploymentProbe(deployment, capabilities, config.routing.probes.timeout_ms);
+        return deployment;
+      }),
     };
   });
-  return new Catalog(models, providers);
-}
-
-/** A deployment chosen by weight. (Health-aware balancing arrives with the routing issue.) */
-export function pickDeployment(model: CatalogModel): CatalogDeployment {
-  const list = model.deployments;
-  if (list.length === 1) return list[0];
-  let total = 0;
-  for (const d of list) total += d.weight;
-  let r = Math.random() * total;
-  for (const d of list) {
-    r -= d.weight;
-    if (r < 0) return d;
-  }
-  return list[list.length - 1];
+  const catalog = new Catalog(models, providers, health);
+  for (const model of models) model.fallbacks = (model.config.fallbacks ?? []).map((name) => catalog.resolve(name));
+  return catalog;
 }

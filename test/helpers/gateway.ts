@@ -41,6 +41,12 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
+/**
+ * Routing that hands every backend answer straight to the client: one attempt, and a breaker that never
+ * opens. For tests of how one backend's errors are mapped, which retries and breakers would hide.
+ */
+export const PASS_THROUGH_ROUTING: RawConfig['routing'] = { retry: { attempts: 1 }, circuit_breaker: { min_requests: 100_000 } };
+
 /** A config for tests: the embedded default's catalog on a fast simulator, port 0, a temp data dir. */
 export function testConfig(overrides: Partial<RawConfig> = {}): RawConfig {
   const base = structuredClone(EMBEDDED_DEFAULT);

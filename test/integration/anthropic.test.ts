@@ -5,7 +5,7 @@ import { Ajv } from 'ajv';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelConfig, RawConfig } from '../../src/config/schema.js';
-import { rawRequest, spawnSimulator, sseData, startFakeUpstream, startTestGateway, testConfig, type ChildServer, type FakeUpstream, type TestGateway } from '../helpers/gateway.js';
+import { PASS_THROUGH_ROUTING, rawRequest, spawnSimulator, sseData, startFakeUpstream, startTestGateway, testConfig, type ChildServer, type FakeUpstream, type TestGateway } from '../helpers/gateway.js';
 
 type Any = Record<string, any>;
 
@@ -90,6 +90,7 @@ beforeAll(async () => {
   Object.keys(faults).forEach((name, i) => (faulty[name] = started[i + 1]));
   const anthropic = (url: string, extra: Record<string, unknown> = {}) => ({ type: 'anthropic' as const, base_url: url, api_key: 'sk-ant-test', ...extra });
   const config: RawConfig = testConfig({
+    routing: PASS_THROUGH_ROUTING,
     providers: {
       claude: anthropic(sim.url),
       'claude-cached': anthropic(`${sim.url}/v1`, { prompt_caching: true }),

@@ -9,6 +9,7 @@ import {
   testConfig,
   type ChildServer,
   type TestGateway,
+  PASS_THROUGH_ROUTING,
 } from '../helpers/gateway.js';
 
 let gw: TestGateway;
@@ -38,6 +39,7 @@ beforeAll(async () => {
     { id: 'text-only', category: 'text', capabilities: ['chat'], deployments: [{ provider: 'sim', model: 'x' }] },
   ];
   config.auth = { ...config.auth, doc_url: 'https://docs.example.com/keys' };
+  config.routing = PASS_THROUGH_ROUTING;
   gw = await startTestGateway(config);
 });
 

@@ -2,7 +2,7 @@
 // back-pressure from a slow reader, and the backend's own errors mapped per SPEC §6.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { rawRequest, startFakeUpstream, startTestGateway, testConfig, type FakeUpstream, type TestGateway } from '../helpers/gateway.js';
+import { rawRequest, startFakeUpstream, startTestGateway, testConfig, type FakeUpstream, type TestGateway, PASS_THROUGH_ROUTING } from '../helpers/gateway.js';
 
 let upstream: FakeUpstream;
 let gw: TestGateway;
@@ -68,6 +68,7 @@ beforeAll(async () => {
   config.server = { ...config.server, heartbeat_ms: 100, cors: { origins: ['https://app.example.com'] } };
   config.providers = { up: { type: 'openai', base_url: `${upstream.url}/v1` } };
   config.models = [{ id: 'up', category: 'text', deployments: [{ provider: 'up' }] }];
+  config.routing = PASS_THROUGH_ROUTING;
   gw = await startTestGateway(config);
 });
 

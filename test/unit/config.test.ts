@@ -38,6 +38,18 @@ describe('config', () => {
     expect(errorOf(configWith((c) => delete c.models[0].deployments))).toMatch(/models\[0\]\.deployments: is required/);
   });
 
+  it('checks fallbacks name other models, and the routing section field by field', () => {
+    expect(errorOf(configWith((c) => (c.models[0].fallbacks = ['nope'])))).toBe('models[0].fallbacks[0]: unknown model "nope"');
+    expect(errorOf(configWith((c) => (c.models[0].fallbacks = [c.models[0].id])))).toMatch(/^models\[0\]\.fallbacks\[0\]: "sim-chat" is this model itself$/);
+    expect(errorOf(configWith((c) => (c.routing = { retry: { attempts: 0 } })))).toMatch(/^routing\.retry\.attempts: must be >= 1/);
+    expect(errorOf(configWith((c) => (c.routing = { circuit_breaker: { error_rate: 0 } })))).toMatch(/^routing\.circuit_breaker\.error_rate: must be > 0/);
+    expect(errorOf(configWith((c) => (c.models[1].retry = { budget: 5 })))).toMatch(/^models\[1\]\.retry\.budget: is not a known field here/);
+    const cfg = resolveConfig(configWith((c) => (c.routing = { retry: { attempts: 5 }, probes: { enabled: false } })), 'test');
+    expect(cfg.routing.retry).toEqual({ attempts: 5, budget_ms: 10_000, backoff_ms: 100 });
+    expect(cfg.routing.probes).toEqual({ enabled: false, interval_ms: 0, timeout_ms: 5_000 });
+    expect(cfg.routing.breaker).toEqual({ window_ms: 30_000, min_requests: 5, error_rate: 0.5, open_ms: 5_000 });
+  });
+
   it('interpolates ${ENV} and ${ENV:-default}, and fails on a missing variable', () => {
     expect(interpolateEnv({ a: 'x-${A}-y', b: ['${B:-dflt}'] }, { A: '1' })).toEqual({ a: 'x-1-y', b: ['dflt'] });
     const msg = errorOf(configWith((c) => (c.auth.pepper = '${PEPPER_MISSING}')));

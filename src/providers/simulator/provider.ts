@@ -2,30 +2,12 @@
 // answers, pacing and faults as the standalone server, errors mapped exactly as a remote backend's.
 import type { SimulatorSettings } from '../../config/schema.js';
 import { GatewayError } from '../../openai/errors.js';
-import type { CallSignal } from '../call-signal.js';
+import { abortableSleep, type CallSignal } from '../call-signal.js';
 import type { JsonObject, Provider, UpstreamCall, UpstreamResult } from '../types.js';
 import { mapUpstreamStatus } from '../upstream-errors.js';
 import type { Answer, Emission } from './answer.js';
 import { createSimulatorCore, faultErrorBody, type SimulatorCore } from './core.js';
 import { SimulatorRequestError } from './params.js';
-
-/** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts (the timer is cleared). */
-export function abortableSleep(ms: number, signal: CallSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const timer = setTimeout(() => {
-      unsubscribe();
-      resolve();
-    }, ms);
-    const unsubscribe = signal.onAbort(() => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    });
-  });
-}
 
 /** Never resolves: rejects with the signal's reason when it aborts (an injected hang). */
 function untilAborted(signal: CallSignal): Promise<never> {
@@ -90,7 +72,11 @@ export function createSimulatorProvider(settings: SimulatorSettings): Provider {
       const fault = core.nextFault();
       if (fault.latencyMs > 0) await abortableSleep(fault.latencyMs, signal);
       if (fault.hang) await untilAborted(signal);
-      if (fault.errorStatus !== null) throw mapUpstreamStatus(fault.errorStatus, faultErrorBody(fault.errorStatus));
+      if (fault.errorStatus !== null) {
+        const err = mapUpstreamStatus(fault.errorStatus, faultErrorBody(fault.errorStatus));
+        err.upstreamStatus = fault.errorStatus;
+        throw err;
+      }
       const body = call.stream === (call.body.stream === true) ? call.body : { ...call.body, stream: call.stream };
       let answer: Answer;
       try {

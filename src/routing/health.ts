@@ -1,0 +1,248 @@
+// Deployment health (SPEC §7): requests in flight (what the balancer weighs) and a circuit breaker over a
+// rolling window. Closed, the deployment takes traffic and its outcomes are counted; when the window holds
+// at least `min_requests` and the failed share reaches `error_rate`, it opens and takes nothing for
+// `open_ms`; then it is half-open and lets one trial through — a probe of ours, or a client's request —
+// whose success closes it and whose failure opens it again. Deployments are shared by name between the
+// models that use them, so one backend has one breaker however many catalog entries point at it. With
+// probes on (the default) the trial is always a probe, so no client waits on a backend that may be down.
+import type { CircuitBreakerConfig, ProbesConfig } from '../config/schema.js';
+
+export type BreakerState = 'closed' | 'open' | 'half_open';
+
+/** How a call ended, as far as the deployment's health is concerned. */
+export type Outcome = 'success' | 'failure' | 'neutral';
+
+const BUCKETS = 10;
+
+/** Outcomes per time slice of the window: a ring of BUCKETS slices, each reset when its time comes again. */
+class RollingCounts {
+  private readonly ok = new Uint32Array(BUCKETS);
+  private readonly failed = new Uint32Array(BUCKETS);
+  private readonly slice = new Float64Array(BUCKETS).fill(-Infinity);
+  private readonly sliceMs: number;
+
+  constructor(windowMs: number) {
+    this.sliceMs = Math.max(1, Math.ceil(windowMs / BUCKETS));
+  }
+
+  add(now: number, failed: boolean): void {
+    const slice = Math.floor(now / this.sliceMs);
+    const i = slice % BUCKETS;
+    if (this.slice[i] !== slice) {
+      this.slice[i] = slice;
+      this.ok[i] = 0;
+      this.failed[i] = 0;
+    }
+    if (failed) this.failed[i]++;
+    else this.ok[i]++;
+  }
+
+  /** Requests and failures in the slices still inside the window. */
+  totals(now: number): { requests: number; failures: number } {
+    const current = Math.floor(now / this.sliceMs);
+    let requests = 0;
+    let failures = 0;
+    for (let i = 0; i < BUCKETS; i++) {
+      if (current - this.slice[i] >= BUCKETS) continue;
+      requests += this.ok[i] + this.failed[i];
+      failures += this.failed[i];
+    }
+    return { requests, failures };
+  }
+
+  clear(): void {
+    this.slice.fill(-Infinity);
+  }
+}
+
+export class CircuitBreaker {
+  state: BreakerState = 'closed';
+  /** While open: when the trial may go (ms since the epoch). */
+  retryAt = 0;
+  /** A half-open trial is in flight. */
+  private trialRunning = false;
+  private readonly counts: RollingCounts;
+
+  constructor(
+    private readonly cfg: Required<CircuitBreakerConfig>,
+    /**
+     * Whether a client's request may be the trial once the cool-down is over. When probes are on they
+     * are the trials, and the breaker stays open until one of them ends the cool-down (`startTrial`).
+     */
+    private readonly requestTrials: boolean,
+    /** Called each time the breaker opens. */
+    private readonly onOpen: () => void = () => undefined,
+  ) {
+    this.counts = new RollingCounts(cfg.window_ms);
+  }
+
+  /** Whether a call may be sent now (with request trials, an open breaker whose cool-down is over turns half-open here). */
+  available(now: number): boolean {
+    if (this.state === 'closed') return true;
+    if (this.state === 'open') {
+      if (!this.requestTrials || now < this.retryAt) return false;
+      this.state = 'half_open';
+      this.trialRunning = false;
+    }
+    return !this.trialRunning;
+  }
+
+  /**
+   * A probe's trial, when the cool-down is over (the probe's timer says when: timers and the wall clock
+   * may disagree by a millisecond): an open breaker turns half-open with the probe as its trial.
+   */
+  startTrial(): boolean {
+    if (this.state !== 'open') return false;
+    this.state = 'half_open';
+    this.trialRunning = true;
+    return true;
+  }
+
+  /** A call is being sent (after `available` said yes): true when it is the half-open trial. */
+  begin(): boolean {
+    if (this.state !== 'half_open') return false;
+    this.trialRunning = true;
+    return true;
+  }
+
+  /** Records how a call ended; `trial` is what `begin` returned for it. */
+  end(trial: boolean, outcome: Outcome, now: number): void {
+    if (trial) {
+      this.trialRunning = false;
+      if (outcome === 'success') this.close();
+      else if (outcome === 'failure') this.open(now);
+      return;
+    }
+    // Calls sent before the breaker opened and ending after it tell nothing new.
+    if (this.state !== 'closed' || outcome === 'neutral') return;
+    this.counts.add(now, outcome === 'failure');
+    if (outcome === 'success') return;
+    const { requests, failures } = this.counts.totals(now);
+    if (requests >= this.cfg.min_requests && failures >= this.cfg.error_rate * requests) this.open(now);
+  }
+
+  /** The failed share and count of the calls in the window (for the admin view). */
+  window(now: number): { requests: number; failures: number } {
+    return this.counts.totals(now);
+  }
+
+  private open(now: number): void {
+    this.state = 'open';
+    this.retryAt = now + this.cfg.open_ms;
+    this.counts.clear();
+    this.onOpen();
+  }
+
+  private close(): void {
+    this.state = 'closed';
+    this.counts.clear();
+  }
+}
+
+/** Sends one probe to a deployment; resolves with its outcome. */
+export type Probe = () => Promise<Outcome>;
+
+/** One deployment's live state: in-flight count and breaker, and the probes that bring it back. */
+export class DeploymentHealth {
+  inflight = 0;
+  readonly breaker: CircuitBreaker;
+  /** Set by the catalog once it knows what a probe of this deployment sends. */
+  probe: Probe | undefined;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private probing = false;
+  private closed = false;
+
+  constructor(
+    readonly name: string,
+    breaker: Required<CircuitBreakerConfig>,
+    private readonly probes: Required<ProbesConfig>,
+  ) {
+    this.breaker = new CircuitBreaker(breaker, !probes.enabled, () => this.scheduleTrialProbe());
+  }
+
+  available(now: number): boolean {
+    return this.breaker.available(now);
+  }
+
+  /** A call starts (after `available`): counted in flight; returns whether it is the half-open trial. */
+  begin(): boolean {
+    this.inflight++;
+    return this.breaker.begin();
+  }
+
+  end(trial: boolean, outcome: Outcome): void {
+    this.inflight--;
+    this.breaker.end(trial, outcome, Date.now());
+  }
+
+  /** When an open breaker's cool-down is over, a probe is its trial: the deployment returns without traffic. */
+  private scheduleTrialProbe(): void {
+    if (!this.probes.enabled || this.closed || this.probe === undefined) return;
+    clearTimeout(this.probeTimer);
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = undefined;
+      if (this.breaker.startTrial()) void this.runProbe(true);
+    }, Math.max(0, this.breaker.retryAt - Date.now()));
+    this.probeTimer.unref();
+  }
+
+  /** A periodic probe of a closed deployment: its outcome counts in the window like a request's. */
+  probeNow(): void {
+    if (this.closed || this.probing || this.probe === undefined || this.breaker.state !== 'closed') return;
+    void this.runProbe(false);
+  }
+
+  private async runProbe(trial: boolean): Promise<void> {
+    this.probing = true;
+    let outcome: Outcome;
+    try {
+      outcome = await this.probe!();
+    } catch {
+      outcome = 'failure';
+    }
+    this.probing = false;
+    if (!this.closed) this.breaker.end(trial, outcome, Date.now());
+  }
+
+  stop(): void {
+    this.closed = true;
+    clearTimeout(this.probeTimer);
+  }
+}
+
+/** Every deployment's health, by name, and the periodic probes when configured. */
+export class HealthRegistry {
+  private readonly byName = new Map<string, DeploymentHealth>();
+  private readonly timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly breaker: Required<CircuitBreakerConfig>,
+    private readonly probes: Required<ProbesConfig>,
+  ) {
+    if (probes.interval_ms > 0) {
+      this.timer = setInterval(() => {
+        for (const health of this.byName.values()) health.probeNow();
+      }, probes.interval_ms);
+      this.timer.unref();
+    }
+  }
+
+  /** The deployment's health, made on first use. */
+  get(name: string): DeploymentHealth {
+    let health = this.byName.get(name);
+    if (health === undefined) {
+      health = new DeploymentHealth(name, this.breaker, this.probes);
+      this.byName.set(name, health);
+    }
+    return health;
+  }
+
+  all(): IterableIterator<DeploymentHealth> {
+    return this.byName.values();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    for (const health of this.byName.values()) health.stop();
+  }
+}

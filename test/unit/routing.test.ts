@@ -1,0 +1,224 @@
+// The routing parts on their own: the circuit breaker's states over explicit clocks, the weighted
+// power-of-two-choices draw, and the retry loop's budget, backoff and error handling.
+import { describe, expect, it } from 'vitest';
+import { CircuitBreaker, DeploymentHealth } from '../../src/routing/health.js';
+import { chooseDeployment, routeModel, type AttemptRecord } from '../../src/routing/router.js';
+import type { CatalogDeployment, CatalogModel } from '../../src/routing/catalog.js';
+import { CallSignal } from '../../src/providers/call-signal.js';
+import { GatewayError } from '../../src/openai/errors.js';
+import { DEFAULT_BREAKER, DEFAULT_PROBES } from '../../src/config/load.js';
+import { DEFAULT_TIMEOUTS } from '../../src/routing/timeouts.js';
+
+const BREAKER = { window_ms: 10_000, min_requests: 4, error_rate: 0.5, open_ms: 1000 };
+
+describe('circuit breaker', () => {
+  it('stays closed below the minimum request count, however many of them fail', () => {
+    const b = new CircuitBreaker(BREAKER, true);
+    for (let i = 0; i < 3; i++) b.end(b.begin(), 'failure', 1000 + i);
+    expect(b.state).toBe('closed');
+    b.end(b.begin(), 'failure', 1004);
+    expect(b.state).toBe('open');
+    expect(b.retryAt).toBe(2004);
+  });
+
+  it('opens at the error rate over the window, not below it', () => {
+    const b = new CircuitBreaker(BREAKER, true);
+    for (let i = 0; i < 6; i++) b.end(false, 'success', 1000);
+    for (let i = 0; i < 5; i++) b.end(false, 'failure', 1000);
+    expect(b.state).toBe('closed'); // 5 of 11
+    b.end(false, 'failure', 1000);
+    expect(b.state).toBe('open'); // 6 of 12
+  });
+
+  it('forgets outcomes older than the window', () => {
+    const b = new CircuitBreaker(BREAKER, true);
+    for (let i = 0; i < 3; i++) b.end(false, 'failure', 1000);
+    expect(b.window(1000)).toEqual({ requests: 3, failures: 3 });
+    // Eleven seconds later the three failures are out of the 10 s window.
+    b.end(false, 'failure', 12_000);
+    expect(b.window(12_000)).toEqual({ requests: 1, failures: 1 });
+    expect(b.state).toBe('closed');
+  });
+
+  it('ignores neutral outcomes and calls that end after it opened', () => {
+    const b = new CircuitBreaker(BREAKER, true);
+    for (let i = 0; i < 10; i++) b.end(false, 'neutral', 1000);
+    expect(b.window(1000).requests).toBe(0);
+    for (let i = 0; i < 4; i++) b.end(false, 'failure', 1000);
+    expect(b.state).toBe('open');
+    b.end(false, 'success', 1100);
+    expect(b.state).toBe('open');
+  });
+
+  it('with request trials: half-open after open_ms, one trial at a time; success closes, failure reopens', () => {
+    const b = new CircuitBreaker(BREAKER, true);
+    for (let i = 0; i < 4; i++) b.end(false, 'failure', 1000);
+    expect(b.available(1999)).toBe(false);
+    expect(b.available(2000)).toBe(true);
+    expect(b.state).toBe('half_open');
+    const trial = b.begin();
+    expect(trial).toBe(true);
+    expect(b.available(2001)).toBe(false);
+    b.end(trial, 'failure', 2050);
+    expect(b.state).toBe('open');
+    expect(b.retryAt).toBe(3050);
+    expect(b.available(3050)).toBe(true);
+    b.end(b.begin(), 'success', 3060);
+    expect(b.state).toBe('closed');
+    expect(b.window(3060).requests).toBe(0);
+  });
+
+  it('with probes: stays open for requests until a probe takes the trial', () => {
+    const b = new CircuitBreaker(BREAKER, false);
+    for (let i = 0; i < 4; i++) b.end(false, 'failure', 1000);
+    expect(b.available(5000)).toBe(false);
+    expect(b.startTrial()).toBe(true);
+    expect(b.startTrial()).toBe(false);
+    expect(b.state).toBe('half_open');
+    expect(b.available(2001)).toBe(false);
+    b.end(true, 'success', 2010);
+    expect(b.available(2011)).toBe(true);
+  });
+
+  it('a neutral trial (client gone) lets the next one through', () => {
+    const b = new CircuitBreaker(BREAKER, true);
+    for (let i = 0; i < 4; i++) b.end(false, 'failure', 1000);
+    expect(b.available(2000)).toBe(true);
+    b.end(b.begin(), 'neutral', 2001);
+    expect(b.state).toBe('half_open');
+    expect(b.available(2002)).toBe(true);
+  });
+});
+
+function deployment(name: string, weight = 1, call?: () => Promise<unknown>): CatalogDeployment {
+  return {
+    name,
+    weight,
+    upstreamModel: name,
+    timeouts: DEFAULT_TIMEOUTS,
+    health: new DeploymentHealth(name, DEFAULT_BREAKER, { ...DEFAULT_PROBES, enabled: false }),
+    provider: { call: call as never, close: async () => undefined },
+  };
+}
+
+function catalogModel(deployments: CatalogDeployment[], retry = { attempts: 3, budget_ms: 5_000, backoff_ms: 10 }): CatalogModel {
+  return { id: 'm', deployments, retry } as unknown as CatalogModel;
+}
+
+describe('weighted power of two choices', () => {
+  it('splits exactly by weight when loads are equal (200,000 draws, ±0.5 points)', () => {
+    const list = [deployment('a', 1), deployment('b', 1), deployment('c', 2)];
+    const counts = new Map<string, number>();
+    for (let i = 0; i < 200_000; i++) {
+      const d = chooseDeployment(list, undefined, 0)!;
+      counts.set(d.name, (counts.get(d.name) ?? 0) + 1);
+    }
+    expect(counts.get('a')! / 200_000).toBeCloseTo(0.25, 2);
+    expect(counts.get('b')! / 200_000).toBeCloseTo(0.25, 2);
+    expect(Math.abs(counts.get('c')! / 200_000 - 0.5)).toBeLessThan(0.005);
+  });
+
+  it('prefers the deployment with fewer requests in flight per unit of weight', () => {
+    const [a, b] = [deployment('a', 1), deployment('b', 1)];
+    a.health.inflight = 3;
+    for (let i = 0; i < 1000; i++) expect(chooseDeployment([a, b], undefined, 0)).toBe(b);
+    // Weight 4 with 3 in flight is less loaded than weight 1 with 1.
+    const [c, d] = [deployment('c', 4), deployment('d', 1)];
+    c.health.inflight = 3;
+    d.health.inflight = 1;
+    for (let i = 0; i < 1000; i++) expect(chooseDeployment([c, d], undefined, 0)).toBe(c);
+  });
+
+  it('leaves out skipped and unavailable deployments', () => {
+    const [a, b, c] = [deployment('a'), deployment('b'), deployment('c')];
+    for (let i = 0; i < 5; i++) a.health.end(a.health.begin(), 'failure');
+    expect(a.health.breaker.state).toBe('open');
+    for (let i = 0; i < 200; i++) expect(chooseDeployment([a, b, c], new Set([b]), Date.now())).toBe(c);
+    expect(chooseDeployment([a, b], new Set([b]), Date.now())).toBeUndefined();
+  });
+});
+
+describe('routeModel', () => {
+  const failure = (status: number, retryAfterMs?: number) => {
+    const err = new GatewayError(status === 429 ? 'model_unavailable' : 'upstream_error', `HTTP ${status}`, { retryAfterMs });
+    err.upstreamStatus = status;
+    return err;
+  };
+
+  it('retries a failed deployment on another one and logs both attempts', async () => {
+    const bad = deployment('bad', 1, async () => Promise.reject(failure(500)));
+    const good = deployment('good', 1, async () => 'ok');
+    const log: AttemptRecord[] = [];
+    // Until the bad one is drawn first, the first attempt is the good one's.
+    for (let i = 0; i < 50 && log.length < 2; i++) {
+      log.length = 0;
+      const routed = await routeModel(catalogModel([bad, good]), new CallSignal(), log, (d) => d.provider.call(undefined as never));
+      expect(routed.value).toBe('ok');
+      routed.deployment.health.end(routed.trial, 'success');
+    }
+    expect(log.map((a) => [a.deployment, a.status, a.error])).toEqual([
+      ['bad', 500, 'upstream_error'],
+      ['good', 200, undefined],
+    ]);
+    expect(bad.health.inflight).toBe(0);
+    expect(good.health.inflight).toBe(0);
+  });
+
+  it("waits before the same deployment again, at least the backend's Retry-After", async () => {
+    let calls = 0;
+    const only = deployment('only', 1, async () => (++calls < 3 ? Promise.reject(failure(429, 60)) : 'ok'));
+    const started = performance.now();
+    const log: AttemptRecord[] = [];
+    const routed = await routeModel(catalogModel([only]), new CallSignal(), log, (d) => d.provider.call(undefined as never));
+    expect(routed.value).toBe('ok');
+    expect(log).toHaveLength(3);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(115);
+  });
+
+  it('stops at the attempt count and throws the last failure', async () => {
+    const only = deployment('only', 1, async () => Promise.reject(failure(502)));
+    const log: AttemptRecord[] = [];
+    await expect(routeModel(catalogModel([only], { attempts: 2, budget_ms: 5000, backoff_ms: 1 }), new CallSignal(), log, (d) => d.provider.call(undefined as never))).rejects.toMatchObject({
+      upstreamStatus: 502,
+    });
+    expect(log).toHaveLength(2);
+  });
+
+  it('does not start a wait that would end past the budget', async () => {
+    const only = deployment('only', 1, async () => Promise.reject(failure(429, 10_000)));
+    const log: AttemptRecord[] = [];
+    const started = performance.now();
+    await expect(routeModel(catalogModel([only], { attempts: 5, budget_ms: 2000, backoff_ms: 1 }), new CallSignal(), log, (d) => d.provider.call(undefined as never))).rejects.toMatchObject({
+      errorName: 'model_unavailable',
+    });
+    expect(log).toHaveLength(1);
+    expect(performance.now() - started).toBeLessThan(500);
+  });
+
+  it('does not retry an error about the request, and counts it as the backend being alive', async () => {
+    const only = deployment('only', 1, async () => Promise.reject(new GatewayError('invalid_request', 'bad field')));
+    const log: AttemptRecord[] = [];
+    await expect(routeModel(catalogModel([only]), new CallSignal(), log, (d) => d.provider.call(undefined as never))).rejects.toMatchObject({ status: 400 });
+    expect(log).toHaveLength(1);
+    expect(only.health.breaker.window(Date.now())).toEqual({ requests: 1, failures: 0 });
+  });
+
+  it('answers 503 with the wait until a breaker may let a call through when none can take one', async () => {
+    const only = deployment('only');
+    for (let i = 0; i < 5; i++) only.health.end(only.health.begin(), 'failure');
+    const log: AttemptRecord[] = [];
+    const err = await routeModel(catalogModel([only]), new CallSignal(), log, async () => 'never').catch((e: unknown) => e as GatewayError);
+    expect(err).toMatchObject({ status: 503, errorName: 'model_unavailable' });
+    expect((err as GatewayError).retryAfterMs).toBeGreaterThan(4000);
+    expect(log).toHaveLength(0);
+  });
+
+  it('ends a backoff at once when the client leaves', async () => {
+    const only = deployment('only', 1, async () => Promise.reject(failure(429, 3000)));
+    const signal = new CallSignal();
+    setTimeout(() => signal.abort(new Error('client gone')), 50);
+    const started = performance.now();
+    await expect(routeModel(catalogModel([only]), signal, [], (d) => d.provider.call(undefined as never))).rejects.toThrow('client gone');
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+});
