@@ -131,6 +131,10 @@ function checkReferences(raw: RawConfig): string[] {
       if (!(d.provider in raw.providers)) {
         problems.push(`models[${i}].deployments[${j}].provider: unknown provider "${d.provider}" (known: ${providerNames.join(', ') || 'none'})`);
       }
+      if (d.timeouts?.connect_ms !== undefined) {
+        // Connections are pooled per provider (one backend server), so their timeout is the provider's.
+        problems.push(`models[${i}].deployments[${j}].timeouts.connect_ms: set connect_ms on the provider (providers.${d.provider}.timeouts); connections are pooled per provider`);
+      }
     });
     for (const [field, price] of Object.entries(model.pricing ?? {})) {
       // Prices become integer pico-units per token (price per million tokens × 10^6): exact only to six places.

@@ -43,6 +43,9 @@ describe('config', () => {
     expect(errorOf(configWith((c) => (c.models[0].fallbacks = [c.models[0].id])))).toMatch(/^models\[0\]\.fallbacks\[0\]: "sim-chat" is this model itself$/);
     expect(errorOf(configWith((c) => (c.routing = { retry: { attempts: 0 } })))).toMatch(/^routing\.retry\.attempts: must be >= 1/);
     expect(errorOf(configWith((c) => (c.routing = { circuit_breaker: { error_rate: 0 } })))).toMatch(/^routing\.circuit_breaker\.error_rate: must be > 0/);
+    expect(errorOf(configWith((c) => (c.models[0].deployments[0].timeouts = { connect_ms: 100 })))).toMatch(
+      /^models\[0\]\.deployments\[0\]\.timeouts\.connect_ms: set connect_ms on the provider \(providers\.sim\.timeouts\)/,
+    );
     expect(errorOf(configWith((c) => (c.models[1].retry = { budget: 5 })))).toMatch(/^models\[1\]\.retry\.budget: is not a known field here/);
     const cfg = resolveConfig(configWith((c) => (c.routing = { retry: { attempts: 5 }, probes: { enabled: false } })), 'test');
     expect(cfg.routing.retry).toEqual({ attempts: 5, budget_ms: 10_000, backoff_ms: 100 });
