@@ -19,6 +19,7 @@ import { logRequest } from '../observability/request-log.js';
 import type { Authenticator } from './auth.js';
 import { applyCors, handlePreflight } from './cors.js';
 import { parseJsonBody } from './json-body.js';
+import { modelAvailable } from '../routing/router.js';
 import { registerAdminRoutes, type AdminDeps } from '../admin/routes.js';
 import { settleRequest, type Accounting } from '../accounting/settlement.js';
 import { showLimits, takeRequest } from '../api/admission.js';
@@ -179,7 +180,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     } catch {
       storeOk = false;
     }
-    const live = catalog.models.filter((m) => m.deployments.length > 0).map((m) => m.id);
+    const now = Date.now();
+    const live = catalog.models.filter((m) => modelAvailable(m, now)).map((m) => m.id);
     const ready = storeOk && live.length > 0;
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'unavailable', store: storeOk ? 'ok' : 'unreachable', models: live });
   });

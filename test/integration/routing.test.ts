@@ -275,6 +275,11 @@ describe('every deployment down', () => {
     expect(Number(last!.headers.get('retry-after-ms'))).toBeGreaterThan(0);
     const models = await listed();
     expect(models).not.toContain('fragile');
+    // Readiness lists the models with a live deployment, and no longer this one.
+    const ready = await rawRequest(`${gw.url}/healthz?ready=1`);
+    expect(ready.status).toBe(200);
+    expect(ready.json().models).not.toContain('fragile');
+    expect(ready.json().models).toContain('sim-chat');
     // The admin API shows why.
     const health = await rawRequest(`${gw.url}/admin/v1/deployments`, { headers: { authorization: `Bearer ${gw.adminToken}` } });
     const fragile = health.json().data.filter((d: Any) => d.models.includes('fragile'));
