@@ -6,6 +6,7 @@ import { bootstrapStore, resolvePepper } from './auth/bootstrap.js';
 import { warmTokenizer } from './accounting/tokenizer.js';
 import { Authenticator, type KeyLookup } from './http/auth.js';
 import { buildApp } from './http/app.js';
+import { VideoJobRunner } from './api/videos.js';
 import { trackConnections } from './http/drain.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { buildCatalog } from './routing/catalog.js';
@@ -86,7 +87,8 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       balanceChanged: (accountId: string) => void book.refresh(accountId),
     },
   };
-  const app = buildApp({ config, catalog, authenticator, logger, pingStore: () => store.ping(), admin, accounting });
+  const videoRunner = new VideoJobRunner(store, catalog, book, logger);
+  const app = buildApp({ config, catalog, authenticator, logger, pingStore: () => store.ping(), admin, accounting, store, videoRunner });
   const closeAccounting = async () => {
     // After the HTTP server has drained: every request has settled, so everything is in the writer's queue.
     await accounting.usage.close();
@@ -102,6 +104,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     await store.close();
     throw err;
   }
+  videoRunner.start();
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.server.port;
   const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
@@ -115,6 +118,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     async close() {
       drain.begin();
       await app.close();
+      await videoRunner.stop();
       await closeAccounting();
       authenticator.close();
       await catalog.close();

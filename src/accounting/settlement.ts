@@ -46,7 +46,8 @@ export function settleRequest(accounting: Accounting, state: RequestState, statu
   const promptTokens = usage?.prompt_tokens ?? 0;
   const cachedTokens = usage?.cache_read_input_tokens ?? 0;
   const completionTokens = usage?.completion_tokens ?? 0;
-  const cost = costMicros(admission.prices, { promptTokens, cachedTokens, completionTokens });
+  const media = state.media;
+  const cost = costMicros(admission.prices, { promptTokens, cachedTokens, completionTokens, media });
   state.costMicros = cost;
   accounting.book.settle(admission.reservation, cost);
   if (admission.extra) for (const r of admission.extra) accounting.book.settle(r, 0);
@@ -74,5 +75,7 @@ export function settleRequest(accounting: Accounting, state: RequestState, statu
     ttftMs: state.ttftMs ?? null,
     settle,
     errorCode: state.errorCode ?? null,
+    mediaUnit: media?.unit ?? null,
+    mediaUnits: media?.count ?? 0,
   });
 }

@@ -87,6 +87,8 @@ export function usageRecordView(r: UsageRecord) {
     ttft_ms: r.ttftMs,
     settle: r.settle,
     error_code: r.errorCode,
+    media_unit: r.mediaUnit ?? null,
+    media_units: r.mediaUnits ?? 0,
   };
 }
 

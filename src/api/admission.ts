@@ -3,7 +3,7 @@
 // counts too); tokens — the prompt's estimate plus every output token it may produce — and a
 // concurrency slot are taken with the model known, all or nothing; then the maximum cost is reserved
 // against the balance. A refusal is a 429 naming the limit, or a 402.
-import { maxCostMicros } from '../accounting/pricing.js';
+import { maxCostMicros, type MediaUsage } from '../accounting/pricing.js';
 import type { Accounting } from '../accounting/settlement.js';
 import type { Refusal } from '../limits/limiter.js';
 import { GatewayError } from '../openai/errors.js';
@@ -72,6 +72,8 @@ export async function admitRequest(
   model: CatalogModel,
   promptTokens: number,
   maxOutputTokens: number,
+  /** A media request's most units (images, characters, audio ms, video seconds): billed, not token-limited. */
+  maxMedia?: MediaUsage,
 ): Promise<void> {
   const principal = state.principal!;
   const tokens = promptTokens + maxOutputTokens;
@@ -83,7 +85,7 @@ export async function admitRequest(
     lease = result.lease;
   }
   const prices = model.prices;
-  const maxCost = maxCostMicros(prices, promptTokens, maxOutputTokens);
+  const maxCost = maxCostMicros(prices, promptTokens, maxOutputTokens, maxMedia);
   const reserved = await accounting.book.reserve(principal.accountId, maxCost);
   if (!reserved.ok) {
     if (lease) {

@@ -18,7 +18,7 @@ import { CallTimers } from '../routing/timeouts.js';
 import { CallSignal } from '../providers/call-signal.js';
 import { countTokens } from '../accounting/tokenizer.js';
 import type { RequestState } from './request-state.js';
-import { ClientDisconnected, relayStream, type StreamOutcome } from './stream-relay.js';
+import { ClientDisconnected, clientSignal, relayStream, type StreamOutcome } from './stream-relay.js';
 import { admitFallback, admitRequest, servedBy } from './admission.js';
 import { choicesGenerated, forwardOutputCap, resolveOutputCap } from './output-cap.js';
 import { rateLimitHeaders } from '../limits/headers.js';
@@ -169,12 +169,7 @@ export async function runInference<Req extends JsonObject>(
   const stream = isStreaming(req) && spec.stream !== undefined;
   state.stream = stream;
   const res = reply.raw;
-  // The client's signal: every attempt's call follows it, and backoffs end with it.
-  const client = new CallSignal();
-  const onClose = (): void => {
-    if (!res.writableFinished) client.abort(new ClientDisconnected('The client closed the connection.'));
-  };
-  res.once('close', onClose);
+  const { client, release } = clientSignal(res);
   const attempts: AttemptRecord[] = [];
   state.attempts = attempts;
   const who: ResponseIdentity = { id: newCompletionId(spec.stream?.idPrefix ?? 'chatcmpl'), created: Math.floor(Date.now() / 1000), model: state.model };
@@ -286,6 +281,6 @@ export async function runInference<Req extends JsonObject>(
     throw err;
   } finally {
     routed?.deployment.health.end(routed.trial, outcome);
-    res.off('close', onClose);
+    release();
   }
 }

@@ -2,6 +2,7 @@
 // served it, how long each part took, the usage and how it settled. The request's log line is made from it.
 import type { Principal } from '../http/auth.js';
 import type { Usage } from '../openai/normalize.js';
+import type { MediaUsage } from '../accounting/pricing.js';
 import type { Admission } from '../accounting/settlement.js';
 import type { RateLimitSnapshot } from '../limits/limiter.js';
 import type { AttemptRecord } from '../routing/router.js';
@@ -28,6 +29,8 @@ export interface RequestState {
   /** Time from arrival to the first byte sent to the client on a stream, ms. */
   ttftMs?: number;
   usage?: Usage;
+  /** A media request's billed units (images, characters, audio milliseconds, video seconds). */
+  media?: MediaUsage;
   settle?: SettleReason;
   /** The caller's rate-limit buckets as of admission: sent as the x-ratelimit-* headers. */
   rateLimit?: RateLimitSnapshot;

@@ -7,7 +7,7 @@ import { asGatewayError, GatewayError } from '../openai/errors.js';
 import { mapFinishReason, normalizeUsage, type ResponseIdentity, type Usage } from '../openai/normalize.js';
 import { SSE_DONE, SSE_HEADERS, SSE_HEARTBEAT, sseError, sseEvent } from '../openai/sse.js';
 import type { JsonObject } from '../providers/types.js';
-import type { CallSignal } from '../providers/call-signal.js';
+import { CallSignal } from '../providers/call-signal.js';
 import type { CallTimers } from '../routing/timeouts.js';
 
 export interface StreamRelayOptions {
@@ -36,6 +36,19 @@ export interface StreamOutcome {
 /** The client went away: the caller's abort reason. */
 export class ClientDisconnected extends Error {
   override name = 'ClientDisconnected';
+}
+
+/**
+ * A signal aborted with ClientDisconnected when the response closes before it has finished; every backend
+ * attempt's own signal follows it (`CallSignal.onAbort`), and backoffs end with it. `release` stops watching.
+ */
+export function clientSignal(res: ServerResponse): { client: CallSignal; release: () => void } {
+  const client = new CallSignal();
+  const onClose = (): void => {
+    if (!res.writableFinished) client.abort(new ClientDisconnected('The client closed the connection.'));
+  };
+  res.once('close', onClose);
+  return { client, release: () => res.off('close', onClose) };
 }
 
 function collectOutput(choices: unknown[], output: string[]): void {

@@ -20,6 +20,7 @@ interface SimulateOptions {
   latencyMs?: number;
   hang?: boolean;
   breakAfterTokens?: number;
+  videoMs?: number;
 }
 
 const validateSettings = new Ajv({ allErrors: true, strict: false }).compile<SimulatorSettings>(SimulatorSettingsSchema);
@@ -36,6 +37,7 @@ export function simulatorSettingsFromOptions(opts: SimulateOptions): SimulatorSe
   if (opts.ttftMs !== undefined) settings.ttft_ms = opts.ttftMs;
   if (opts.tokensPerSecond !== undefined) settings.tokens_per_second = opts.tokensPerSecond;
   if (opts.embeddingDimensions !== undefined) settings.embedding_dimensions = opts.embeddingDimensions;
+  if (opts.videoMs !== undefined) settings.video_ms = opts.videoMs;
   const faults = { ...(base.faults ?? {}) };
   if (opts.errorRate !== undefined) faults.error_rate = opts.errorRate;
   if (opts.errorStatus !== undefined) faults.error_status = opts.errorStatus;
@@ -51,7 +53,7 @@ export function registerSimulateCommand(program: Command): void {
     .command('simulate')
     .description(
       'Run the built-in simulator, a deterministic fake LLM backend (not a model), as a standalone ' +
-        "OpenAI-compatible server (chat, completions, embeddings, models), also speaking Anthropic's Messages API (POST /v1/messages), for tests, benchmarks and demos.",
+        "OpenAI-compatible server (chat, completions, embeddings, images, speech, transcriptions, video jobs, models), also speaking Anthropic's Messages API (POST /v1/messages), for tests, benchmarks and demos.",
     )
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0 = any free port)', parsePort, 8090)
@@ -59,6 +61,7 @@ export function registerSimulateCommand(program: Command): void {
     .option('--ttft-ms <ms>', 'time to first token, in milliseconds', parseNonNegativeInt)
     .option('--tokens-per-second <n>', 'streaming pace (0 = as fast as possible)', parseNonNegativeNumber)
     .option('--embedding-dimensions <n>', 'length of embedding vectors (default 1024)', parsePositiveInt)
+    .option('--video-ms <ms>', 'how long a video job takes from queued to completed (default 2000)', parseNonNegativeInt)
     .option('--error-rate <fraction>', 'fault: fraction of requests (0-1) answered with --error-status', parseFraction)
     .option('--error-status <status>', 'fault: HTTP status of injected errors (default 500)', parseErrorStatus)
     .option('--latency-ms <ms>', 'fault: extra delay before every answer', parseNonNegativeInt)

@@ -137,7 +137,8 @@ function checkReferences(raw: RawConfig): string[] {
       }
     });
     for (const [field, price] of Object.entries(model.pricing ?? {})) {
-      // Prices become integer pico-units per token (price per million tokens × 10^6): exact only to six places.
+      // Prices become integer pico-units (per token: price per million × 10^6; per media unit: × 10^12, per
+      // audio millisecond × 10^9): exact only to six decimal places.
       if (Math.abs(price * 1e6 - Math.round(price * 1e6)) > 1e-6) problems.push(`models[${i}].pricing.${field}: at most 6 decimal places`);
     }
     (model.fallbacks ?? []).forEach((name, j) => {

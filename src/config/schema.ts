@@ -38,6 +38,8 @@ export const SimulatorSettingsSchema = Type.Object(
     /** Default length of a generated answer, in tokens: [min, max]. */
     output_tokens: Opt(Type.Tuple([Type.Integer({ minimum: 1 }), Type.Integer({ minimum: 1 })])),
     embedding_dimensions: Opt(PositiveInt({ maximum: 8192 })),
+    /** How long a video job takes from queued to completed. */
+    video_ms: Opt(Type.Integer({ minimum: 0, maximum: 3_600_000 })),
     /** Upstream model names (glob `*`) answered with reasoning content first. */
     reasoning_models: Opt(Type.Array(Type.String())),
     faults: Opt(SimulatorFaultsSchema),
@@ -106,7 +108,24 @@ export const ProviderSchema = Type.Unsafe<Static<typeof OpenAIProviderSchema> | 
 export const PROVIDER_TYPES = ['openai', 'anthropic', 'simulator'] as const;
 
 export const CATEGORIES = ['text', 'code', 'reasoning', 'multimodal', 'embeddings', 'image', 'audio', 'video'] as const;
-export const CAPABILITIES = ['chat', 'completions', 'embeddings', 'tools', 'vision', 'json_object', 'json_schema', 'n', 'logprobs', 'dimensions'] as const;
+export const CAPABILITIES = [
+  'chat',
+  'completions',
+  'embeddings',
+  'tools',
+  'vision',
+  'json_object',
+  'json_schema',
+  'n',
+  'logprobs',
+  'dimensions',
+  // Media endpoints (SPEC §2): POST /v1/images/generations, /v1/audio/speech, /v1/audio/transcriptions, /v1/videos/generations.
+  'images',
+  'speech',
+  'transcriptions',
+  'video',
+] as const;
+export const SPEECH_FORMATS = ['mp3', 'opus', 'aac', 'flac', 'wav', 'pcm'] as const;
 
 export const DeploymentSchema = Type.Object(
   {
@@ -119,12 +138,19 @@ export const DeploymentSchema = Type.Object(
   { additionalProperties: false },
 );
 
-/** Prices in currency units per million tokens (stored as integer micro-units). */
+/**
+ * Prices in currency units: per million tokens for text, per unit for media (an image, a character of
+ * speech input, a second of audio transcribed, a second of video). At most 6 decimal places each.
+ */
 export const PricingSchema = Type.Object(
   {
-    input: Type.Number({ minimum: 0 }),
+    input: Opt(Type.Number({ minimum: 0 })),
     cached_input: Opt(Type.Number({ minimum: 0 })),
     output: Opt(Type.Number({ minimum: 0 })),
+    per_image: Opt(Type.Number({ minimum: 0 })),
+    per_character: Opt(Type.Number({ minimum: 0 })),
+    per_audio_second: Opt(Type.Number({ minimum: 0 })),
+    per_video_second: Opt(Type.Number({ minimum: 0 })),
   },
   { additionalProperties: false },
 );
@@ -232,6 +258,16 @@ export const ModelSchema = Type.Object(
     capabilities: Opt(Type.Array(StringEnum(CAPABILITIES))),
     pricing: Opt(PricingSchema),
     deployments: Type.Array(DeploymentSchema, { minItems: 1 }),
+    /** Speech models: the voices a request may name (any, when absent). */
+    voices: Opt(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
+    /** Speech models: the `response_format`s the backend can make (all six, when absent). */
+    audio_formats: Opt(Type.Array(StringEnum(SPEECH_FORMATS), { minItems: 1 })),
+    /** Image and video models: the sizes a request may ask for, `WIDTHxHEIGHT` (any up to 4096×4096, when absent). */
+    sizes: Opt(Type.Array(Type.String({ pattern: '^[1-9][0-9]{0,3}x[1-9][0-9]{0,3}$' }), { minItems: 1 })),
+    /** Transcription models: the longest audio a request is reserved for (seconds, default 3600). */
+    max_audio_seconds: Opt(PositiveInt({ maximum: 86_400 })),
+    /** Video models: the longest video a request may ask for (seconds, default 20). */
+    max_video_seconds: Opt(PositiveInt({ maximum: 3600 })),
     /** Other models (ids or aliases) tried in order when every deployment of this one has failed. */
     fallbacks: Opt(Type.Array(Type.String({ minLength: 1 }))),
     retry: Opt(RetrySchema),

@@ -24,6 +24,12 @@ import { registerAdminRoutes, type AdminDeps } from '../admin/routes.js';
 import { settleRequest, type Accounting } from '../accounting/settlement.js';
 import { showLimits, takeRequest } from '../api/admission.js';
 import { rateLimitHeaders } from '../limits/headers.js';
+import multipart from '@fastify/multipart';
+import { createSpeech, createTranscription, generateImages } from '../api/media.js';
+import { createVideo, findVideo, videoJobView, type VideoDeps, type VideoJobRunner } from '../api/videos.js';
+import { validateImageRequest, validateSpeechRequest, validateTranscriptionFields, validateVideoRequest } from '../openai/validate.js';
+import type { Store } from '../store/store.js';
+import { MULTIPART_LIMITS, receiveForm } from './uploads.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -42,6 +48,9 @@ export interface AppDeps {
   accounting: Accounting;
   /** The admin API (/admin/v1), when the gateway serves it. */
   admin?: AdminDeps;
+  /** The store (video jobs) and the runner advancing video jobs. */
+  store: Store;
+  videoRunner: VideoJobRunner;
 }
 
 /** Routes by path below the base path, for telling 405 from 404. */
@@ -50,6 +59,10 @@ const ROUTES: Record<string, string[]> = {
   '/completions': ['POST'],
   '/embeddings': ['POST'],
   '/models': ['GET'],
+  '/images/generations': ['POST'],
+  '/audio/speech': ['POST'],
+  '/audio/transcriptions': ['POST'],
+  '/videos/generations': ['POST'],
 };
 
 function sendError(reply: FastifyReply, err: GatewayError, docUrl: string | undefined): void {
@@ -153,13 +166,29 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     logRequest(logger, state, request.method, request.url, reply.raw.statusCode, !reply.raw.writableFinished);
   }
 
-  async function serveInference<Req extends JsonObject>(spec: InferenceEndpoint<Req>, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  /** Runs a pipeline; settlement and the log line wait until it is over as well as the response. */
+  async function serve(request: FastifyRequest, reply: FastifyReply, pipeline: () => Promise<void>): Promise<void> {
     request.state.busy = true;
     try {
-      await runInference(spec, inference, request, reply);
+      await pipeline();
     } finally {
       request.state.busy = false;
       finishRequest(request, reply);
+    }
+  }
+
+  function serveInference<Req extends JsonObject>(spec: InferenceEndpoint<Req>, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    return serve(request, reply, () => runInference(spec, inference, request, reply));
+  }
+
+  const media: VideoDeps = { catalog, accounting, store: deps.store, runner: deps.videoRunner };
+
+  async function transcribe(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const form = await receiveForm(request, reply);
+    try {
+      await createTranscription(media, validateTranscriptionFields(form.fields), form.file, request, reply);
+    } finally {
+      await form.discard();
     }
   }
 
@@ -205,6 +234,21 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       api.post('/chat/completions', (request, reply) => serveInference(chatCompletions, request, reply));
       api.post('/completions', (request, reply) => serveInference(completions, request, reply));
       api.post('/embeddings', (request, reply) => serveInference(embeddings, request, reply));
+      api.post('/images/generations', (request, reply) => serve(request, reply, () => generateImages(media, validateImageRequest(request.body), request, reply)));
+      api.post('/audio/speech', (request, reply) => serve(request, reply, () => createSpeech(media, validateSpeechRequest(request.body), request, reply)));
+      api.post('/videos/generations', (request, reply) => serve(request, reply, () => createVideo(media, validateVideoRequest(request.body), basePath, request, reply)));
+      api.get('/videos/generations/:id', async (request) => videoJobView(await findVideo(media, request, (request.params as { id: string }).id), basePath));
+      api.get('/videos/generations/:id/content', async (request, reply) => {
+        const job = await findVideo(media, request, (request.params as { id: string }).id);
+        const content = job.status === 'completed' ? await deps.store.videos.content(job.id) : undefined;
+        if (content === undefined) throw new GatewayError('conflict', `The video generation job "${job.id}" is ${job.status}; its video can be downloaded once it is completed.`);
+        return reply.type(content.contentType).send(content.bytes);
+      });
+      // Multipart is read in its own scope: no other route takes a form.
+      void api.register(async (forms) => {
+        await forms.register(multipart, { limits: MULTIPART_LIMITS });
+        forms.post('/audio/transcriptions', (request, reply) => serve(request, reply, () => transcribe(request, reply)));
+      });
       api.get('/models', async (request) => listModels(catalog, request.state.principal));
       api.get('/models/*', async (request) => getModel(catalog, request.state.principal, decodeURIComponent((request.params as { '*': string })['*'])));
     },

@@ -8,6 +8,16 @@ import { ChatCompletionRequestSchema, type ChatCompletionRequest } from './schem
 import { CompletionRequestSchema, type CompletionRequest } from './schemas/completions.js';
 import { EmbeddingRequestSchema, type EmbeddingRequest } from './schemas/embeddings.js';
 import { listSharedSchemas } from './schemas/common.js';
+import {
+  ImageRequestSchema,
+  SpeechRequestSchema,
+  TranscriptionFieldsSchema,
+  VideoRequestSchema,
+  type ImageRequest,
+  type SpeechRequest,
+  type TranscriptionFields,
+  type VideoRequest,
+} from './schemas/media.js';
 
 // allErrors off: stop at the first fault (the hot path pays nothing for a report nobody reads).
 // verbose: discriminator errors carry their schema, so the message can list the allowed tags.
@@ -17,6 +27,10 @@ ajv.addSchema(listSharedSchemas());
 const checkChat = ajv.compile<ChatCompletionRequest>(ChatCompletionRequestSchema);
 const checkCompletion = ajv.compile<CompletionRequest>(CompletionRequestSchema);
 const checkEmbedding = ajv.compile<EmbeddingRequest>(EmbeddingRequestSchema);
+const checkImage = ajv.compile<ImageRequest>(ImageRequestSchema);
+const checkSpeech = ajv.compile<SpeechRequest>(SpeechRequestSchema);
+const checkTranscription = ajv.compile<TranscriptionFields>(TranscriptionFieldsSchema);
+const checkVideo = ajv.compile<VideoRequest>(VideoRequestSchema);
 
 function fieldsOf<T>(schema: { properties: object }): readonly (keyof T & string)[] {
   return Object.freeze(Object.keys(schema.properties) as (keyof T & string)[]);
@@ -81,4 +95,32 @@ export function validateCompletionRequest(body: unknown): CompletionRequest {
 /** The body of POST /v1/embeddings, or a 400 naming the first field at fault. */
 export function validateEmbeddingRequest(body: unknown): EmbeddingRequest {
   return check(checkEmbedding, body);
+}
+
+/** The body of POST /v1/images/generations; images come back as b64_json only (SPEC §2). */
+export function validateImageRequest(body: unknown): ImageRequest {
+  const req = check(checkImage, body);
+  if (req.response_format === 'url') {
+    throw invalidRequest('response_format', 'response_format: "url" is not supported; images are returned as base64 in b64_json. Send "b64_json" or omit the field.');
+  }
+  return req;
+}
+
+/** The body of POST /v1/audio/speech. */
+export function validateSpeechRequest(body: unknown): SpeechRequest {
+  const req = check(checkSpeech, body);
+  if (req.stream_format === 'sse') throw invalidRequest('stream_format', 'stream_format: "sse" is not supported; the audio is streamed as bytes ("audio").');
+  return req;
+}
+
+/** The text fields of POST /v1/audio/transcriptions (numbers arrive as strings in a form). */
+export function validateTranscriptionFields(fields: Record<string, unknown>): TranscriptionFields {
+  const typed: Record<string, unknown> = { ...fields };
+  if (typeof typed.temperature === 'string' && typed.temperature.trim() !== '' && Number.isFinite(Number(typed.temperature))) typed.temperature = Number(typed.temperature);
+  return check(checkTranscription, typed);
+}
+
+/** The body of POST /v1/videos/generations. */
+export function validateVideoRequest(body: unknown): VideoRequest {
+  return check(checkVideo, body);
 }

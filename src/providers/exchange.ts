@@ -58,7 +58,7 @@ export function dispatchExchange<S>(pool: Dispatcher, wire: WireFormat<S>, call:
 }
 
 /** The error a failed backend call becomes: our own abort reason when we aborted, else a network failure. */
-function transportError(err: unknown, signal: CallSignal): Error {
+export function transportError(err: unknown, signal: CallSignal): Error {
   if (signal.aborted && signal.reason) return signal.reason;
   if (err instanceof GatewayError) return err;
   if (err instanceof undiciErrors.ConnectTimeoutError) return new GatewayError('upstream_timeout', 'Connecting to the backend timed out.', { cause: err });
@@ -66,7 +66,7 @@ function transportError(err: unknown, signal: CallSignal): Error {
   return new GatewayError('upstream_error', `The backend connection failed${code ? ` (${code})` : ''}.`, { cause: err });
 }
 
-function parseJson(buffers: Buffer[]): unknown {
+export function parseJson(buffers: Buffer[]): unknown {
   const text = buffers.length === 1 ? buffers[0].toString('utf8') : Buffer.concat(buffers).toString('utf8');
   try {
     return JSON.parse(text);

@@ -26,9 +26,40 @@ export type UpstreamResult =
    */
   | { kind: 'stream'; events: AsyncIterable<JsonObject[]> };
 
+/** The media endpoints' backend calls; a video job is created, then read, then its content fetched. */
+export type MediaEndpoint = 'images' | 'speech' | 'transcriptions' | 'video_create' | 'video_get' | 'video_content';
+
+/** An uploaded file, spooled to disk (transcriptions). */
+export interface UploadedFile {
+  path: string;
+  filename: string;
+  contentType: string;
+  size: number;
+}
+
+export interface MediaCall {
+  endpoint: MediaEndpoint;
+  /** JSON requests (images, speech, video_create): upstream model name set, defaults applied. */
+  body?: JsonObject;
+  /** Multipart requests (transcriptions): the form's text fields and its file. */
+  form?: { fields: Record<string, string>; file: UploadedFile };
+  /** video_get / video_content: the backend's id of the job. */
+  jobId?: string;
+  requestId: string;
+  signal: CallSignal;
+}
+
+/** A backend's 2xx media answer: its content type and bytes, read as they arrive. */
+export interface MediaResult {
+  contentType: string;
+  body: AsyncIterable<Buffer>;
+}
+
 export interface Provider {
   /** Calls the backend. Throws a GatewayError for backend failures (mapped per SPEC §6). */
   call(call: UpstreamCall): Promise<UpstreamResult>;
+  /** Calls a media endpoint (absent: the provider serves none). Throws a GatewayError like `call`. */
+  media?(call: MediaCall): Promise<MediaResult>;
   /** Releases pools and timers. */
   close(): Promise<void>;
 }

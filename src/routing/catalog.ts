@@ -2,7 +2,7 @@
 // defaults, retry policy, fallbacks and deployments (a provider instance + the backend's model name +
 // weight + timeouts + the live health it shares with every model served by the same backend model).
 import type { Config } from '../config/load.js';
-import type { Capability, ModelConfig, RetryConfig } from '../config/schema.js';
+import type { Capability, Category, ModelConfig, RetryConfig } from '../config/schema.js';
 import { GatewayError } from '../openai/errors.js';
 import { createProvider } from '../providers/registry.js';
 import type { JsonObject, Provider } from '../providers/types.js';
@@ -41,8 +41,17 @@ export interface CatalogModel {
 /** Provider types that serve chat completions only (no legacy completions, no embeddings). */
 const CHAT_ONLY_PROVIDERS: ReadonlySet<string> = new Set(['anthropic']);
 
+/** Categories whose models do not produce tokens: no output cap, no chat. */
+const MEDIA_CAPABILITIES: Partial<Record<Category, Capability[]>> = {
+  embeddings: ['embeddings'],
+  image: ['images'],
+  audio: ['speech', 'transcriptions'],
+  video: ['video'],
+};
+
 function defaultCapabilities(model: ModelConfig, config: Config): Capability[] {
-  if (model.category === 'embeddings') return ['embeddings'];
+  const media = MEDIA_CAPABILITIES[model.category];
+  if (media) return media;
   // A model whose every deployment speaks chat only cannot serve legacy completions.
   if (model.deployments.every((d) => CHAT_ONLY_PROVIDERS.has(config.providers[d.provider].type))) return ['chat'];
   return ['chat', 'completions'];
@@ -86,7 +95,7 @@ export function buildCatalog(config: Config): Catalog {
   const health = new HealthRegistry(config.routing.breaker, config.routing.probes);
   const models = config.models.map((model): CatalogModel => {
     const defaults: JsonObject = { ...(model.defaults ?? {}) };
-    if (model.category !== 'embeddings' && defaults.max_tokens === undefined && defaults.max_completion_tokens === undefined) {
+    if (MEDIA_CAPABILITIES[model.category] === undefined && defaults.max_tokens === undefined && defaults.max_completion_tokens === undefined) {
       // Every text request has an output cap, so its maximum cost is known (SPEC §7).
       defaults.max_tokens = Math.min(model.max_output_tokens ?? 4096, 4096);
     }

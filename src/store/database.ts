@@ -1,5 +1,6 @@
 // The store's database: the table types Kysely checks queries against, and opening a store from
 // `store.url` (SQLite today; PostgreSQL goes through the same queries and migrations later, §11).
+import { videoJobRepository } from './video-jobs.js';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
@@ -80,6 +81,36 @@ export interface UsageRecordsTable {
   ttft_ms: number | null;
   settle: string;
   error_code: string | null;
+  /** What a media request is billed by (`image`, `character`, `audio_ms`, `video_second`), else null. */
+  media_unit: ColumnType<string | null, string | null | undefined, never>;
+  media_units: ColumnType<number | string, number | undefined, never>;
+}
+
+/** An asynchronous video generation (SPEC §2): owned by one account, advanced against its backend. */
+export interface VideoJobsTable {
+  id: string;
+  account_id: string;
+  key_id: string;
+  request_id: string;
+  /** The catalog id of the model. */
+  model: string;
+  /** The deployment's name and the backend's own job id. */
+  deployment: string;
+  upstream_id: string;
+  status: string;
+  progress: number;
+  prompt: string;
+  seconds: number;
+  size: string | null;
+  cost_micros: ColumnType<number | string, number, number>;
+  error_code: string | null;
+  error_message: string | null;
+  content_type: string | null;
+  /** The finished video. */
+  content: Uint8Array | null;
+  created_at: ColumnType<number | string, number, never>;
+  updated_at: ColumnType<number | string, number, number>;
+  completed_at: ColumnType<number | string | null, number | null, number | null>;
 }
 
 export interface MetaTable {
@@ -93,6 +124,7 @@ export interface Database {
   meta: MetaTable;
   ledger_entries: LedgerEntriesTable;
   usage_records: UsageRecordsTable;
+  video_jobs: VideoJobsTable;
 }
 
 export interface OpenStoreOptions {
@@ -122,6 +154,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
     meta: metaRepository(db),
     ledger: ledgerRepository(db),
     usage: usageRepository(db),
+    videos: videoJobRepository(db),
     async ping() {
       await sql`select 1`.execute(db);
     },

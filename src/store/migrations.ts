@@ -1,5 +1,6 @@
 // Schema migrations, in code and in order: each entry runs once per database, on SQLite and PostgreSQL
-// alike (portable column types only: text, bigint; no dialect-specific DDL).
+// alike (portable column types only: text, integer, bigint, blob — Kysely's `blob` is bytea on PostgreSQL;
+// no dialect-specific DDL).
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import type { Database } from './database.js';
 
@@ -92,6 +93,47 @@ export const MIGRATIONS: Record<string, Migration> = {
     async down(db: Kysely<unknown>) {
       await db.schema.dropTable('usage_records').execute();
       await db.schema.dropTable('ledger_entries').execute();
+    },
+  },
+  '003_media': {
+    async up(db: Kysely<unknown>) {
+      // Media requests are billed by images, characters, audio milliseconds or video seconds.
+      await db.schema.alterTable('usage_records').addColumn('media_unit', 'text').execute();
+      await db.schema
+        .alterTable('usage_records')
+        .addColumn('media_units', 'bigint', (c) => c.notNull().defaultTo(0))
+        .execute();
+
+      await db.schema
+        .createTable('video_jobs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('request_id', 'text', (c) => c.notNull())
+        .addColumn('model', 'text', (c) => c.notNull())
+        .addColumn('deployment', 'text', (c) => c.notNull())
+        .addColumn('upstream_id', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull().check(sql`status in ('queued', 'in_progress', 'completed', 'failed')`))
+        .addColumn('progress', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('prompt', 'text', (c) => c.notNull())
+        .addColumn('seconds', 'integer', (c) => c.notNull())
+        .addColumn('size', 'text')
+        .addColumn('cost_micros', 'bigint', (c) => c.notNull())
+        .addColumn('error_code', 'text')
+        .addColumn('error_message', 'text')
+        .addColumn('content_type', 'text')
+        .addColumn('content', 'blob')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addColumn('completed_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('video_jobs_account_idx').on('video_jobs').columns(['account_id', 'created_at']).execute();
+      await db.schema.createIndex('video_jobs_status_idx').on('video_jobs').column('status').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('video_jobs').execute();
+      await db.schema.alterTable('usage_records').dropColumn('media_units').execute();
+      await db.schema.alterTable('usage_records').dropColumn('media_unit').execute();
     },
   },
 };

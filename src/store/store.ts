@@ -6,6 +6,7 @@ import type { AccountRepository } from './accounts.js';
 import type { ApiKeyRepository } from './api-keys.js';
 import type { MetaRepository } from './meta.js';
 import type { LedgerRepository } from './ledger.js';
+import type { VideoJobRepository } from './video-jobs.js';
 import type { UsageRepository } from './usage.js';
 
 export interface Store {
@@ -16,6 +17,7 @@ export interface Store {
   meta: MetaRepository;
   ledger: LedgerRepository;
   usage: UsageRepository;
+  videos: VideoJobRepository;
   /** Throws when the database cannot answer (`/healthz?ready=1`). */
   ping(): Promise<void>;
   close(): Promise<void>;

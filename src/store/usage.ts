@@ -4,6 +4,7 @@
 // model and time range.
 import { sql, type CompiledQuery, type Kysely, type Selectable, type SelectQueryBuilder } from 'kysely';
 import { toNumber, type Database, type UsageRecordsTable } from './database.js';
+import type { MediaUnit } from '../accounting/pricing.js';
 
 export interface UsageRecord {
   id: string;
@@ -28,6 +29,9 @@ export interface UsageRecord {
   ttftMs: number | null;
   settle: string;
   errorCode: string | null;
+  /** A media request's billing unit and count (absent: a token request). */
+  mediaUnit?: MediaUnit | null;
+  mediaUnits?: number;
 }
 
 export interface UsageFilter {
@@ -92,6 +96,8 @@ function toRow(r: UsageRecord) {
     ttft_ms: r.ttftMs === null ? null : Math.round(r.ttftMs),
     settle: r.settle,
     error_code: r.errorCode,
+    media_unit: r.mediaUnit ?? null,
+    media_units: r.mediaUnits ?? 0,
   };
 }
 
@@ -116,6 +122,8 @@ function toUsageRecord(row: Selectable<UsageRecordsTable>): UsageRecord {
     ttftMs: row.ttft_ms,
     settle: row.settle,
     errorCode: row.error_code,
+    mediaUnit: row.media_unit as MediaUnit | null,
+    mediaUnits: toNumber(row.media_units),
   };
 }
 

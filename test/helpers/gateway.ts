@@ -50,12 +50,16 @@ export const PASS_THROUGH_ROUTING: RawConfig['routing'] = { retry: { attempts: 1
 /** A config for tests: the embedded default's catalog on a fast simulator, port 0, a temp data dir. */
 export function testConfig(overrides: Partial<RawConfig> = {}): RawConfig {
   const base = structuredClone(EMBEDDED_DEFAULT);
-  base.providers = { sim: { type: 'simulator', ttft_ms: 0, tokens_per_second: 0, embedding_dimensions: 64, reasoning_models: ['sim-reasoner'] } };
+  base.providers = { sim: { type: 'simulator', ttft_ms: 0, tokens_per_second: 0, embedding_dimensions: 64, reasoning_models: ['sim-reasoner'], video_ms: 400 } };
   return { ...base, server: { host: '127.0.0.1', port: 0, heartbeat_ms: 1000 }, ...overrides };
 }
 
-export async function startTestGateway(raw: RawConfig = testConfig()): Promise<TestGateway> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'floodgate-test-'));
+/**
+ * Starts the gateway in this process on a fresh data directory — or on `opts.dataDir`, a restart on an
+ * earlier gateway's store, which `close` then leaves in place (`keepData`) for the caller to remove.
+ */
+export async function startTestGateway(raw: RawConfig = testConfig(), opts: { dataDir?: string; keepData?: boolean } = {}): Promise<TestGateway> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'floodgate-test-'));
   const config = resolveConfig({ ...raw, data_dir: dataDir }, 'test');
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
@@ -65,8 +69,9 @@ export async function startTestGateway(raw: RawConfig = testConfig()): Promise<T
     },
   });
   const gateway = await startGateway(config, { logger: createLogger('info', sink) });
-  const apiKey = gateway.firstStart.apiKey;
-  if (!apiKey) throw new Error('the first start printed no API key');
+  // A restart prints no key: its callers use keys they made before.
+  const apiKey = gateway.firstStart.apiKey ?? (opts.dataDir === undefined ? undefined : '');
+  if (apiKey === undefined) throw new Error('the first start printed no API key');
   return {
     gateway,
     url: gateway.url,
@@ -85,7 +90,7 @@ export async function startTestGateway(raw: RawConfig = testConfig()): Promise<T
     flushUsage: () => gateway.accounting.usage.flush(),
     async close() {
       await gateway.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!opts.keepData) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -200,7 +200,7 @@ describe('models', () => {
   it('lists and gets models with category, context length, pricing and capabilities', async () => {
     const list = await gw.client.models.list();
     const ids = list.data.map((m) => m.id);
-    expect(ids).toEqual(['sim-chat', 'sim-reasoner', 'sim-embed']);
+    expect(ids).toEqual(['sim-chat', 'sim-reasoner', 'sim-embed', 'sim-image', 'sim-tts', 'sim-whisper', 'sim-video']);
     const model = (await gw.client.models.retrieve('sim-embed')) as unknown as Record<string, any>;
     expect(model).toMatchObject({ id: 'sim-embed', object: 'model', category: 'embeddings', context_length: 8192 });
     expect(model.pricing.input).toBe(0.02);
@@ -238,7 +238,7 @@ describe('headers and health', () => {
     expect(health.json()).toEqual({ status: 'ok' });
     const ready = await rawRequest(`${gw.url}/healthz?ready=1`);
     expect(ready.status).toBe(200);
-    expect(ready.json()).toMatchObject({ status: 'ok', store: 'ok', models: ['sim-chat', 'sim-reasoner', 'sim-embed'] });
+    expect(ready.json()).toMatchObject({ status: 'ok', store: 'ok', models: ['sim-chat', 'sim-reasoner', 'sim-embed', 'sim-image', 'sim-tts', 'sim-whisper', 'sim-video'] });
   });
 
   it('writes one log line per request with ids, model and tokens, never the key', async () => {

@@ -228,7 +228,7 @@ describe('migrate command', () => {
   it('lists what ran, then that nothing is pending', async () => {
     const first = await run(['migrate']);
     expect(first.exitCode).toBe(0);
-    expect(first.out).toEqual(['applied 001_accounts_keys', 'applied 002_ledger_usage']);
+    expect(first.out).toEqual(['applied 001_accounts_keys', 'applied 002_ledger_usage', 'applied 003_media']);
     expect(existsSync(join(dataDir, 'floodgate.db'))).toBe(true);
     expect((await run(['migrate'])).out).toEqual(['store is up to date: no migrations to run']);
   });

@@ -85,7 +85,7 @@ describe('openStore', () => {
   it('reports what ran when opened without migrating', async () => {
     const dir = tempDir();
     const store = await open(`sqlite:${join(dir, 'f.db')}`, false);
-    expect(await migrateToLatest(store.db)).toEqual(['001_accounts_keys', '002_ledger_usage']);
+    expect(await migrateToLatest(store.db)).toEqual(['001_accounts_keys', '002_ledger_usage', '003_media']);
     expect(await migrateToLatest(store.db)).toEqual([]);
   });
 

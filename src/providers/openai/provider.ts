@@ -1,10 +1,12 @@
 // The `openai` provider (SPEC §8): any OpenAI-compatible server (vLLM, SGLang, llama.cpp, Ollama, OpenAI…).
-// One kept-alive undici pool per provider, field renames/drops, and the backend's errors mapped to ours.
+// One kept-alive undici pool per provider, field renames/drops, and the backend's errors mapped to ours;
+// media endpoints (images, speech, transcriptions, video jobs) through ../media-http.ts.
 // Calls go through the shared dispatch exchange (../exchange.ts); what is OpenAI's own is its wire
 // format: `data:` JSON objects as they are, until `[DONE]`.
 import type { OpenAIProviderConfig } from '../../config/schema.js';
 import { backendPool, dispatchExchange, type WireFormat } from '../exchange.js';
-import type { Endpoint, JsonObject, Provider, UpstreamCall, UpstreamResult } from '../types.js';
+import type { Endpoint, JsonObject, MediaCall, MediaResult, Provider, UpstreamCall, UpstreamResult } from '../types.js';
+import { httpMedia } from '../media-http.js';
 import { mapStreamErrorEvent, mapUpstreamStatus } from '../upstream-errors.js';
 
 const PATHS: Record<Endpoint, string> = {
@@ -43,6 +45,8 @@ export function createOpenAIProvider(cfg: OpenAIProviderConfig): Provider {
   const pool = backendPool(base.origin, cfg);
   const fixedHeaders: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json', ...(cfg.headers ?? {}) };
   if (cfg.api_key) fixedHeaders.authorization = `Bearer ${cfg.api_key}`;
+  // Media answers are audio, video, text or JSON: no Accept header pinning them to JSON.
+  const { accept: _accept, ...mediaHeaders } = fixedHeaders;
   const renames = cfg.rename_fields ?? {};
   const drops = cfg.drop_fields ?? [];
 
@@ -50,6 +54,9 @@ export function createOpenAIProvider(cfg: OpenAIProviderConfig): Provider {
     call(call: UpstreamCall): Promise<UpstreamResult> {
       if (call.signal.aborted) return Promise.reject(call.signal.reason);
       return dispatchExchange(pool, OPENAI_WIRE, call, basePath + PATHS[call.endpoint], fixedHeaders, JSON.stringify(prepareBody(call.body, renames, drops)));
+    },
+    media(call: MediaCall): Promise<MediaResult> {
+      return httpMedia(pool, basePath, mediaHeaders, call.body === undefined ? call : { ...call, body: prepareBody(call.body, renames, drops) });
     },
     async close(): Promise<void> {
       await pool.close();

@@ -9,12 +9,14 @@ export class SimulatorRequestError extends Error {
   constructor(
     readonly param: string | null,
     message: string,
+    /** 400, or 404 for something that does not exist (a video job). */
+    readonly status = 400,
   ) {
     super(param === null ? message : `${param}: ${message}`);
   }
 
   toBody(): { error: { message: string; type: string; param: string | null; code: string | null } } {
-    return { error: { message: this.message, type: 'invalid_request_error', param: this.param, code: null } };
+    return { error: { message: this.message, type: 'invalid_request_error', param: this.param, code: this.status === 404 ? 'not_found' : null } };
   }
 }
 

@@ -3,7 +3,9 @@
 import type { SimulatorSettings } from '../../config/schema.js';
 import { GatewayError } from '../../openai/errors.js';
 import { abortableSleep, type CallSignal } from '../call-signal.js';
-import type { JsonObject, Provider, UpstreamCall, UpstreamResult } from '../types.js';
+import { readFile } from 'node:fs/promises';
+import type { JsonObject, MediaCall, MediaResult, Provider, UpstreamCall, UpstreamResult } from '../types.js';
+import { answerMedia, DEFAULT_VIDEO_MS } from './media-answers.js';
 import { mapUpstreamStatus } from '../upstream-errors.js';
 import type { Answer, Emission } from './answer.js';
 import { createSimulatorCore, faultErrorBody, type SimulatorCore } from './core.js';
@@ -63,29 +65,57 @@ async function deliver(core: SimulatorCore, answer: Answer, signal: CallSignal):
   return { kind: 'json', body: answer.body };
 }
 
+/** Draws this request's faults and acts them out: a delay, a hang, or an injected error status. */
+async function actOutFault(core: SimulatorCore, signal: CallSignal): Promise<void> {
+  signal.throwIfAborted();
+  const fault = core.nextFault();
+  if (fault.latencyMs > 0) await abortableSleep(fault.latencyMs, signal);
+  if (fault.hang) await untilAborted(signal);
+  if (fault.errorStatus !== null) {
+    const err = mapUpstreamStatus(fault.errorStatus, faultErrorBody(fault.errorStatus));
+    err.upstreamStatus = fault.errorStatus;
+    throw err;
+  }
+}
+
+/** A request the simulator refuses, mapped as a remote backend's answer would be. */
+function refused(err: SimulatorRequestError): GatewayError {
+  const mapped = mapUpstreamStatus(err.status, err.toBody());
+  mapped.upstreamStatus = err.status;
+  return mapped;
+}
+
+async function* once(body: Buffer): AsyncGenerator<Buffer> {
+  yield body;
+}
+
 export function createSimulatorProvider(settings: SimulatorSettings): Provider {
   const core = createSimulatorCore(settings);
+  const videoMs = settings.video_ms ?? DEFAULT_VIDEO_MS;
   return {
     async call(call: UpstreamCall): Promise<UpstreamResult> {
+      await actOutFault(core, call.signal);
       const { signal } = call;
-      signal.throwIfAborted();
-      const fault = core.nextFault();
-      if (fault.latencyMs > 0) await abortableSleep(fault.latencyMs, signal);
-      if (fault.hang) await untilAborted(signal);
-      if (fault.errorStatus !== null) {
-        const err = mapUpstreamStatus(fault.errorStatus, faultErrorBody(fault.errorStatus));
-        err.upstreamStatus = fault.errorStatus;
-        throw err;
-      }
       const body = call.stream === (call.body.stream === true) ? call.body : { ...call.body, stream: call.stream };
       let answer: Answer;
       try {
         answer = core.answer(call.endpoint, body);
       } catch (err) {
-        if (err instanceof SimulatorRequestError) throw mapUpstreamStatus(400, err.toBody());
+        if (err instanceof SimulatorRequestError) throw refused(err);
         throw err;
       }
       return deliver(core, answer, signal);
+    },
+    async media(call: MediaCall): Promise<MediaResult> {
+      await actOutFault(core, call.signal);
+      const file = call.form === undefined ? undefined : await readFile(call.form.file.path);
+      try {
+        const answer = answerMedia({ endpoint: call.endpoint, body: call.body, fields: call.form?.fields, file, jobId: call.jobId }, videoMs);
+        return { contentType: answer.contentType, body: once(answer.body) };
+      } catch (err) {
+        if (err instanceof SimulatorRequestError) throw refused(err);
+        throw err;
+      }
     },
     close(): Promise<void> {
       return Promise.resolve();

@@ -3,7 +3,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SimulatorSettings } from '../../config/schema.js';
-import type { Endpoint, JsonObject } from '../types.js';
+import type { Endpoint, JsonObject, MediaEndpoint } from '../types.js';
+import { DEFAULT_VIDEO_MS, answerMedia, type MediaAnswer, type MediaRequest } from './media-answers.js';
 import type { Answer, Emission, JsonAnswer } from './answer.js';
 import { SIMULATOR_OWNER, createSimulatorCore, faultErrorBody, type Fault, type SimulatorCore } from './core.js';
 import { MessagesRequestError, anthropicErrorBody, anthropicFaultBody, checkMessagesHeaders } from './messages.js';
@@ -251,11 +252,86 @@ function handleMessagesPost(core: SimulatorCore, text: string, req: IncomingMess
   res.once('close', () => clearTimeout(timer));
 }
 
+const MEDIA_POST_ROUTES: Record<string, MediaEndpoint> = {
+  '/v1/images/generations': 'images',
+  '/v1/audio/speech': 'speech',
+  '/v1/audio/transcriptions': 'transcriptions',
+  '/v1/videos/generations': 'video_create',
+};
+const VIDEO_JOB_ROUTE = /^\/v1\/videos\/generations\/([^/]+)(\/content)?$/;
+
+function respondMedia(core: SimulatorCore, videoMs: number, fault: Fault, request: MediaRequest, req: IncomingMessage, res: ServerResponse): void {
+  if (res.destroyed || fault.hang) return;
+  if (fault.errorStatus !== null) {
+    const status = fault.errorStatus;
+    sendJson(req, res, status, JSON.stringify(faultErrorBody(status)), status === 429 || status === 503 ? ['retry-after', '1'] : undefined);
+    return;
+  }
+  let answer: MediaAnswer;
+  try {
+    answer = answerMedia(request, videoMs);
+  } catch (err) {
+    if (err instanceof SimulatorRequestError) {
+      sendJson(req, res, err.status, JSON.stringify(err.toBody()));
+      return;
+    }
+    throw err;
+  }
+  const headers = ['content-type', answer.contentType, 'content-length', String(answer.body.length)];
+  const requestId = req.headers['x-request-id'];
+  if (typeof requestId === 'string') headers.push('x-request-id', requestId);
+  res.writeHead(200, headers);
+  res.end(answer.body);
+}
+
+/** A media request after its faults' delay: answered, or left hanging, or failed as the faults say. */
+function handleMedia(core: SimulatorCore, videoMs: number, request: MediaRequest, req: IncomingMessage, res: ServerResponse): void {
+  const fault = core.nextFault();
+  const run = (): void => {
+    try {
+      respondMedia(core, videoMs, fault, request, req, res);
+    } catch {
+      internalError(req, res);
+    }
+  };
+  if (fault.latencyMs < 1) return run();
+  const timer = setTimeout(run, fault.latencyMs);
+  res.once('close', () => clearTimeout(timer));
+}
+
+/** A media POST's body: JSON, or for transcriptions multipart/form-data (text fields and the `file`). */
+async function mediaRequest(endpoint: MediaEndpoint, raw: Buffer, contentType: string): Promise<MediaRequest> {
+  if (endpoint !== 'transcriptions') {
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch (err) {
+      throw new SimulatorRequestError(null, `We could not parse the JSON body of your request: ${(err as Error).message}`);
+    }
+    if (!isObject(body)) throw new SimulatorRequestError(null, 'The request body must be a JSON object.');
+    return { endpoint, body };
+  }
+  if (!contentType.startsWith('multipart/form-data')) throw new SimulatorRequestError(null, 'Send the request as multipart/form-data.');
+  let form: FormData;
+  try {
+    form = await new Response(raw, { headers: { 'content-type': contentType } }).formData();
+  } catch {
+    throw new SimulatorRequestError(null, 'The multipart/form-data body could not be parsed.');
+  }
+  const fields: Record<string, string> = {};
+  let file: Buffer | undefined;
+  for (const [name, value] of form.entries()) {
+    if (typeof value === 'string') fields[name] = value;
+    else if (name === 'file') file = Buffer.from(await value.arrayBuffer());
+  }
+  return { endpoint, fields, file };
+}
+
 const TOO_LARGE = errorBody(`The request body exceeds ${MAX_BODY_BYTES} bytes.`, 'invalid_request_error', 'request_too_large');
 const MESSAGES_TOO_LARGE = JSON.stringify(anthropicErrorBody('request_too_large', `The request body exceeds ${MAX_BODY_BYTES} bytes.`));
 
-/** Collects a POST body (up to the limit) and hands it over as text; a larger one is a 413. */
-function readBody(req: IncomingMessage, res: ServerResponse, tooLarge: string, onBody: (text: string) => void): void {
+/** Collects a POST body (up to the limit) and hands it over as bytes; a larger one is a 413. */
+function readRawBody(req: IncomingMessage, res: ServerResponse, tooLarge: string, onBody: (raw: Buffer) => void): void {
   const chunks: Buffer[] = [];
   let size = 0;
   req.on('data', (chunk: Buffer) => {
@@ -267,15 +343,20 @@ function readBody(req: IncomingMessage, res: ServerResponse, tooLarge: string, o
       sendJson(req, res, 413, tooLarge);
       return;
     }
-    onBody(chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8'));
+    onBody(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
   });
+}
+
+/** The same, as text. */
+function readBody(req: IncomingMessage, res: ServerResponse, tooLarge: string, onBody: (text: string) => void): void {
+  readRawBody(req, res, tooLarge, (raw) => onBody(raw.toString('utf8')));
 }
 
 function listModels(core: SimulatorCore, created: number): string {
   return JSON.stringify({ object: 'list', data: core.modelNames().map((id) => ({ id, object: 'model', created, owned_by: SIMULATOR_OWNER })) });
 }
 
-function handleRequest(core: SimulatorCore, created: number, req: IncomingMessage, res: ServerResponse): void {
+function handleRequest(core: SimulatorCore, created: number, videoMs: number, req: IncomingMessage, res: ServerResponse): void {
   req.on('error', () => undefined);
   const url = req.url ?? '/';
   const q = url.indexOf('?');
@@ -284,6 +365,25 @@ function handleRequest(core: SimulatorCore, created: number, req: IncomingMessag
   const endpoint = POST_ROUTES[path];
   if (endpoint !== undefined && method === 'POST') {
     readBody(req, res, TOO_LARGE, (text) => handlePost(core, endpoint, text, req, res));
+    return;
+  }
+  const media = MEDIA_POST_ROUTES[path];
+  if (media !== undefined && method === 'POST') {
+    readRawBody(req, res, TOO_LARGE, (raw) => {
+      mediaRequest(media, raw, String(req.headers['content-type'] ?? '')).then(
+        (request) => handleMedia(core, videoMs, request, req, res),
+        (err: unknown) => {
+          if (err instanceof SimulatorRequestError) sendJson(req, res, err.status, JSON.stringify(err.toBody()));
+          else internalError(req, res);
+        },
+      );
+    });
+    return;
+  }
+  const job = method === 'GET' ? VIDEO_JOB_ROUTE.exec(path) : null;
+  if (job !== null) {
+    req.resume();
+    handleMedia(core, videoMs, { endpoint: job[2] ? 'video_content' : 'video_get', jobId: decodeURIComponent(job[1]) }, req, res);
     return;
   }
   if (path === MESSAGES_ROUTE && method === 'POST') {
@@ -303,10 +403,12 @@ function handleRequest(core: SimulatorCore, created: number, req: IncomingMessag
       id = path.slice('/v1/models/'.length);
     }
     sendJson(req, res, 200, JSON.stringify({ id, object: 'model', created, owned_by: SIMULATOR_OWNER }));
-  } else if (endpoint !== undefined || path === MESSAGES_ROUTE || path === '/healthz' || path === '/v1/models') {
+  } else if (endpoint !== undefined || media !== undefined || path === MESSAGES_ROUTE || path === '/healthz' || path === '/v1/models') {
     sendJson(req, res, 405, errorBody(`Method ${method} is not allowed on ${path}.`, 'invalid_request_error', 'method_not_allowed'));
   } else {
-    const known = 'POST /v1/chat/completions, POST /v1/completions, POST /v1/embeddings, POST /v1/messages, GET /v1/models, GET /healthz';
+    const known =
+      'POST /v1/chat/completions, POST /v1/completions, POST /v1/embeddings, POST /v1/messages, POST /v1/images/generations, POST /v1/audio/speech, ' +
+      'POST /v1/audio/transcriptions, POST /v1/videos/generations, GET /v1/videos/generations/{id}[/content], GET /v1/models, GET /healthz';
     sendJson(req, res, 404, errorBody(`Unknown request URL: ${method} ${path}. The simulator serves ${known}.`, 'invalid_request_error', 'unknown_url'));
   }
 }
@@ -315,7 +417,8 @@ export async function startSimulatorServer(opts: SimulatorServerOptions): Promis
   const core = createSimulatorCore(opts.settings);
   const created = Math.floor(Date.now() / 1000);
   const host = opts.host ?? '127.0.0.1';
-  const server = createServer({ keepAlive: true, noDelay: true }, (req, res) => handleRequest(core, created, req, res));
+  const videoMs = opts.settings.video_ms ?? DEFAULT_VIDEO_MS;
+  const server = createServer({ keepAlive: true, noDelay: true }, (req, res) => handleRequest(core, created, videoMs, req, res));
   // Load generators and gateways keep connections open between requests: do not drop them early.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
