@@ -3,6 +3,8 @@
 // cost reserved), route with retries before the first byte — billed by media units (images, characters,
 // audio milliseconds) instead of tokens, and settled when the response has ended (http/app).
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { OutgoingHttpHeaders } from 'node:http';
+import { rateLimitHeaders } from '../limits/headers.js';
 import type { Capability } from '../config/schema.js';
 import { authorizeModel } from '../http/auth.js';
 import { GatewayError, invalidRequest } from '../openai/errors.js';
@@ -225,7 +227,12 @@ export async function createSpeech(deps: MediaDeps, req: SpeechRequest, request:
     // The characters were spoken once the backend answers: billed whether or not the client reads it all.
     state.media = { unit: 'character', count: characters };
     reply.hijack();
-    res.writeHead(200, { ...(reply.getHeaders() as Record<string, string>), 'content-type': contentType ?? 'application/octet-stream' });
+    // The rate-limit headers too: the onSend hook that adds them to other answers does not see this one.
+    res.writeHead(200, {
+      ...(reply.getHeaders() as OutgoingHttpHeaders),
+      ...(state.rateLimit && rateLimitHeaders(state.rateLimit)),
+      'content-type': contentType ?? 'application/octet-stream',
+    });
     state.ttftMs = Math.round((performance.now() - state.start) * 1000) / 1000;
     for await (const chunk of started.result.body) {
       started.timers.activity();

@@ -127,6 +127,8 @@ describe('speech', () => {
       const before = await mark();
       const res = await account.client.audio.speech.create({ model, voice: 'alloy', input: 'Hello there, world.', response_format: 'wav' });
       expect(res.headers.get('content-type')).toBe('audio/wav');
+      expect(res.headers.get('x-ratelimit-limit-requests')).toBe('600');
+      expect(res.headers.get('x-request-id')).toMatch(/^req_/);
       const wav = Buffer.from(await res.arrayBuffer());
       expect(wav.toString('latin1', 0, 4)).toBe('RIFF');
       expect(wav.readUInt32LE(4)).toBe(wav.length - 8);
