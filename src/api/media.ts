@@ -41,14 +41,15 @@ export function admitMedia(deps: MediaDeps, state: RequestState, endpoint: strin
   return admitRequest(deps.accounting, state, endpoint, model, 0, 0, most);
 }
 
-function checkSize(size: string | undefined, model: CatalogModel): void {
+/** A 400 naming `size` when the model lists its sizes and this is not one of them. */
+export function checkSize(size: string | undefined, model: CatalogModel): void {
   const sizes = model.config.sizes;
   if (size === undefined || size === 'auto' || sizes === undefined || sizes.includes(size)) return;
   throw invalidRequest('size', `size: "${size}" is not offered by the model "${model.id}"; use one of ${sizes.map((s) => `"${s}"`).join(', ')}.`);
 }
 
 /** The client's fields, the catalog defaults it left out, and the deployment's model name (set per attempt). */
-function upstreamBody(req: JsonObject, model: CatalogModel): JsonObject {
+export function upstreamBody(req: JsonObject, model: CatalogModel): JsonObject {
   const body: JsonObject = { ...req };
   for (const [field, value] of Object.entries(model.defaults)) if (body[field] === undefined || body[field] === null) body[field] = value;
   return body;
@@ -118,12 +119,15 @@ export async function routeMedia(
   };
 }
 
-/** Reads a whole (small) answer: JSON, a transcript. Bytes are the backend's; its silence is bounded by idle_ms. */
-async function readAll(started: StartedMedia, limit: number): Promise<Buffer> {
+/**
+ * Reads a whole answer of at most `limit` bytes (JSON, a transcript, a finished video); `activity` is told
+ * of each chunk (a call's idle timer, so the backend's silence stays bounded by idle_ms).
+ */
+export async function readAll(body: AsyncIterable<Buffer>, limit: number, activity?: () => void): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of started.result.body) {
-    started.timers.activity();
+  for await (const chunk of body) {
+    activity?.();
     size += chunk.length;
     if (size > limit) throw new GatewayError('upstream_error', `The backend's answer is larger than ${limit} bytes.`);
     chunks.push(chunk);
@@ -131,7 +135,7 @@ async function readAll(started: StartedMedia, limit: number): Promise<Buffer> {
   return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
 }
 
-function readJson(bytes: Buffer): JsonObject {
+export function readJson(bytes: Buffer): JsonObject {
   try {
     const parsed: unknown = JSON.parse(bytes.toString('utf8'));
     if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as JsonObject;
@@ -172,7 +176,7 @@ export async function generateImages(deps: MediaDeps, req: ImageRequest, request
   await admitMedia(deps, state, 'images', model, { unit: 'image', count: n });
   const { started, end } = await routeMedia(model, state, reply, { endpoint: 'images', body: upstreamBody(req, model) });
   await answerFrom(state, reply, end, async () => {
-    const answer = readJson(await readAll(started, MAX_IMAGES_ANSWER));
+    const answer = readJson(await readAll(started.result.body, MAX_IMAGES_ANSWER, () => started.timers.activity()));
     const data = Array.isArray(answer.data) ? (answer.data as JsonObject[]) : [];
     if (data.some((d) => typeof d?.b64_json !== 'string')) {
       throw new GatewayError('upstream_error', 'The backend answered without b64_json images (set the model\'s defaults.response_format to "b64_json").');
@@ -290,7 +294,7 @@ export async function createTranscription(deps: MediaDeps, fields: Transcription
   for (const [name, value] of Object.entries(fields)) if (value !== undefined) form[name] = String(value);
   const { started, end } = await routeMedia(model, state, reply, { endpoint: 'transcriptions', form: { fields: form, file } });
   await answerFrom(state, reply, end, async () => {
-    const bytes = await readAll(started, MAX_TRANSCRIPT_ANSWER);
+    const bytes = await readAll(started.result.body, MAX_TRANSCRIPT_ANSWER, () => started.timers.activity());
     const isJson = started.result.contentType.includes('json');
     const reported = isJson ? reportedDurationMs(readJson(bytes)) : undefined;
     const ms = exactMs ?? reported ?? Math.max(100, Math.ceil((file.size / ESTIMATED_BYTES_PER_SECOND) * 1000));

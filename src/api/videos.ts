@@ -17,12 +17,14 @@ import type { Store } from '../store/store.js';
 import type { VideoJob, VideoJobStatus } from '../store/video-jobs.js';
 import type { BalanceBook } from '../accounting/balance-book.js';
 import { costMicros } from '../accounting/pricing.js';
-import { admitMedia, mediaModel, routeMedia, type MediaDeps } from './media.js';
+import { admitMedia, checkSize, mediaModel, readAll, readJson, routeMedia, upstreamBody, type MediaDeps } from './media.js';
 import { ClientDisconnected } from './stream-relay.js';
 
 const DEFAULT_SECONDS = 4;
 const DEFAULT_MAX_SECONDS = 20;
 const MAX_VIDEO_BYTES = 512 * 1024 * 1024;
+/** A job's JSON (created, or its status). */
+const MAX_JOB_ANSWER = 1024 * 1024;
 /** A job its backend has not finished in this long is given up (and refunded). */
 const GIVE_UP_MS = 24 * 60 * 60 * 1000;
 
@@ -56,17 +58,6 @@ export function videoJobView(job: VideoJob, basePath: string): JsonObject {
   };
 }
 
-async function readAllBytes(body: AsyncIterable<Buffer>, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > limit) throw new GatewayError('upstream_error', `The backend's answer is larger than ${limit} bytes.`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
-}
-
 function backendStatus(value: unknown): VideoJobStatus | undefined {
   return value === 'queued' || value === 'in_progress' || value === 'completed' || value === 'failed' ? value : undefined;
 }
@@ -79,19 +70,15 @@ export async function createVideo(deps: VideoDeps, req: VideoRequest, basePath: 
   const seconds = req.seconds ?? (typeof defaultSeconds === 'number' ? defaultSeconds : DEFAULT_SECONDS);
   const most = model.config.max_video_seconds ?? DEFAULT_MAX_SECONDS;
   if (seconds > most) throw invalidRequest('seconds', `seconds: ${seconds} is too long; the model "${model.id}" makes at most ${most} seconds of video.`);
-  const sizes = model.config.sizes;
-  if (req.size !== undefined && req.size !== 'auto' && sizes !== undefined && !sizes.includes(req.size)) {
-    throw invalidRequest('size', `size: "${req.size}" is not offered by the model "${model.id}"; use one of ${sizes.map((s) => `"${s}"`).join(', ')}.`);
-  }
+  checkSize(req.size, model);
   const media = { unit: 'video_second' as const, count: seconds };
   await admitMedia(deps, state, 'videos', model, media);
-  const body: JsonObject = { ...req, seconds };
-  for (const [field, value] of Object.entries(model.defaults)) if (body[field] === undefined) body[field] = value;
+  const body = upstreamBody({ ...req, seconds }, model);
   const { started, end } = await routeMedia(model, state, reply, { endpoint: 'video_create', body });
   let ok = false;
   try {
-    const answer = JSON.parse((await readAllBytes(started.result.body, 1024 * 1024)).toString('utf8')) as JsonObject;
-    if (typeof answer?.id !== 'string' || answer.id.length === 0) throw new GatewayError('upstream_error', 'The backend answered without a job id.');
+    const answer = readJson(await readAll(started.result.body, MAX_JOB_ANSWER));
+    if (typeof answer.id !== 'string' || answer.id.length === 0) throw new GatewayError('upstream_error', 'The backend answered without a job id.');
     const now = Date.now();
     const job: VideoJob = {
       id: newJobId(),
@@ -123,7 +110,6 @@ export async function createVideo(deps: VideoDeps, req: VideoRequest, basePath: 
     deps.runner.wake();
     await reply.type('application/json').send(JSON.stringify(videoJobView(job, basePath)));
   } catch (err) {
-    if (err instanceof SyntaxError) throw new GatewayError('upstream_error', 'The backend answered with invalid JSON.');
     if (err instanceof ClientDisconnected) return;
     throw err;
   } finally {
@@ -206,7 +192,7 @@ export class VideoJobRunner {
     let status: JsonObject;
     try {
       const result = await deployment.provider.media({ ...call, endpoint: 'video_get' });
-      status = JSON.parse((await readAllBytes(result.body, 1024 * 1024)).toString('utf8')) as JsonObject;
+      status = readJson(await readAll(result.body, MAX_JOB_ANSWER));
     } catch (err) {
       // The backend no longer knows the job: it will not finish.
       if (err instanceof GatewayError && err.upstreamStatus === 404) return this.fail(job, 'upstream_error', 'The backend lost the job.');
@@ -225,7 +211,7 @@ export class VideoJobRunner {
       return;
     }
     const content = await deployment.provider.media({ ...call, endpoint: 'video_content' });
-    const bytes = await readAllBytes(content.body, MAX_VIDEO_BYTES);
+    const bytes = await readAll(content.body, MAX_VIDEO_BYTES);
     await this.store.videos.update(job.id, { status: 'completed', progress: 100, content: { type: content.contentType, bytes }, completedAt: Date.now() });
     this.logger.info({ video_job: job.id, model: job.model, bytes: bytes.length }, 'video job completed');
   }
