@@ -8,7 +8,7 @@ export function registerMigrateCommand(program: Command, io: CliOutput = process
   addStoreOptions(program.command('migrate').description('apply pending store migrations and list what ran')).action((opts: StoreCommandOptions) =>
     runCliAction(io, async () => {
       const config = loadCommandConfig(opts);
-      const store = await openStore({ url: config.storeUrl, migrate: false });
+      const store = await openStore({ url: config.storeUrl, poolSize: config.storePoolSize, migrate: false });
       try {
         const ran = await migrateToLatest(store.db);
         if (ran.length === 0) io.out('store is up to date: no migrations to run');

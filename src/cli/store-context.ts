@@ -53,7 +53,7 @@ export function loadCommandConfig(opts: StoreCommandOptions): Config {
  */
 export async function withStore(opts: StoreCommandOptions, fn: (ctx: StoreContext) => Promise<void>, loaded?: Config): Promise<void> {
   const config = loaded ?? loadCommandConfig(opts);
-  const store = await openStore({ url: config.storeUrl });
+  const store = await openStore({ url: config.storeUrl, poolSize: config.storePoolSize });
   try {
     await fn({ store, config, pepper: resolvePepper(config) });
   } finally {

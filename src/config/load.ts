@@ -4,7 +4,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { ConfigSchema, PROVIDER_TYPES, type RawConfig, type ProviderConfig, type ModelConfig, type LimitValuesConfig, type RetryConfig, type CircuitBreakerConfig, type ProbesConfig } from './schema.js';
+import { ConfigSchema, PROVIDER_TYPES, type RawConfig, type ProviderConfig, type ModelConfig, type LimitValuesConfig, type RetryConfig, type CircuitBreakerConfig, type ProbesConfig, type RedisFailurePolicy } from './schema.js';
 import { EMBEDDED_DEFAULT } from './embedded-default.js';
 import { describeAjvError, valueAt } from '../validation/ajv-errors.js';
 
@@ -27,16 +27,24 @@ export interface Config {
     basePath: string;
     bodyLimitBytes: number;
     heartbeatMs: number;
+    /** How long a graceful shutdown lets in-flight requests run before it cuts them. */
+    shutdownGraceMs: number;
     publicModels: boolean;
     cors: CorsConfig | null;
   };
   dataDir: string;
   storeUrl: string;
+  /** PostgreSQL: the connection pool's size per process (`store.pool_size`). */
+  storePoolSize: number;
   auth: { keyPrefix: string; pepper?: string; adminToken?: string; docUrl?: string; keyCacheMs: number };
   logging: { level: string };
   limits: { defaultTier: string; tiers: Record<string, LimitValuesConfig> };
+  /** The shared limits and reservations of a scale-out deployment (SPEC §11); absent: in process. */
+  redis: RedisConfig | null;
   billing: { initialCreditMicros: number };
   usage: { flushMs: number; maxBatch: number };
+  /** The Prometheus endpoint. */
+  metrics: { enabled: boolean; path: string };
   routing: RoutingConfig;
   providers: Record<string, ProviderConfig>;
   models: ModelConfig[];
@@ -47,6 +55,14 @@ export interface RoutingConfig {
   retry: Required<RetryConfig>;
   breaker: Required<CircuitBreakerConfig>;
   probes: Required<ProbesConfig>;
+}
+
+export interface RedisConfig {
+  url: string;
+  keyPrefix: string;
+  leaseMs: number;
+  commandTimeoutMs: number;
+  failurePolicy: { requests: RedisFailurePolicy; tokens: RedisFailurePolicy; concurrency: RedisFailurePolicy };
 }
 
 export const DEFAULT_RETRY: Required<RetryConfig> = { attempts: 3, budget_ms: 10_000, backoff_ms: 100 };
@@ -178,11 +194,13 @@ export function resolveConfig(doc: unknown, source: string, overrides: ConfigOve
       basePath,
       bodyLimitBytes: raw.server?.body_limit_bytes ?? 8 * 1024 * 1024,
       heartbeatMs: raw.server?.heartbeat_ms ?? 15_000,
+      shutdownGraceMs: raw.server?.shutdown_grace_ms ?? 30_000,
       publicModels: raw.server?.public_models ?? false,
       cors: cors && cors.origins.length > 0 ? { origins: cors.origins, maxAgeS: cors.max_age_s ?? 600 } : null,
     },
     dataDir,
     storeUrl: raw.store?.url ?? `sqlite:${resolve(dataDir, 'floodgate.db')}`,
+    storePoolSize: raw.store?.pool_size ?? 10,
     auth: {
       keyPrefix: raw.auth?.key_prefix ?? 'fk-',
       pepper: raw.auth?.pepper,
@@ -192,8 +210,22 @@ export function resolveConfig(doc: unknown, source: string, overrides: ConfigOve
     },
     logging: { level: raw.logging?.level ?? 'info' },
     limits: { defaultTier: raw.limits?.default_tier ?? 'default', tiers: raw.limits?.tiers ?? {} },
+    redis: raw.redis
+      ? {
+          url: raw.redis.url,
+          keyPrefix: raw.redis.key_prefix ?? 'floodgate:',
+          leaseMs: raw.redis.lease_ms ?? 30_000,
+          commandTimeoutMs: raw.redis.command_timeout_ms ?? 1000,
+          failurePolicy: {
+            requests: raw.redis.failure_policy?.requests_per_minute ?? 'local',
+            tokens: raw.redis.failure_policy?.tokens_per_minute ?? 'local',
+            concurrency: raw.redis.failure_policy?.concurrent_requests ?? 'local',
+          },
+        }
+      : null,
     billing: { initialCreditMicros: Math.round((raw.billing?.initial_credit ?? 0) * 1_000_000) },
     usage: { flushMs: raw.usage?.flush_ms ?? 100, maxBatch: raw.usage?.max_batch ?? 500 },
+    metrics: { enabled: raw.metrics?.enabled ?? true, path: raw.metrics?.path ?? '/metrics' },
     routing: {
       retry: { ...DEFAULT_RETRY, ...raw.routing?.retry },
       breaker: { ...DEFAULT_BREAKER, ...raw.routing?.circuit_breaker },

@@ -177,6 +177,36 @@ export const LimitsSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** What a limit does while Redis cannot be reached (SPEC §11): never silent, always logged and counted. */
+export const REDIS_FAILURE_POLICIES = ['closed', 'open', 'local'] as const;
+
+export const RedisSchema = Type.Object(
+  {
+    url: Type.String({ pattern: '^rediss?://' }),
+    /** Prefix of every key and channel: several gateways (or tests) can share one Redis. */
+    key_prefix: Opt(Type.String({ pattern: '^[A-Za-z0-9:._{}-]{0,64}$' })),
+    /** Concurrency slots and balance reservations expire this long after their holder stops renewing them. */
+    lease_ms: Opt(Type.Integer({ minimum: 1000, maximum: 600_000 })),
+    /** A Redis call that takes longer fails (and the limit's policy applies). */
+    command_timeout_ms: Opt(Type.Integer({ minimum: 10, maximum: 60_000 })),
+    /**
+     * Per limit, while Redis is unreachable: `closed` refuses (503), `open` admits without that limit,
+     * `local` enforces it per instance in memory. Balance reservations always fail closed.
+     */
+    failure_policy: Opt(
+      Type.Object(
+        {
+          requests_per_minute: Opt(StringEnum(REDIS_FAILURE_POLICIES)),
+          tokens_per_minute: Opt(StringEnum(REDIS_FAILURE_POLICIES)),
+          concurrent_requests: Opt(StringEnum(REDIS_FAILURE_POLICIES)),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const BillingSchema = Type.Object(
   {
     /** Credit given to the account created on the first start (currency units, e.g. USD). */
@@ -191,6 +221,16 @@ export const UsageSchema = Type.Object(
     flush_ms: Opt(Type.Integer({ minimum: 1, maximum: 10_000 })),
     /** A batch is written as soon as it holds this many records. */
     max_batch: Opt(Type.Integer({ minimum: 1, maximum: 10_000 })),
+  },
+  { additionalProperties: false },
+);
+
+/** The Prometheus endpoint (SPEC §12): unauthenticated, outside the API's base path. */
+export const MetricsSchema = Type.Object(
+  {
+    /** Off: no /metrics route (a 404) and no per-request observations. */
+    enabled: Opt(Type.Boolean()),
+    path: Opt(Type.String({ pattern: '^/[A-Za-z0-9._~/-]*$' })),
   },
   { additionalProperties: false },
 );
@@ -285,6 +325,8 @@ export const ConfigSchema = Type.Object(
           base_path: Opt(Type.String({ pattern: '^/[A-Za-z0-9._~/-]*$' })),
           body_limit_bytes: Opt(PositiveInt()),
           heartbeat_ms: Opt(PositiveInt()),
+          /** On SIGTERM / SIGINT, how long in-flight requests and streams may run on before they are cut. */
+          shutdown_grace_ms: Opt(Type.Integer({ minimum: 0 })),
           /** Allow `GET /v1/models` without a key. */
           public_models: Opt(Type.Boolean()),
           cors: Opt(
@@ -298,7 +340,16 @@ export const ConfigSchema = Type.Object(
       ),
     ),
     data_dir: Opt(Type.String({ minLength: 1 })),
-    store: Opt(Type.Object({ url: Type.String({ pattern: '^(sqlite:|postgres://|postgresql://)' }) }, { additionalProperties: false })),
+    store: Opt(
+      Type.Object(
+        {
+          url: Type.String({ pattern: '^(sqlite:|postgres://|postgresql://)' }),
+          /** PostgreSQL: the most connections each gateway process opens (default 10). */
+          pool_size: Opt(PositiveInt({ maximum: 1000 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     auth: Opt(
       Type.Object(
         {
@@ -320,8 +371,10 @@ export const ConfigSchema = Type.Object(
       ),
     ),
     limits: Opt(LimitsSchema),
+    redis: Opt(RedisSchema),
     billing: Opt(BillingSchema),
     usage: Opt(UsageSchema),
+    metrics: Opt(MetricsSchema),
     routing: Opt(RoutingSchema),
     providers: Type.Record(Type.String({ pattern: '^[A-Za-z0-9._-]+$' }), ProviderSchema),
     models: Type.Array(ModelSchema, { minItems: 1 }),
@@ -342,6 +395,7 @@ export type RetryConfig = Static<typeof RetrySchema>;
 export type CircuitBreakerConfig = Static<typeof CircuitBreakerSchema>;
 export type ProbesConfig = Static<typeof ProbesSchema>;
 export type LimitValuesConfig = Static<typeof LimitValuesSchema>;
+export type RedisFailurePolicy = (typeof REDIS_FAILURE_POLICIES)[number];
 export type PricingConfig = Static<typeof PricingSchema>;
 export type Category = (typeof CATEGORIES)[number];
 export type Capability = (typeof CAPABILITIES)[number];

@@ -40,6 +40,17 @@ export interface AccountRepository {
   setLimits(id: string, limits: JsonObject | null): Promise<AccountRecord | undefined>;
   /** Current balances (micro-units) of the accounts that exist among `ids`. */
   balances(ids: readonly string[]): Promise<Map<string, number>>;
+  /**
+   * Balance and the running total debited by usage records, of the accounts that exist among `ids`: one
+   * query, each pair read from one row, so a pair is never torn by a usage batch committing in between.
+   */
+  credits(ids: readonly string[]): Promise<Map<string, AccountCredit>>;
+}
+
+export interface AccountCredit {
+  balanceMicros: number;
+  /** Usage costs ever debited from the balance (ledger entries not included). */
+  debitedMicros: number;
 }
 
 export const ACCOUNT_ID_PREFIX = 'acct_';
@@ -82,6 +93,7 @@ export function accountsRepository(db: Kysely<Database>): AccountRepository {
         tier: input.tier ?? 'default',
         status: 'active' as const,
         balance_micros: 0,
+        debited_micros: 0,
         limits: input.limits ? JSON.stringify(input.limits) : null,
         created_at: now,
       };
@@ -117,6 +129,17 @@ export function accountsRepository(db: Kysely<Database>): AccountRepository {
       if (ids.length === 0) return out;
       const rows = await db.selectFrom('accounts').select(['id', 'balance_micros']).where('id', 'in', [...ids]).execute();
       for (const row of rows) out.set(row.id, toNumber(row.balance_micros));
+      return out;
+    },
+    async credits(ids) {
+      const out = new Map<string, AccountCredit>();
+      if (ids.length === 0) return out;
+      const rows = await db
+        .selectFrom('accounts')
+        .select(['id', 'balance_micros', 'debited_micros'])
+        .where('id', 'in', [...new Set(ids)])
+        .execute();
+      for (const row of rows) out.set(row.id, { balanceMicros: toNumber(row.balance_micros), debitedMicros: toNumber(row.debited_micros) });
       return out;
     },
   };

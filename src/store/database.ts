@@ -1,10 +1,11 @@
 // The store's database: the table types Kysely checks queries against, and opening a store from
-// `store.url` (SQLite today; PostgreSQL goes through the same queries and migrations later, §11).
+// `store.url`: a SQLite file (embedded) or PostgreSQL (scale-out, §11), through the same queries and migrations.
 import { videoJobRepository } from './video-jobs.js';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql, type ColumnType, type SqliteDatabase as KyselySqliteDatabase } from 'kysely';
+import pg from 'pg';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type ColumnType, type SqliteDatabase as KyselySqliteDatabase } from 'kysely';
 import { migrateToLatest } from './migrations.js';
 import { accountsRepository } from './accounts.js';
 import { apiKeysRepository } from './api-keys.js';
@@ -16,7 +17,8 @@ import type { Store } from './store.js';
 // Conventions every table follows, so one set of queries serves SQLite and PostgreSQL:
 // timestamps are integer milliseconds since the epoch (bigint columns), money is integer micro-units
 // (bigint), JSON is stored as text and parsed by the repositories. PostgreSQL returns bigint as a
-// string unless told otherwise: the repositories convert with Number() so either works.
+// string unless told otherwise (this store's pool tells it to parse them), and sums as numeric strings:
+// the repositories convert with Number() so either works.
 
 export interface AccountsTable {
   id: string;
@@ -24,6 +26,8 @@ export interface AccountsTable {
   tier: ColumnType<string, string | undefined, string>;
   status: ColumnType<'active' | 'disabled', 'active' | 'disabled' | undefined, 'active' | 'disabled'>;
   balance_micros: ColumnType<number | string, number | undefined, number>;
+  /** The running total of usage costs ever debited from `balance_micros` by usage records (not ledger entries). */
+  debited_micros: ColumnType<number | string, number | undefined, number>;
   /** JSON object: per-account limit overrides. */
   limits: string | null;
   created_at: ColumnType<number | string, number, never>;
@@ -134,18 +138,27 @@ export interface OpenStoreOptions {
   migrate?: boolean;
   /** SQLite: how long a writer waits for the lock before failing. */
   busyTimeoutMs?: number;
+  /** PostgreSQL: connections in the pool (default 10). */
+  poolSize?: number;
+  /** PostgreSQL: how long opening a connection (or waiting for a free one) may take (default 5 s). */
+  connectTimeoutMs?: number;
+  /**
+   * PostgreSQL: a pooled connection failed outside a query (the server restarted, the network dropped).
+   * The pool drops it and opens another when needed; this only reports it. Default: ignored.
+   */
+  onConnectionError?: (err: Error) => void;
 }
 
 /** Opens the store named by `url` and brings its schema up to date. */
 export async function openStore(opts: OpenStoreOptions): Promise<Store> {
   const db = createKysely(opts);
-  if (opts.migrate !== false) {
-    try {
-      await migrateToLatest(db);
-    } catch (err) {
-      await db.destroy();
-      throw err;
-    }
+  try {
+    // A server that cannot be reached fails here, at once and with the URL's password left out.
+    if (isPostgresUrl(opts.url)) await checkConnection(db, opts.url);
+    if (opts.migrate !== false) await migrateToLatest(db);
+  } catch (err) {
+    await db.destroy().catch(() => undefined);
+    throw err;
   }
   return {
     db,
@@ -170,10 +183,50 @@ function createKysely(opts: OpenStoreOptions): Kysely<Database> {
     const database = withStatementCache(openSqlite(sqlitePath(url), opts));
     return new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
   }
-  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
-    throw new Error('PostgreSQL store (store.url: postgres://…) is not available in this build yet');
-  }
+  if (isPostgresUrl(url)) return new Kysely<Database>({ dialect: new PostgresDialect({ pool: openPool(url, opts) }) });
   throw new Error(`unsupported store.url ${JSON.stringify(redactUrl(url))}: expected sqlite:PATH or postgres://…`);
+}
+
+export function isPostgresUrl(url: string): boolean {
+  return url.startsWith('postgres://') || url.startsWith('postgresql://');
+}
+
+/** pg's object identifier of `bigint` (int8). */
+const INT8_OID = 20;
+const DEFAULT_POOL_SIZE = 10;
+const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+
+function openPool(url: string, opts: OpenStoreOptions): pg.Pool {
+  // Every integer the store keeps (money in micro-units, milliseconds, token counts) is far below 2^53, so
+  // bigint columns and count(*) are read as numbers. Set on this pool only, not on pg's global parsers.
+  const types = new pg.TypeOverrides();
+  types.setTypeParser(INT8_OID, (text: string) => Number(text));
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.poolSize ?? DEFAULT_POOL_SIZE,
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    keepAlive: true,
+    application_name: 'floodgate',
+    types,
+  });
+  // An 'error' event nobody listens to would end the process. A connection that breaks emits it on itself
+  // (checked out, between the statements of a transaction, as well as idle), and the pool repeats it for
+  // an idle one: each connection gets a listener that reports, the pool one that only keeps the process
+  // alive. The broken connection is dropped and the next query opens another; a running query rejects.
+  const report = (err: Error) => opts.onConnectionError?.(new Error(redactSecret(err.message, url)));
+  pool.on('connect', (client) => client.on('error', report));
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+async function checkConnection(db: Kysely<Database>, url: string): Promise<void> {
+  try {
+    await sql`select 1`.execute(db);
+  } catch (err) {
+    // No `cause`: the driver's error may carry the connection settings, password included.
+    const reason = err instanceof Error ? err.message || String((err as { code?: unknown }).code ?? err.name) : String(err);
+    throw new Error(`cannot connect to the PostgreSQL store ${redactUrl(url)}: ${redactSecret(reason, url)}`);
+  }
 }
 
 /** `sqlite:/abs`, `sqlite:rel`, `sqlite:///abs` or `sqlite::memory:` → a better-sqlite3 filename. */
@@ -235,8 +288,25 @@ function withStatementCache(sqlite: SqliteDatabase.Database, size = STATEMENT_CA
   };
 }
 
+/** The URL with its user and password replaced (`postgres://***@db/floodgate`). */
 function redactUrl(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//***@');
+}
+
+/** `text` with the URL's password (as written and decoded) and the URL itself redacted. */
+function redactSecret(text: string, url: string): string {
+  let out = text.split(url).join(redactUrl(url));
+  const password = /^[a-z]+:\/\/[^:@/]*:([^@/]*)@/i.exec(url)?.[1];
+  if (password) {
+    let decoded = password;
+    try {
+      decoded = decodeURIComponent(password);
+    } catch {
+      // Not percent-encoded: the raw form is the only form.
+    }
+    for (const secret of new Set([password, decoded])) out = out.split(secret).join('***');
+  }
+  return out;
 }
 
 /** A unique constraint refused a row (SQLite SQLITE_CONSTRAINT_UNIQUE / PRIMARYKEY, PostgreSQL 23505). */

@@ -1,7 +1,22 @@
 // Schema migrations, in code and in order: each entry runs once per database, on SQLite and PostgreSQL
-// alike (portable column types only: text, integer, bigint, blob — Kysely's `blob` is bytea on PostgreSQL;
-// no dialect-specific DDL).
-import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+// alike (portable column types only: text, integer, bigint, blob — `blob` becomes bytea on PostgreSQL, see
+// `portableDdl`; no dialect-specific DDL).
+import {
+  Migrator,
+  OperationNodeTransformer,
+  PostgresAdapter,
+  sql,
+  type DataTypeNode,
+  type Kysely,
+  type KyselyPlugin,
+  type Migration,
+  type MigrationProvider,
+  type PluginTransformQueryArgs,
+  type PluginTransformResultArgs,
+  type QueryResult,
+  type RootOperationNode,
+  type UnknownRow,
+} from 'kysely';
 import type { Database } from './database.js';
 
 /** Ordered by name; a new migration is appended with the next number and never edits an old one. */
@@ -136,7 +151,39 @@ export const MIGRATIONS: Record<string, Migration> = {
       await db.schema.alterTable('usage_records').dropColumn('media_unit').execute();
     },
   },
+  '004_debited': {
+    async up(db: Kysely<unknown>) {
+      // What usage records have debited from the balance, ever: a balance book that keeps the costs it
+      // settled elsewhere (Redis) compares its own running total with this one (SPEC §11).
+      await db.schema
+        .alterTable('accounts')
+        .addColumn('debited_micros', 'bigint', (c) => c.notNull().defaultTo(0))
+        .execute();
+      // Every usage record with a cost was debited in the transaction that stored it.
+      await sql`update accounts set debited_micros = coalesce((select sum(u.cost_micros) from usage_records u where u.account_id = accounts.id), 0)`.execute(db);
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('accounts').dropColumn('debited_micros').execute();
+    },
+  },
 };
+
+/** Writes the one column type that differs by dialect: `blob` is `bytea` on PostgreSQL. */
+class PostgresTypes extends OperationNodeTransformer {
+  protected override transformDataType(node: DataTypeNode): DataTypeNode {
+    return node.dataType === 'blob' ? { ...node, dataType: 'bytea' } : node;
+  }
+}
+
+const postgresDdl: KyselyPlugin = {
+  transformQuery: (args: PluginTransformQueryArgs): RootOperationNode => new PostgresTypes().transformNode(args.node, args.queryId),
+  transformResult: (args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> => Promise.resolve(args.result),
+};
+
+/** The handle migrations run on: the store's, with the DDL rewrite on PostgreSQL (only here, off the query path). */
+function portableDdl(db: Kysely<Database>): Kysely<Database> {
+  return db.getExecutor().adapter instanceof PostgresAdapter ? db.withPlugin(postgresDdl) : db;
+}
 
 const provider: MigrationProvider = {
   getMigrations: () => Promise.resolve(MIGRATIONS),
@@ -144,7 +191,7 @@ const provider: MigrationProvider = {
 
 /** Runs every pending migration; returns the names of those that ran (empty when up to date). */
 export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
-  const migrator = new Migrator({ db, provider });
+  const migrator = new Migrator({ db: portableDdl(db), provider });
   const { error, results } = await migrator.migrateToLatest();
   if (error !== undefined) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
@@ -154,9 +201,15 @@ export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
+/** Runs the pending migrations up to and including `name` (tests of a migration on older data). */
+export async function migrateTo(db: Kysely<Database>, name: string): Promise<void> {
+  const { error } = await new Migrator({ db: portableDdl(db), provider }).migrateTo(name);
+  if (error !== undefined) throw error instanceof Error ? error : new Error(String(error));
+}
+
 /** Names of the migrations this build knows, and which of them the database has applied. */
 export async function migrationStatus(db: Kysely<Database>): Promise<{ name: string; applied: boolean }[]> {
-  const migrator = new Migrator({ db, provider });
+  const migrator = new Migrator({ db: portableDdl(db), provider });
   const infos = await migrator.getMigrations();
   return infos.map((m) => ({ name: m.name, applied: m.executedAt !== undefined }));
 }

@@ -59,7 +59,10 @@ export interface UsageBucket extends UsageTotals {
 }
 
 export interface UsageRepository {
-  /** Inserts the records and debits each account by their summed cost, in one transaction. */
+  /**
+   * Inserts the records and debits each account by their summed cost (adding it to `debited_micros` in
+   * the same statement), in one transaction.
+   */
   insertBatch(records: readonly UsageRecord[]): Promise<void>;
   /** Whether a record with this id is stored. */
   has(id: string): Promise<boolean>;
@@ -198,11 +201,16 @@ export function usageRepository(db: Kysely<Database>): UsageRepository {
         statements.push({ ...insertOf(size), parameters: records.slice(i, i + size).flatMap(rowValues) });
       }
     }
-    for (const [accountId, cost] of debits) {
+    // Accounts in one order (by id) for every batch: on PostgreSQL each UPDATE holds its row lock until
+    // commit, and two gateways debiting the same accounts in different orders would deadlock.
+    const accountIds = [...debits.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    for (const accountId of accountIds) {
+      const cost = debits.get(accountId)!;
       statements.push(
         db
           .updateTable('accounts')
-          .set({ balance_micros: sql<number>`balance_micros - ${cost}` })
+          // In the same statement: a reader of the row sees both or neither (accounts.credits).
+          .set({ balance_micros: sql<number>`balance_micros - ${cost}`, debited_micros: sql<number>`debited_micros + ${cost}` })
           .where('id', '=', accountId)
           .compile(),
       );

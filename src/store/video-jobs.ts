@@ -135,7 +135,7 @@ export function videoJobRepository(db: Kysely<Database>): VideoJobRepository {
       return row === undefined ? undefined : toJob(row as JobRow);
     },
     async active() {
-      const rows = await select().where('status', 'in', ['queued', 'in_progress']).orderBy('created_at').execute();
+      const rows = await select().where('status', 'in', ['queued', 'in_progress']).orderBy('created_at').orderBy('id').execute();
       return rows.map((r) => toJob(r as JobRow));
     },
     async update(id, update, now = Date.now()) {

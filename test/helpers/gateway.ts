@@ -57,6 +57,7 @@ export function testConfig(overrides: Partial<RawConfig> = {}): RawConfig {
 /**
  * Starts the gateway in this process on a fresh data directory — or on `opts.dataDir`, a restart on an
  * earlier gateway's store, which `close` then leaves in place (`keepData`) for the caller to remove.
+ * With `store.url` in the config the store is that database (a PostgreSQL one the caller made and drops).
  */
 export async function startTestGateway(raw: RawConfig = testConfig(), opts: { dataDir?: string; keepData?: boolean } = {}): Promise<TestGateway> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'floodgate-test-'));
@@ -69,8 +70,8 @@ export async function startTestGateway(raw: RawConfig = testConfig(), opts: { da
     },
   });
   const gateway = await startGateway(config, { logger: createLogger('info', sink) });
-  // A restart prints no key: its callers use keys they made before.
-  const apiKey = gateway.firstStart.apiKey ?? (opts.dataDir === undefined ? undefined : '');
+  // A restart, or a second gateway on a shared store, prints no key: its callers use keys they made before.
+  const apiKey = gateway.firstStart.apiKey ?? (opts.dataDir === undefined && raw.store === undefined ? undefined : '');
   if (apiKey === undefined) throw new Error('the first start printed no API key');
   return {
     gateway,

@@ -13,6 +13,7 @@ import type { CliOutput } from '../../src/cli/store-context.js';
 import { openStore } from '../../src/store/database.js';
 import { hashApiKey, loadOrCreateSecret } from '../../src/auth/key-material.js';
 import type { UsageRecord } from '../../src/store/usage.js';
+import { createTestDatabase } from '../helpers/postgres.js';
 
 interface RunResult {
   out: string[];
@@ -228,17 +229,32 @@ describe('migrate command', () => {
   it('lists what ran, then that nothing is pending', async () => {
     const first = await run(['migrate']);
     expect(first.exitCode).toBe(0);
-    expect(first.out).toEqual(['applied 001_accounts_keys', 'applied 002_ledger_usage', 'applied 003_media']);
+    expect(first.out).toEqual(['applied 001_accounts_keys', 'applied 002_ledger_usage', 'applied 003_media', 'applied 004_debited']);
     expect(existsSync(join(dataDir, 'floodgate.db'))).toBe(true);
     expect((await run(['migrate'])).out).toEqual(['store is up to date: no migrations to run']);
   });
 
-  it('a PostgreSQL url is a runtime failure (exit 1) with a clear message', async () => {
-    writeFileSync(configPath, CONFIG + 'store: { url: "postgres://u:pw@localhost/floodgate" }\n');
+  it('migrates a PostgreSQL store named by the config, without a data directory', async () => {
+    const database = await createTestDatabase('cli');
+    try {
+      writeFileSync(configPath, CONFIG + `store: { url: "${database.url}", pool_size: 2 }\n`);
+      const first = await run(['migrate']);
+      expect(first.err).toEqual([]);
+      expect(first.exitCode).toBe(0);
+      expect(first.out).toEqual(['applied 001_accounts_keys', 'applied 002_ledger_usage', 'applied 003_media', 'applied 004_debited']);
+      expect((await run(['migrate'])).out).toEqual(['store is up to date: no migrations to run']);
+      expect(existsSync(dataDir)).toBe(false);
+    } finally {
+      await database.drop();
+    }
+  });
+
+  it('a PostgreSQL server that cannot be reached is a runtime failure (exit 1), without the password', async () => {
+    writeFileSync(configPath, CONFIG + 'store: { url: "postgres://u:pw-secret@127.0.0.1:1/floodgate" }\n');
     const result = await run(['migrate']);
     expect(result.exitCode).toBe(1);
-    expect(result.err[0]).toMatch(/PostgreSQL store .* not available in this build yet/);
-    expect(result.err.join('')).not.toContain('pw@');
+    expect(result.err[0]).toMatch(/^error: cannot connect to the PostgreSQL store postgres:\/\/\*\*\*@127\.0\.0\.1:1\/floodgate: .*ECONNREFUSED/);
+    expect(result.err.join('')).not.toContain('pw-secret');
   });
 });
 

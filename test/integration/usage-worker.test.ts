@@ -38,6 +38,8 @@ describe('usage writer thread', () => {
     await sink.close();
     expect(await store.usage.totals({})).toMatchObject({ requests: 2, costMicros: 15 });
     expect((await store.accounts.getById(account.id))?.balanceMicros).toBe(85);
+    // The thread's statements add what they debit to debited_micros, in the same transaction.
+    expect(await store.accounts.credits([account.id])).toEqual(new Map([[account.id, { balanceMicros: 85, debitedMicros: 15 }]]));
     await store.close();
   });
 });

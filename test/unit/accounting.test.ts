@@ -1,5 +1,5 @@
 // Prices in integers, the balance book's reservations, and the usage writer's group commit on a real
-// SQLite store.
+// store: SQLite, and PostgreSQL (a throwaway database).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { openStore } from '../../src/store/database.js';
 import type { Store } from '../../src/store/store.js';
 import type { UsageRecord } from '../../src/store/usage.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { createTestDatabase } from '../helpers/postgres.js';
 
 const silent = createLogger('silent', new Writable({ write: (_c, _e, cb) => cb() }));
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -20,7 +21,17 @@ afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
 
-async function tempStore(): Promise<Store> {
+const DIALECTS = ['sqlite', 'postgres'] as const;
+type Dialect = (typeof DIALECTS)[number];
+
+async function tempStore(dialect: Dialect = 'sqlite'): Promise<Store> {
+  if (dialect === 'postgres') {
+    const database = await createTestDatabase('acct');
+    cleanups.push(() => database.drop());
+    const store = await openStore({ url: database.url });
+    cleanups.push(() => store.close());
+    return store;
+  }
   const dir = mkdtempSync(join(tmpdir(), 'floodgate-acct-'));
   const store = await openStore({ url: `sqlite:${join(dir, 'f.db')}` });
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }), () => store.close());
@@ -109,9 +120,9 @@ describe('balance book', () => {
   });
 });
 
-describe('usage writer', () => {
+describe.each(DIALECTS)('usage writer (%s)', (dialect) => {
   it('writes a batch and its debits in one transaction, and flushes on close', async () => {
-    const store = await tempStore();
+    const store = await tempStore(dialect);
     const account = await store.accounts.create({ name: 'a' });
     await store.ledger.record({ accountId: account.id, kind: 'credit', amountMicros: 10_000, reason: 'test', actor: 'test' });
     const book = new MemoryBalanceBook((ids) => store.accounts.balances(ids), 0);
@@ -122,10 +133,12 @@ describe('usage writer', () => {
     await writer.close();
     expect(await store.usage.totals({ accountId: account.id })).toMatchObject({ requests: 25, costMicros: 175, promptTokens: 250 });
     expect((await store.accounts.getById(account.id))?.balanceMicros).toBe(10_000 - 175);
+    expect(await store.accounts.credits([account.id])).toEqual(new Map([[account.id, { balanceMicros: 10_000 - 175, debitedMicros: 175 }]]));
   });
 
-  it('writes as soon as a batch is full, and after flush_ms otherwise', async () => {
-    const store = await tempStore();
+  // The writer's timing, measured in milliseconds: on the in-process store, where a write takes less than one.
+  it.runIf(dialect === 'sqlite')('writes as soon as a batch is full, and after flush_ms otherwise', async () => {
+    const store = await tempStore(dialect);
     const account = await store.accounts.create({ name: 'a' });
     const book = new MemoryBalanceBook((ids) => store.accounts.balances(ids), 0);
     const writer = new UsageWriter(directSink(store.usage), book, { flushMs: 50, maxBatch: 10 }, silent);
@@ -141,7 +154,7 @@ describe('usage writer', () => {
   });
 
   it('keeps a batch whose write failed and writes it later, once', async () => {
-    const store = await tempStore();
+    const store = await tempStore(dialect);
     const account = await store.accounts.create({ name: 'a' });
     const book = new MemoryBalanceBook((ids) => store.accounts.balances(ids), 0);
     let fail = true;
@@ -157,9 +170,9 @@ describe('usage writer', () => {
   });
 });
 
-describe('usage writer retries', () => {
+describe.each(DIALECTS)('usage writer retries (%s)', (dialect) => {
   it('does not write twice a batch that committed although its write reported a failure', async () => {
-    const store = await tempStore();
+    const store = await tempStore(dialect);
     const account = await store.accounts.create({ name: 'a' });
     await store.ledger.record({ accountId: account.id, kind: 'credit', amountMicros: 1000, reason: 'test', actor: 'test' });
     const book = new MemoryBalanceBook((ids) => store.accounts.balances(ids), 0);
@@ -184,9 +197,9 @@ describe('usage writer retries', () => {
   });
 });
 
-describe('usage queries', () => {
+describe.each(DIALECTS)('usage queries (%s)', (dialect) => {
   it('totals and buckets by account, key, model and time', async () => {
-    const store = await tempStore();
+    const store = await tempStore(dialect);
     const a = await store.accounts.create({ name: 'a' });
     const records = [0, 1, 2, 61, 62].map((i) => record(a.id, 10, i));
     records[4].model = 'other';

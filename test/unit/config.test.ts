@@ -65,7 +65,17 @@ describe('config', () => {
     const cfg = resolveConfig(structuredClone(EMBEDDED_DEFAULT), 'test', { host: '0.0.0.0', port: 9000, dataDir: '/tmp/fg' });
     expect(cfg.server).toMatchObject({ host: '0.0.0.0', port: 9000, basePath: '/v1', bodyLimitBytes: 8 * 1024 * 1024, cors: null });
     expect(cfg.storeUrl).toBe('sqlite:/tmp/fg/floodgate.db');
+    expect(cfg.storePoolSize).toBe(10);
     expect(cfg.auth.keyPrefix).toBe('fk-');
+  });
+
+  it('takes a PostgreSQL store with its pool size', () => {
+    const cfg = resolveConfig(configWith((c) => (c.store = { url: 'postgres://fg:pw@db:5432/floodgate', pool_size: 25 })), 'test');
+    expect(cfg.storeUrl).toBe('postgres://fg:pw@db:5432/floodgate');
+    expect(cfg.storePoolSize).toBe(25);
+    expect(errorOf(configWith((c) => (c.store = { url: 'postgres://db/x', pool_size: 0 })))).toMatch(/^store\.pool_size: must be >= 1/);
+    expect(errorOf(configWith((c) => (c.store = { url: 'postgres://db/x', pool_size: 2.5 })))).toMatch(/^store\.pool_size: must be an integer/);
+    expect(errorOf(configWith((c) => (c.store = { url: 'mysql://db/x' })))).toMatch(/^store\.url: /);
   });
 
   it('keeps examples/embedded-default.yaml identical to the built-in default', () => {
