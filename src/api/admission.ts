@@ -46,7 +46,10 @@ export async function takeRequest(accounting: Accounting, state: RequestState): 
   if (principal.limits.length === 0) return;
   const result = await accounting.limiter.takeRequest(principal.limits);
   state.rateLimit = result.snapshot;
-  if (!result.ok) throw rateLimitError(result);
+  if (!result.ok) {
+    state.rejected = result.kind;
+    throw rateLimitError(result);
+  }
 }
 
 /** The caller's buckets as they stand, without taking from them (GET /v1/models). */
@@ -81,13 +84,24 @@ export async function admitRequest(
   if (principal.limits.length > 0) {
     const result = await accounting.limiter.admitWork(principal.limits, tokens);
     state.rateLimit = result.snapshot;
-    if (!result.ok) throw rateLimitError(result, tokens);
+    if (!result.ok) {
+      state.rejected = result.kind;
+      throw rateLimitError(result, tokens);
+    }
     lease = result.lease;
   }
   const prices = model.prices;
   const maxCost = maxCostMicros(prices, promptTokens, maxOutputTokens, maxMedia);
-  const reserved = await accounting.book.reserve(principal.accountId, maxCost);
+  let reserved;
+  try {
+    reserved = await accounting.book.reserve(principal.accountId, maxCost);
+  } catch (err) {
+    // Reservations fail closed (the shared store is unreachable): give the tokens and slot back.
+    if (lease) await accounting.limiter.finish(lease, 0);
+    throw err;
+  }
   if (!reserved.ok) {
+    state.rejected = 'balance';
     if (lease) {
       await accounting.limiter.finish(lease, 0);
       // The headers show the tokens given back, not the ones taken a moment ago.

@@ -140,6 +140,11 @@ export class VideoJobRunner {
     private readonly book: BalanceBook,
     private readonly logger: Logger,
     private readonly pollMs = 500,
+    /**
+     * Whether this instance runs the passes now: with several instances, one of them holds the runner's
+     * lock (redis) and the others stand by. Absent: always.
+     */
+    private readonly claim: () => Promise<boolean> = () => Promise.resolve(true),
   ) {}
 
   start(): void {
@@ -179,6 +184,7 @@ export class VideoJobRunner {
   }
 
   private async pass(): Promise<void> {
+    if (!(await this.claim())) return;
     for (const job of await this.store.videos.active()) {
       if (this.stopped) return;
       await this.advance(job).catch((err: unknown) => this.logger.warn({ err, video_job: job.id }, 'video job not advanced'));

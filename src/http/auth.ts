@@ -92,7 +92,13 @@ export class Authenticator {
   }
 
   private async lookupKey(key: string, now: number): Promise<CacheEntry> {
-    const identity = await this.lookup(hashApiKey(this.pepper, key));
+    let identity: KeyIdentity | undefined;
+    try {
+      identity = await this.lookup(hashApiKey(this.pepper, key));
+    } catch (err) {
+      // Not the caller's fault, and not a 401: the key may well be valid.
+      throw new GatewayError('store_unavailable', 'Your API key cannot be checked right now (the gateway\'s database is unreachable); retry shortly.', { retryAfterMs: 1000, cause: err });
+    }
     return {
       identity,
       principal: identity && {

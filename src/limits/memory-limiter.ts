@@ -31,17 +31,21 @@ function refill(bucket: Bucket, perMinute: number, now: number): void {
   bucket.at = now;
 }
 
-function msToRefill(level: number, target: number, perMinute: number): number {
+export function msToRefill(level: number, target: number, perMinute: number): number {
   return level >= target ? 0 : Math.ceil(((target - level) * MINUTE_MS) / perMinute);
 }
 
-function reading(bucket: Bucket, perMinute: number, now: number): BucketReading {
-  const level = levelAt(bucket, perMinute, now);
+/** What the headers say of a bucket holding `level` of `perMinute`. */
+export function readingOf(level: number, perMinute: number): BucketReading {
   return { limit: perMinute, remaining: Math.max(0, Math.floor(level)), resetMs: msToRefill(level, perMinute, perMinute) };
 }
 
+function reading(bucket: Bucket, perMinute: number, now: number): BucketReading {
+  return readingOf(levelAt(bucket, perMinute, now), perMinute);
+}
+
 /** The tighter of two readings: fewer remaining, then the longer reset. */
-function tighter(a: BucketReading | undefined, b: BucketReading): BucketReading {
+export function tighter(a: BucketReading | undefined, b: BucketReading): BucketReading {
   if (a === undefined) return b;
   if (b.remaining !== a.remaining) return b.remaining < a.remaining ? b : a;
   return b.resetMs > a.resetMs ? b : a;

@@ -36,7 +36,16 @@ export const ERRORS = {
   rate_limit_exceeded: { status: 429, type: 'rate_limit_error', code: 'rate_limit_exceeded' },
   upstream_error: { status: 502, type: 'api_error', code: 'upstream_error' },
   model_unavailable: { status: 503, type: 'service_unavailable', code: 'model_unavailable' },
+  /** Redis (shared limits, balance reservations) is unreachable and the policy is to refuse. */
+  limits_unavailable: { status: 503, type: 'service_unavailable', code: 'limits_unavailable' },
+  /** The database cannot be reached (a key cannot be looked up, a balance cannot be read). */
+  store_unavailable: { status: 503, type: 'service_unavailable', code: 'store_unavailable' },
   upstream_timeout: { status: 504, type: 'api_error', code: 'upstream_timeout' },
+  /**
+   * The gateway is shutting down (SPEC §6: a 503 `model_unavailable`); its own name so that routing does
+   * not take it for a backend's failure and try another deployment.
+   */
+  shutting_down: { status: 503, type: 'service_unavailable', code: 'model_unavailable' },
   internal_error: { status: 500, type: 'api_error', code: 'internal_error' },
   // The admin API (SPEC §13).
   invalid_admin_token: { status: 401, type: 'authentication_error', code: 'invalid_admin_token', docUrl: true },

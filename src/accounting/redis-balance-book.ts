@@ -1,0 +1,268 @@
+// Balance reservations shared by every instance (SPEC §10, §11). The durable balance and the ledger stay
+// in the store; Redis holds, per account, what admission needs to decide across instances at once:
+//
+//   credits  = balance + debited_micros, read from the store in one row. A usage debit lowers the balance
+//              and raises debited_micros by the same amount, so the sum moves only with ledger entries
+//              (credits, refunds, adjustments): it can be read at any moment without racing the writers.
+//   spent    = every cost settled in the cluster, counted from the account's debited_micros when Redis
+//              first saw it. spent − debited_micros is what is settled but not yet written to the store.
+//   reserved = the maximum costs of the requests in flight, each a field `r:<id>` that expires unless its
+//              instance renews it (an instance that dies gives its reservations back by itself).
+//
+//   available = credits − spent − reserved   (= balance − not-yet-written costs − reservations)
+//
+// Reserve, settle and release are each one Lua script, so no two instances can spend the same micro-unit.
+// `credits` is re-read from the store when it is older than `refreshMs`, after a ledger entry (`refresh`)
+// and before any refusal. Reservations fail closed: without Redis no priced request is admitted.
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { GatewayError } from '../openai/errors.js';
+import type { RedisConnection } from '../redis/connection.js';
+import type { FailureReport } from '../limits/redis-limiter.js';
+import type { BalanceBook, Reservation, ReserveResult } from './balance-book.js';
+
+/** Per account: the balance and the usage costs ever debited, as one row of the store has them. */
+export type CreditsLoader = (accountIds: readonly string[]) => Promise<Map<string, { balanceMicros: number; debitedMicros: number }>>;
+
+// Expired reservations leave the total; their field stays a while as 'x' so a late settle still counts its
+// cost once, then goes. KEYS[1] is the account's hash, KEYS[2] its reservations by expiry.
+const PURGE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function purge(bal, res)
+  local due = redis.call('ZRANGEBYSCORE', res, '-inf', now, 'LIMIT', 0, 100)
+  for _, id in ipairs(due) do
+    local amount = redis.call('HGET', bal, 'r:' .. id)
+    if amount == 'x' or not amount then
+      redis.call('HDEL', bal, 'r:' .. id)
+      redis.call('ZREM', res, id)
+    else
+      redis.call('HINCRBY', bal, 'reserved', '-' .. amount)
+      redis.call('HSET', bal, 'r:' .. id, 'x')
+      redis.call('ZADD', res, now + 3600000, id)
+    end
+  end
+end
+`;
+
+// ARGV: amount, id, lease ms, max age of credits ms, [credits, debited] when just read from the store.
+// Returns {'ok', available after} | {'short', available} | {'load'} (nothing known or too old).
+const RESERVE = `${PURGE}
+local bal, res = KEYS[1], KEYS[2]
+local amount, id, leaseMs, maxAge = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+if ARGV[5] then
+  if redis.call('HEXISTS', bal, 'spent') == 0 then redis.call('HSET', bal, 'spent', ARGV[6], 'reserved', 0) end
+  redis.call('HSET', bal, 'credits', ARGV[5], 'at', now)
+else
+  local at = redis.call('HGET', bal, 'at')
+  if not at or now - tonumber(at) > maxAge then return { 'load' } end
+end
+purge(bal, res)
+local v = redis.call('HMGET', bal, 'credits', 'spent', 'reserved')
+local available = tonumber(v[1]) - tonumber(v[2]) - tonumber(v[3])
+if available < amount then return { 'short', string.format('%.0f', available) } end
+redis.call('HINCRBY', bal, 'reserved', ARGV[1])
+redis.call('HSET', bal, 'r:' .. id, ARGV[1])
+redis.call('ZADD', res, now + leaseMs, id)
+return { 'ok', string.format('%.0f', available - amount) }
+`;
+
+// ARGV: id, cost. Once per reservation: a second settle (a retried call) finds no field and does nothing.
+const SETTLE = `${PURGE}
+local bal, res = KEYS[1], KEYS[2]
+local id, cost = ARGV[1], tonumber(ARGV[2])
+local amount = redis.call('HGET', bal, 'r:' .. id)
+if not amount then return 0 end
+if amount ~= 'x' then redis.call('HINCRBY', bal, 'reserved', '-' .. amount) end
+redis.call('HDEL', bal, 'r:' .. id)
+redis.call('ZREM', res, id)
+if cost > 0 and redis.call('HEXISTS', bal, 'spent') == 1 then redis.call('HINCRBY', bal, 'spent', ARGV[2]) end
+purge(bal, res)
+return 1
+`;
+
+// ARGV: lease ms, then the reservation ids; KEYS: each one's reservations set. Expired ones stay expired.
+const RENEW = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local leaseMs = tonumber(ARGV[1])
+for i = 1, #KEYS do
+  local score = redis.call('ZSCORE', KEYS[i], ARGV[i + 1])
+  if score and tonumber(score) > now then redis.call('ZADD', KEYS[i], 'XX', now + leaseMs, ARGV[i + 1]) end
+end
+return 1
+`;
+
+// ARGV: credits. Sets an account's credits after a ledger entry, keeping spent and reserved.
+const SET_CREDITS = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if redis.call('HEXISTS', KEYS[1], 'spent') == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'credits', ARGV[1], 'at', now)
+return 1
+`;
+
+interface ScriptClient extends Redis {
+  floodgateReserve(...args: (string | number)[]): Promise<string[]>;
+  floodgateSettle(...args: (string | number)[]): Promise<number>;
+  floodgateRenewReservations(...args: (string | number)[]): Promise<number>;
+  floodgateSetCredits(...args: (string | number)[]): Promise<number>;
+}
+
+interface HeldReservation extends Reservation {
+  id?: string;
+}
+
+/** A settle that failed is tried again this often until it goes through (it is idempotent). */
+const SETTLE_RETRY_MS = 250;
+
+export class RedisBalanceBook implements BalanceBook {
+  private readonly client: ScriptClient;
+  private readonly held = new Map<string, HeldReservation>();
+  private readonly retrying = new Map<string, { reservation: HeldReservation; cost: number }>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly renewer: NodeJS.Timeout;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly instance = randomBytes(6).toString('base64url');
+  private next = 0;
+  private closed = false;
+
+  constructor(
+    private readonly redis: RedisConnection,
+    private readonly load: CreditsLoader,
+    private readonly onFailure: FailureReport,
+    private readonly refreshMs = 1000,
+  ) {
+    this.client = redis.client as ScriptClient;
+    if (typeof this.client.floodgateReserve !== 'function') {
+      this.client.defineCommand('floodgateReserve', { numberOfKeys: 2, lua: RESERVE });
+      this.client.defineCommand('floodgateSettle', { numberOfKeys: 2, lua: SETTLE });
+      this.client.defineCommand('floodgateRenewReservations', { lua: RENEW });
+      this.client.defineCommand('floodgateSetCredits', { numberOfKeys: 1, lua: SET_CREDITS });
+    }
+    this.renewer = setInterval(() => void this.renew(), Math.max(200, Math.floor(redis.config.leaseMs / 3)));
+    this.renewer.unref();
+  }
+
+  private balKey(accountId: string): string {
+    return `${this.redis.prefix}bal:${accountId}`;
+  }
+
+  private resKey(accountId: string): string {
+    return `${this.redis.prefix}res:${accountId}`;
+  }
+
+  async reserve(accountId: string, amountMicros: number): Promise<ReserveResult> {
+    if (amountMicros <= 0) return { ok: true, reservation: { accountId, amountMicros: 0, settled: false } };
+    const id = `${this.instance}.${(this.next++).toString(36)}`;
+    try {
+      let reply = await this.client.floodgateReserve(this.balKey(accountId), this.resKey(accountId), amountMicros, id, this.redis.config.leaseMs, this.refreshMs);
+      // Unknown or stale credits — and a refusal, which a top-up not yet seen may turn around — are
+      // decided again on a fresh read of the store.
+      if (reply[0] !== 'ok') {
+        const credits = (await this.loadCredits(accountId)).get(accountId);
+        if (credits === undefined) return { ok: false, availableMicros: 0 };
+        reply = await this.client.floodgateReserve(
+          this.balKey(accountId),
+          this.resKey(accountId),
+          amountMicros,
+          id,
+          this.redis.config.leaseMs,
+          this.refreshMs,
+          credits.balanceMicros + credits.debitedMicros,
+          credits.debitedMicros,
+        );
+      }
+      if (reply[0] !== 'ok') return { ok: false, availableMicros: Math.max(0, Number(reply[1] ?? 0)) };
+    } catch (err) {
+      if (err instanceof GatewayError) throw err;
+      this.onFailure('reserve', 'closed', err);
+      throw new GatewayError('limits_unavailable', 'Your balance cannot be checked right now (its shared store is unreachable); retry shortly.', { retryAfterMs: 1000 });
+    }
+    const reservation: HeldReservation = { accountId, amountMicros, settled: false, id };
+    this.held.set(id, reservation);
+    return { ok: true, reservation };
+  }
+
+  private async loadCredits(accountId: string): ReturnType<CreditsLoader> {
+    try {
+      return await this.load([accountId]);
+    } catch (err) {
+      throw new GatewayError('store_unavailable', 'Your balance cannot be read right now (the gateway\'s database is unreachable); retry shortly.', { retryAfterMs: 1000, cause: err });
+    }
+  }
+
+  settle(reservation: Reservation, costMicros: number): void {
+    if (reservation.settled) return;
+    reservation.settled = true;
+    const held = reservation as HeldReservation;
+    if (held.id === undefined) return;
+    this.held.delete(held.id);
+    this.track(this.settleNow(held, costMicros));
+  }
+
+  private track(p: Promise<void>): void {
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  private async settleNow(reservation: HeldReservation, costMicros: number): Promise<void> {
+    try {
+      await this.client.floodgateSettle(this.balKey(reservation.accountId), this.resKey(reservation.accountId), reservation.id!, costMicros);
+      this.retrying.delete(reservation.id!);
+    } catch (err) {
+      // Until it goes through, the reservation (≥ the cost) still counts against the balance — unless it
+      // expires first; tried again until it lands.
+      this.onFailure('settle', 'closed', err);
+      this.retrying.set(reservation.id!, { reservation, cost: costMicros });
+      this.retryTimer ??= setTimeout(() => {
+        this.retryTimer = undefined;
+        for (const { reservation: r, cost } of this.retrying.values()) this.track(this.settleNow(r, cost));
+      }, SETTLE_RETRY_MS);
+      if (this.closed) this.retryTimer.unref();
+    }
+  }
+
+  beginCommit(): void {}
+
+  endCommit(): void {}
+
+  /** After a ledger entry: the account's credits as the store has them now. */
+  async refresh(accountId: string): Promise<void> {
+    const credits = (await this.loadCredits(accountId)).get(accountId);
+    if (credits === undefined) return;
+    try {
+      await this.client.floodgateSetCredits(this.balKey(accountId), credits.balanceMicros + credits.debitedMicros);
+    } catch (err) {
+      // Admission re-reads credits older than refreshMs anyway.
+      this.onFailure('refresh_balance', 'closed', err);
+    }
+  }
+
+  private async renew(): Promise<void> {
+    if (this.held.size === 0) return;
+    const keys: string[] = [];
+    const ids: string[] = [];
+    for (const [id, r] of this.held) {
+      keys.push(this.resKey(r.accountId));
+      ids.push(id);
+    }
+    try {
+      await this.client.floodgateRenewReservations(keys.length, ...keys, this.redis.config.leaseMs, ...ids);
+    } catch (err) {
+      this.onFailure('renew_reservations', 'closed', err);
+    }
+  }
+
+  /** Releases what is still held and waits for the settles under way (a drained gateway holds nothing). */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.renewer);
+    for (const r of [...this.held.values()]) this.settle(r, 0);
+    const deadline = Date.now() + 2000;
+    while ((this.inFlight.size > 0 || this.retrying.size > 0) && Date.now() < deadline) {
+      await Promise.race([Promise.all([...this.inFlight]), new Promise((resolve) => setTimeout(resolve, 50))]);
+    }
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+  }
+}

@@ -1,0 +1,354 @@
+// The limiter of a scale-out deployment (SPEC §9, §11): the same token buckets and slots as the memory
+// limiter, held in Redis so every instance draws from one set. Each call is one Lua script, so a decision
+// over all of a request's scopes is atomic across instances; time is Redis's own clock (TIME), so the
+// instances' clocks do not matter.
+//
+// Keys, per scope (`acct:<id>` / `key:<id>`): `<prefix>rl:<scope>:req` and `:tok` (hashes: level, at;
+// they expire once refilled — an absent bucket is a full one) and `:conc` (a sorted set of lease ids
+// scored by expiry). A slot is leased for `lease_ms` and renewed every third of it while its request
+// runs; an instance that dies stops renewing, and its slots come back by themselves.
+//
+// While Redis is unreachable each kind of limit follows its policy: `closed` refuses with a 503,
+// `open` admits without that limit, `local` enforces it in this instance's memory. Every failure is
+// reported (metric and log) through `onFailure`.
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { RedisFailurePolicy } from '../config/schema.js';
+import { GatewayError } from '../openai/errors.js';
+import type { RedisConnection } from '../redis/connection.js';
+import type { Lease, LimitKind, LimitScope, LimitValues, Limiter, RateLimitSnapshot, Refusal, RequestAdmission, WorkAdmission } from './limiter.js';
+import { MemoryLimiter, msToRefill, readingOf, tighter } from './memory-limiter.js';
+
+export type FailurePolicies = Record<LimitKind, RedisFailurePolicy>;
+
+/** Told of every Redis call that failed and what was done instead. */
+export type FailureReport = (operation: string, policy: RedisFailurePolicy, err: unknown) => void;
+
+// A bucket's level refilled to now; written back with an expiry at the moment it would be full again.
+const LEVEL_FUNCTIONS = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function level(key, perMin)
+  local v = redis.call('HMGET', key, 'l', 'a')
+  if not v[1] then return perMin end
+  local l = tonumber(v[1]) + (now - tonumber(v[2])) * perMin / 60000
+  if l > perMin then return perMin end
+  return l
+end
+local function store(key, l, perMin)
+  redis.call('HSET', key, 'l', tostring(l), 'a', now)
+  redis.call('PEXPIRE', key, math.ceil((perMin - l) * 60000 / perMin) + 1000)
+end
+`;
+
+// KEYS: per scope req, tok, conc. ARGV: mode (req | work | peek), tokens, lease id, lease ms, then per
+// scope rpm, tpm, conc (0: no such limit). Returns ok, then per scope the requests level, the tokens
+// level ('' when not limited) and the slots in use (-1 when not counted): after taking when admitted.
+const ADMIT = `${LEVEL_FUNCTIONS}
+local mode, tokens, lease, leaseMs = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+local n = #KEYS / 3
+local req, tok, used = {}, {}, {}
+local ok = true
+for i = 1, n do
+  local b = 4 + 3 * (i - 1)
+  local rpm, tpm, conc = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
+  if rpm > 0 then
+    req[i] = level(KEYS[3 * i - 2], rpm)
+    if mode == 'req' and req[i] < 1 then ok = false end
+  end
+  if tpm > 0 then
+    tok[i] = level(KEYS[3 * i - 1], tpm)
+    if mode == 'work' and tok[i] < tokens then ok = false end
+  end
+  if conc > 0 and mode == 'work' then
+    redis.call('ZREMRANGEBYSCORE', KEYS[3 * i], '-inf', now)
+    used[i] = redis.call('ZCARD', KEYS[3 * i])
+    if used[i] >= conc then ok = false end
+  end
+end
+if ok and mode ~= 'peek' then
+  for i = 1, n do
+    local b = 4 + 3 * (i - 1)
+    local rpm, tpm, conc = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
+    if mode == 'req' and rpm > 0 then
+      req[i] = req[i] - 1
+      store(KEYS[3 * i - 2], req[i], rpm)
+    end
+    if mode == 'work' then
+      if tpm > 0 then
+        tok[i] = tok[i] - tokens
+        store(KEYS[3 * i - 1], tok[i], tpm)
+      end
+      if conc > 0 then
+        redis.call('ZADD', KEYS[3 * i], now + leaseMs, lease)
+        redis.call('PEXPIRE', KEYS[3 * i], leaseMs * 2)
+        used[i] = used[i] + 1
+      end
+    end
+  end
+end
+local out = { ok and 1 or 0 }
+for i = 1, n do
+  out[#out + 1] = req[i] and tostring(req[i]) or ''
+  out[#out + 1] = tok[i] and tostring(tok[i]) or ''
+  out[#out + 1] = used[i] or -1
+end
+return out
+`;
+
+// KEYS: per scope tok, conc. ARGV: lease id, tokens to give back (negative: to take), then per scope
+// tpm, conc.
+const FINISH = `${LEVEL_FUNCTIONS}
+local lease, back = ARGV[1], tonumber(ARGV[2])
+for i = 1, #KEYS / 2 do
+  local tpm, conc = tonumber(ARGV[2 * i + 1]), tonumber(ARGV[2 * i + 2])
+  if conc > 0 then redis.call('ZREM', KEYS[2 * i], lease) end
+  if tpm > 0 and back ~= 0 then
+    local l = level(KEYS[2 * i - 1], tpm) + back
+    if l > tpm then l = tpm end
+    store(KEYS[2 * i - 1], l, tpm)
+  end
+end
+return 1
+`;
+
+// KEYS: slot sets; ARGV: lease ms, then the lease id held in each. A slot already expired stays gone:
+// someone else may hold it now.
+const RENEW = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local leaseMs = tonumber(ARGV[1])
+local renewed = 0
+for i = 1, #KEYS do
+  renewed = renewed + redis.call('ZADD', KEYS[i], 'XX', 'CH', now + leaseMs, ARGV[i + 1])
+  redis.call('PEXPIRE', KEYS[i], leaseMs * 2)
+end
+return renewed
+`;
+
+interface ScriptClient extends Redis {
+  floodgateAdmit(...args: (string | number)[]): Promise<(string | number)[]>;
+  floodgateFinish(...args: (string | number)[]): Promise<number>;
+  floodgateRenew(...args: (string | number)[]): Promise<number>;
+}
+
+/** A lease taken in Redis (`token` is its id) or, during an outage, in memory (`local`). */
+interface RedisLease extends Lease {
+  local?: Lease;
+}
+
+interface Reading {
+  ok: boolean;
+  req: (number | undefined)[];
+  tok: (number | undefined)[];
+  used: number[];
+}
+
+export class RedisLimiter implements Limiter {
+  private readonly client: ScriptClient;
+  private readonly local: MemoryLimiter;
+  /** Leases with a slot in Redis, renewed until finished. */
+  private readonly held = new Map<string, RedisLease>();
+  private readonly renewer: NodeJS.Timeout;
+  private readonly instance = randomBytes(6).toString('base64url');
+  private nextLease = 0;
+
+  constructor(
+    private readonly redis: RedisConnection,
+    private readonly policies: FailurePolicies,
+    private readonly onFailure: FailureReport,
+  ) {
+    this.client = redis.client as ScriptClient;
+    if (typeof this.client.floodgateAdmit !== 'function') {
+      this.client.defineCommand('floodgateAdmit', { lua: ADMIT });
+      this.client.defineCommand('floodgateFinish', { lua: FINISH });
+      this.client.defineCommand('floodgateRenew', { lua: RENEW });
+    }
+    this.local = new MemoryLimiter();
+    this.renewer = setInterval(() => void this.renew(), Math.max(200, Math.floor(redis.config.leaseMs / 3)));
+    this.renewer.unref();
+  }
+
+  private key(scope: string, kind: 'req' | 'tok' | 'conc'): string {
+    return `${this.redis.prefix}rl:${scope}:${kind}`;
+  }
+
+  private async call(mode: 'req' | 'work' | 'peek', scopes: readonly LimitScope[], tokens: number, lease: string): Promise<Reading> {
+    const args: (string | number)[] = [scopes.length * 3];
+    for (const s of scopes) args.push(this.key(s.id, 'req'), this.key(s.id, 'tok'), this.key(s.id, 'conc'));
+    args.push(mode, tokens, lease, this.redis.config.leaseMs);
+    for (const s of scopes) args.push(s.limits.requestsPerMinute ?? 0, s.limits.tokensPerMinute ?? 0, s.limits.concurrentRequests ?? 0);
+    const out = await this.client.floodgateAdmit(...args);
+    const reading: Reading = { ok: out[0] === 1, req: [], tok: [], used: [] };
+    for (let i = 0; i < scopes.length; i++) {
+      const r = out[1 + 3 * i];
+      const t = out[2 + 3 * i];
+      reading.req.push(r === '' ? undefined : Number(r));
+      reading.tok.push(t === '' ? undefined : Number(t));
+      reading.used.push(Number(out[3 + 3 * i]));
+    }
+    return reading;
+  }
+
+  private snapshot(scopes: readonly LimitScope[], r: Reading): RateLimitSnapshot {
+    const snap: RateLimitSnapshot = {};
+    scopes.forEach((scope, i) => {
+      const { requestsPerMinute: rpm, tokensPerMinute: tpm } = scope.limits;
+      const req = r.req[i];
+      const tok = r.tok[i];
+      if (rpm !== undefined && req !== undefined) snap.requests = tighter(snap.requests, readingOf(req, rpm));
+      if (tpm !== undefined && tok !== undefined) snap.tokens = tighter(snap.tokens, readingOf(tok, tpm));
+    });
+    return snap;
+  }
+
+  async takeRequest(scopes: readonly LimitScope[]): Promise<RequestAdmission> {
+    if (!scopes.some((s) => s.limits.requestsPerMinute !== undefined)) return this.peekOk(scopes);
+    let r: Reading;
+    try {
+      r = await this.call('req', scopes, 0, '');
+    } catch (err) {
+      return this.degradedRequest(scopes, err);
+    }
+    if (r.ok) return { ok: true, snapshot: this.snapshot(scopes, r) };
+    let refusal: Refusal | undefined;
+    scopes.forEach((scope, i) => {
+      const rpm = scope.limits.requestsPerMinute;
+      const level = r.req[i];
+      if (rpm === undefined || level === undefined || level >= 1) return;
+      const wait = msToRefill(level, 1, rpm);
+      if (refusal === undefined || wait > (refusal.retryAfterMs ?? 0)) refusal = { ok: false, kind: 'requests', scope: scope.id, limit: rpm, retryAfterMs: wait, snapshot: {} };
+    });
+    refusal ??= { ok: false, kind: 'requests', scope: scopes[0].id, limit: scopes[0].limits.requestsPerMinute ?? 0, retryAfterMs: 1000, snapshot: {} };
+    refusal.snapshot = this.snapshot(scopes, r);
+    return refusal;
+  }
+
+  /** Requests per minute while Redis is unreachable: the policy decides. */
+  private degradedRequest(scopes: readonly LimitScope[], err: unknown): Promise<RequestAdmission> {
+    const policy = this.policies.requests;
+    this.onFailure('take_request', policy, err);
+    if (policy === 'closed') throw unavailable('requests per minute');
+    if (policy === 'open') return Promise.resolve({ ok: true, snapshot: {} });
+    return this.local.takeRequest(scopes);
+  }
+
+  private async peekOk(scopes: readonly LimitScope[]): Promise<RequestAdmission> {
+    return { ok: true, snapshot: await this.peek(scopes) };
+  }
+
+  async admitWork(scopes: readonly LimitScope[], tokens: number): Promise<WorkAdmission> {
+    const slot = scopes.some((s) => s.limits.concurrentRequests !== undefined);
+    const limited = slot || scopes.some((s) => s.limits.tokensPerMinute !== undefined);
+    if (!limited) return { ok: true, lease: { scopes, tokens, slot: false, finished: false }, snapshot: await this.peek(scopes) };
+    const id = `${this.instance}:${(this.nextLease++).toString(36)}`;
+    let r: Reading;
+    try {
+      r = await this.call('work', scopes, tokens, id);
+    } catch (err) {
+      return this.degradedWork(scopes, tokens, err);
+    }
+    const snapshot = this.snapshot(scopes, r);
+    if (r.ok) {
+      const lease: RedisLease = { scopes, tokens, slot, token: id, finished: false };
+      if (slot) this.held.set(id, lease);
+      return { ok: true, lease, snapshot };
+    }
+    // The same choice of refusal as in memory: a tokens refusal names the longer wait, over a slot.
+    let refusal: Refusal | undefined;
+    scopes.forEach((scope, i) => {
+      const { tokensPerMinute: tpm, concurrentRequests: max } = scope.limits;
+      if (max !== undefined && r.used[i] >= max && refusal === undefined) refusal = { ok: false, kind: 'concurrency', scope: scope.id, limit: max, retryAfterMs: 1000, snapshot };
+      const level = r.tok[i];
+      if (tpm !== undefined && level !== undefined && level < tokens) {
+        const wait = tokens > tpm ? undefined : msToRefill(level, tokens, tpm);
+        if (refusal === undefined || refusal.kind === 'concurrency' || (wait ?? Infinity) > (refusal.retryAfterMs ?? Infinity)) {
+          refusal = { ok: false, kind: 'tokens', scope: scope.id, limit: tpm, retryAfterMs: wait, snapshot };
+        }
+      }
+    });
+    return refusal ?? { ok: false, kind: 'concurrency', scope: scopes[0].id, limit: 0, retryAfterMs: 1000, snapshot };
+  }
+
+  /** Tokens and slots while Redis is unreachable: each kind by its policy, the `local` ones in memory. */
+  private async degradedWork(scopes: readonly LimitScope[], tokens: number, err: unknown): Promise<WorkAdmission> {
+    const kinds: ('tokens' | 'concurrency')[] = [];
+    if (scopes.some((s) => s.limits.tokensPerMinute !== undefined)) kinds.push('tokens');
+    if (scopes.some((s) => s.limits.concurrentRequests !== undefined)) kinds.push('concurrency');
+    for (const kind of kinds) this.onFailure(kind === 'tokens' ? 'admit_tokens' : 'admit_concurrency', this.policies[kind], err);
+    const closed = kinds.find((k) => this.policies[k] === 'closed');
+    if (closed !== undefined) throw unavailable(closed === 'tokens' ? 'tokens per minute' : 'concurrent requests');
+    const localScopes: LimitScope[] = [];
+    for (const scope of scopes) {
+      const limits: LimitValues = {};
+      if (this.policies.tokens === 'local' && scope.limits.tokensPerMinute !== undefined) limits.tokensPerMinute = scope.limits.tokensPerMinute;
+      if (this.policies.concurrency === 'local' && scope.limits.concurrentRequests !== undefined) limits.concurrentRequests = scope.limits.concurrentRequests;
+      if (limits.tokensPerMinute !== undefined || limits.concurrentRequests !== undefined) localScopes.push({ id: scope.id, limits });
+    }
+    const lease: RedisLease = { scopes, tokens, slot: false, finished: false };
+    if (localScopes.length === 0) return { ok: true, lease, snapshot: {} };
+    const local = await this.local.admitWork(localScopes, tokens);
+    if (!local.ok) return local;
+    lease.local = local.lease;
+    return { ok: true, lease, snapshot: local.snapshot };
+  }
+
+  async finish(lease: Lease, usedTokens: number): Promise<void> {
+    if (lease.finished) return;
+    lease.finished = true;
+    const own = lease as RedisLease;
+    if (own.local !== undefined) return this.local.finish(own.local, usedTokens);
+    if (own.token === undefined) return;
+    this.held.delete(own.token);
+    const args: (string | number)[] = [lease.scopes.length * 2];
+    for (const s of lease.scopes) args.push(this.key(s.id, 'tok'), this.key(s.id, 'conc'));
+    args.push(own.token, lease.tokens - usedTokens);
+    for (const s of lease.scopes) args.push(s.limits.tokensPerMinute ?? 0, s.limits.concurrentRequests ?? 0);
+    try {
+      await this.client.floodgateFinish(...args);
+    } catch (err) {
+      // The slot expires by itself within the lease time; the tokens stay taken until their bucket refills.
+      this.onFailure('finish', 'closed', err);
+    }
+  }
+
+  async peek(scopes: readonly LimitScope[]): Promise<RateLimitSnapshot> {
+    if (scopes.length === 0) return {};
+    try {
+      return this.snapshot(scopes, await this.call('peek', scopes, 0, ''));
+    } catch (err) {
+      this.onFailure('peek', 'open', err);
+      return this.local.peek(scopes);
+    }
+  }
+
+  /** Extends every slot this instance holds; one script call for all of them. */
+  private async renew(): Promise<void> {
+    if (this.held.size === 0) return;
+    const keys: string[] = [];
+    const ids: string[] = [];
+    for (const [id, lease] of this.held) {
+      for (const s of lease.scopes) {
+        if (s.limits.concurrentRequests === undefined) continue;
+        keys.push(this.key(s.id, 'conc'));
+        ids.push(id);
+      }
+    }
+    try {
+      await this.client.floodgateRenew(keys.length, ...keys, this.redis.config.leaseMs, ...ids);
+    } catch (err) {
+      this.onFailure('renew', this.policies.concurrency, err);
+    }
+  }
+
+  /** The slots still held (after a drain, none) go back at once rather than when their lease runs out. */
+  async close(): Promise<void> {
+    clearInterval(this.renewer);
+    await Promise.all([...this.held.values()].map((lease) => this.finish(lease, lease.tokens)));
+    await this.local.close();
+  }
+}
+
+function unavailable(what: string): GatewayError {
+  return new GatewayError('limits_unavailable', `The ${what} limit cannot be checked right now (its shared store is unreachable); retry shortly.`, { retryAfterMs: 1000 });
+}

@@ -1,0 +1,106 @@
+// The Redis connection of a scale-out deployment (SPEC §11): limits, concurrency leases, balance
+// reservations and the event channel. Commands never wait for a connection: while Redis is unreachable
+// they fail at once (no offline queue) or after `command_timeout_ms`, and each caller applies its
+// failure policy. The client reconnects by itself; outages and recoveries are logged once each.
+import { Redis } from 'ioredis';
+import type { RedisConfig } from '../config/load.js';
+import type { Logger } from '../observability/logger.js';
+
+export interface RedisConnection {
+  client: Redis;
+  /** Every key and channel starts with this. */
+  prefix: string;
+  config: RedisConfig;
+  /** A second connection for subscriptions (a subscribed connection runs no other command). */
+  subscriber(): Redis;
+  /** Resolves once connected (or rejects after `timeoutMs`). */
+  ready(timeoutMs: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The scripts a request waits on before it is forwarded: sent without waiting for the next tick. */
+export const ADMISSION_COMMANDS = ['floodgateAdmit', 'floodgateReserve'] as const;
+
+/** Waits between reconnection attempts: quick at first, then every 2 s. */
+function retryDelay(attempt: number): number {
+  return Math.min(50 * 2 ** Math.min(attempt, 6), 2000);
+}
+
+export function redactRedisUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}
+
+function createClient(config: RedisConfig, logger: Logger, role: string): Redis {
+  const client = new Redis(config.url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    commandTimeout: config.commandTimeoutMs,
+    connectTimeout: Math.max(config.commandTimeoutMs, 1000),
+    maxRetriesPerRequest: 0,
+    retryStrategy: retryDelay,
+    // What a request does after its response (give back its slot, settle its reservation) and the
+    // renewals go out batched, one write per tick; the admission scripts a request waits on go at once
+    // (batching them to the next tick cost a sequential request ~130 µs per call, measured).
+    enableAutoPipelining: true,
+    autoPipeliningIgnoredCommands: [...ADMISSION_COMMANDS],
+  });
+  let down = false;
+  client.on('error', (err: Error) => {
+    if (down) return;
+    down = true;
+    logger.warn({ redis: redactRedisUrl(config.url), role, err: err.message }, 'redis unreachable: limits follow their failure policy until it is back');
+  });
+  client.on('ready', () => {
+    if (!down) return;
+    down = false;
+    logger.info({ redis: redactRedisUrl(config.url), role }, 'redis reachable again: limits are global again');
+  });
+  return client;
+}
+
+export function openRedis(config: RedisConfig, logger: Logger): RedisConnection {
+  const client = createClient(config, logger, 'commands');
+  const subscribers: Redis[] = [];
+  client.connect().catch(() => undefined); // the error handler logs; the client keeps retrying
+  return {
+    client,
+    prefix: config.keyPrefix,
+    config,
+    subscriber() {
+      const sub = createClient(config, logger, 'events');
+      // A subscriber must queue its SUBSCRIBE until connected, and re-subscribes after each reconnect.
+      sub.options.enableOfflineQueue = true;
+      sub.connect().catch(() => undefined);
+      subscribers.push(sub);
+      return sub;
+    },
+    ready(timeoutMs) {
+      if (client.status === 'ready') return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          client.off('ready', onReady);
+          reject(new Error(`redis at ${redactRedisUrl(config.url)} did not answer within ${timeoutMs} ms`));
+        }, timeoutMs);
+        const onReady = (): void => {
+          clearTimeout(timer);
+          resolve();
+        };
+        client.once('ready', onReady);
+      });
+    },
+    async close() {
+      for (const c of [client, ...subscribers]) {
+        try {
+          await c.quit();
+        } catch {
+          c.disconnect();
+        }
+      }
+    },
+  };
+}
+
+/** A Redis call that failed because Redis is unreachable or slow (not a script bug). */
+export function redisErrorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

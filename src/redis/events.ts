@@ -1,0 +1,41 @@
+// Changes every instance must apply at once (SPEC §11): a key or account disabled, limits or allow-lists
+// changed, a balance credited. The instance that made the change publishes on `<prefix>events`; every
+// instance (itself included) drops its cached identities or re-reads the balance. Without the broadcast
+// the key cache (≤ 1 s) still bounds how long another instance can honour a disabled key.
+import type { Redis } from 'ioredis';
+import type { Logger } from '../observability/logger.js';
+import type { RedisConnection } from './connection.js';
+
+export type ClusterEvent = { type: 'identities' } | { type: 'balance'; accountId: string };
+
+export interface ClusterEvents {
+  publish(event: ClusterEvent): void;
+  close(): Promise<void>;
+}
+
+export function clusterEvents(redis: RedisConnection, logger: Logger, handle: (event: ClusterEvent) => void): ClusterEvents {
+  const channel = `${redis.prefix}events`;
+  const sub: Redis = redis.subscriber();
+  sub.subscribe(channel).catch((err: unknown) => logger.warn({ err }, 'redis subscribe failed; it is retried on reconnect'));
+  sub.on('message', (from: string, text: string) => {
+    if (from !== channel) return;
+    let event: ClusterEvent;
+    try {
+      event = JSON.parse(text) as ClusterEvent;
+    } catch {
+      return;
+    }
+    handle(event);
+  });
+  return {
+    publish(event) {
+      redis.client.publish(channel, JSON.stringify(event)).catch((err: unknown) => {
+        // The other instances' key caches expire within key_cache_ms anyway.
+        logger.warn({ err: err instanceof Error ? err.message : String(err), event: event.type }, 'redis publish failed');
+      });
+    },
+    async close() {
+      sub.removeAllListeners('message');
+    },
+  };
+}

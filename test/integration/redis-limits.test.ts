@@ -1,0 +1,246 @@
+// The Redis limiter and balance book against the real Redis: two instances (two connections) drawing
+// from one set of buckets, slots and balances; leases that expire; each failure policy while a private
+// redis-server is down, and global limits again once it is back.
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { resolveConfig } from '../../src/config/load.js';
+import type { RawConfig } from '../../src/config/schema.js';
+import { openRedis, type RedisConnection } from '../../src/redis/connection.js';
+import { RedisLimiter, type FailurePolicies } from '../../src/limits/redis-limiter.js';
+import { RedisBalanceBook, type CreditsLoader } from '../../src/accounting/redis-balance-book.js';
+import type { LimitScope } from '../../src/limits/limiter.js';
+import { GatewayError } from '../../src/openai/errors.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { deletePrefix, privateRedis, SHARED_REDIS_URL, uniquePrefix } from '../helpers/redis.js';
+import type { RedisFailurePolicy } from '../../src/config/schema.js';
+
+const logger = createLogger('silent');
+const connections: RedisConnection[] = [];
+const prefixes: string[] = [];
+const closers: (() => Promise<void>)[] = [];
+
+function redisConfig(url: string, prefix: string, extra: Partial<NonNullable<RawConfig['redis']>> = {}) {
+  const config = resolveConfig(
+    {
+      redis: { url, key_prefix: prefix, lease_ms: 1000, command_timeout_ms: 200, ...extra },
+      providers: { sim: { type: 'simulator' } },
+      models: [{ id: 'm', category: 'text', deployments: [{ provider: 'sim' }] }],
+    },
+    'test',
+  );
+  return config.redis!;
+}
+
+async function connect(url: string, prefix: string, extra: Partial<NonNullable<RawConfig['redis']>> = {}): Promise<RedisConnection> {
+  const conn = openRedis(redisConfig(url, prefix, extra), logger);
+  connections.push(conn);
+  await conn.ready(3000);
+  return conn;
+}
+
+function sharedPrefix(): string {
+  const p = uniquePrefix('limits');
+  prefixes.push(p);
+  return p;
+}
+
+const failures: { operation: string; policy: RedisFailurePolicy }[] = [];
+const report = (operation: string, policy: RedisFailurePolicy): void => void failures.push({ operation, policy });
+
+function limiter(conn: RedisConnection, policies: FailurePolicies = { requests: 'local', tokens: 'local', concurrency: 'local' }): RedisLimiter {
+  const l = new RedisLimiter(conn, policies, report);
+  closers.push(() => l.close());
+  return l;
+}
+
+afterEach(async () => {
+  for (const close of closers.splice(0)) await close().catch(() => undefined);
+  for (const conn of connections.splice(0)) await conn.close();
+  failures.length = 0;
+});
+
+afterAll(async () => {
+  for (const p of prefixes) await deletePrefix(p);
+});
+
+describe('RedisLimiter', () => {
+  it('two instances share one requests-per-minute bucket, all or nothing across scopes', async () => {
+    const prefix = sharedPrefix();
+    const a = limiter(await connect(SHARED_REDIS_URL, prefix));
+    const b = limiter(await connect(SHARED_REDIS_URL, prefix));
+    const scopes: LimitScope[] = [
+      { id: 'acct:1', limits: { requestsPerMinute: 60 } },
+      { id: 'key:1', limits: { requestsPerMinute: 10 } },
+    ];
+    const results = await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 ? a : b).takeRequest(scopes)));
+    const admitted = results.filter((r) => r.ok).length;
+    expect(admitted).toBe(10);
+    const refused = results.find((r) => !r.ok);
+    expect(refused).toMatchObject({ ok: false, kind: 'requests', scope: 'key:1', limit: 10 });
+    expect(refused!.ok === false && refused!.retryAfterMs).toBeGreaterThan(0);
+    // The account's bucket lost only the 10 admitted requests (a refused one takes from neither).
+    const snap = await a.peek([scopes[0]]);
+    expect(snap.requests!.remaining).toBeGreaterThanOrEqual(50);
+    expect(snap.requests!.remaining).toBeLessThanOrEqual(51);
+  });
+
+  it('slots are counted across instances, given back by finish, and expire when their holder stops renewing', async () => {
+    const prefix = sharedPrefix();
+    const a = limiter(await connect(SHARED_REDIS_URL, prefix));
+    const connB = await connect(SHARED_REDIS_URL, prefix);
+    const b = new RedisLimiter(connB, { requests: 'local', tokens: 'local', concurrency: 'local' }, report);
+    const scopes: LimitScope[] = [{ id: 'acct:2', limits: { concurrentRequests: 2, tokensPerMinute: 1000 } }];
+    const first = await a.admitWork(scopes, 100);
+    const second = await b.admitWork(scopes, 100);
+    expect(first.ok && second.ok).toBe(true);
+    const third = await a.admitWork(scopes, 100);
+    expect(third).toMatchObject({ ok: false, kind: 'concurrency', limit: 2 });
+    expect(third.ok === false && third.snapshot.tokens?.remaining).toBe(800);
+    // Held past several lease times, renewed: still held.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect((await a.admitWork(scopes, 100)).ok).toBe(false);
+    // finish gives the slot and the unused tokens back.
+    if (first.ok) await a.finish(first.lease, 30);
+    const fourth = await a.admitWork(scopes, 100);
+    expect(fourth.ok).toBe(true);
+    // 800 + 70 given back − 100, plus what refilled meanwhile (1000 a minute: ~17 a second).
+    const remaining = fourth.ok ? fourth.snapshot.tokens!.remaining : 0;
+    expect(remaining).toBeGreaterThanOrEqual(770);
+    expect(remaining).toBeLessThan(800);
+    // b "crashes": it stops renewing without giving its slot back. Within the lease time it is free.
+    (b as unknown as { renewer: NodeJS.Timeout }).renewer.unref();
+    clearInterval((b as unknown as { renewer: NodeJS.Timeout }).renewer);
+    const started = Date.now();
+    let freed = false;
+    while (Date.now() - started < 3000) {
+      const r = await a.admitWork(scopes, 1);
+      if (r.ok) {
+        freed = true;
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(freed).toBe(true);
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
+
+  it('a request larger than the tokens bucket is refused with no wait that helps', async () => {
+    const l = limiter(await connect(SHARED_REDIS_URL, sharedPrefix()));
+    const r = await l.admitWork([{ id: 'acct:3', limits: { tokensPerMinute: 100 } }], 101);
+    expect(r).toMatchObject({ ok: false, kind: 'tokens', retryAfterMs: undefined });
+  });
+});
+
+function book(conn: RedisConnection, load: CreditsLoader): RedisBalanceBook {
+  const b = new RedisBalanceBook(conn, load, report, 60_000);
+  closers.push(() => b.close());
+  return b;
+}
+
+describe('RedisBalanceBook', () => {
+
+  it('two instances never reserve more than the balance; settle spends, expiry releases', async () => {
+    const prefix = sharedPrefix();
+    let balance = 1000;
+    let debited = 0;
+    const load: CreditsLoader = (ids) => Promise.resolve(new Map(ids.map((id) => [id, { balanceMicros: balance, debitedMicros: debited }])));
+    const a = book(await connect(SHARED_REDIS_URL, prefix), load);
+    const connB = await connect(SHARED_REDIS_URL, prefix);
+    const b = new RedisBalanceBook(connB, load, report, 60_000);
+    const results = await Promise.all([a, a, b, b, a, b, a, b].map(async (from) => ({ from, r: await from.reserve('acct-1', 300) })));
+    const held = results.flatMap(({ from, r }) => (r.ok ? [{ from, reservation: r.reservation }] : []));
+    expect(held).toHaveLength(3);
+    const refused = results.find(({ r }) => !r.ok)!.r;
+    expect(refused).toEqual({ ok: false, availableMicros: 100 });
+    // a's requests settle (one at 120 of its 300); b's are left to b, which will die holding them.
+    const ofA = held.filter((h) => h.from === a);
+    const ofB = held.filter((h) => h.from === b);
+    let expected = 100;
+    ofA.forEach((h, i) => {
+      a.settle(h.reservation, i === 0 ? 120 : 0);
+      expected += i === 0 ? 180 : 300;
+    });
+    await a.close();
+    expect(await a.reserve('acct-1', expected + 1)).toMatchObject({ ok: false, availableMicros: expected });
+    // The usage writer debits the 120 (if a settled it): balance and debited move together, and
+    // nothing changes for admission.
+    if (ofA.length > 0) {
+      balance -= 120;
+      debited += 120;
+      await a.refresh('acct-1');
+    }
+    expect(await a.reserve('acct-1', expected + 1)).toMatchObject({ ok: false, availableMicros: expected });
+    // b dies holding its reservations (no renewal): they come back after the lease (1 s).
+    clearInterval((b as unknown as { renewer: NodeJS.Timeout }).renewer);
+    await new Promise((resolve) => setTimeout(resolve, 1300));
+    const all = expected + 300 * ofB.length;
+    expect(await a.reserve('acct-1', all + 1)).toMatchObject({ ok: false, availableMicros: all });
+    // A late settle of an expired reservation still counts its cost, and only once.
+    if (ofB.length > 0) {
+      b.settle(ofB[0].reservation, 50);
+      const again = { ...ofB[0].reservation, settled: false };
+      b.settle(again, 50);
+    }
+    await b.close();
+    const left = all - (ofB.length > 0 ? 50 : 0);
+    expect(await a.reserve('acct-1', left + 1)).toMatchObject({ ok: false, availableMicros: left });
+    expect(await a.reserve('acct-1', left)).toMatchObject({ ok: true });
+  });
+
+  it('a top-up the book has not seen yet is found before refusing', async () => {
+    let balance = 100;
+    const load: CreditsLoader = (ids) => Promise.resolve(new Map(ids.map((id) => [id, { balanceMicros: balance, debitedMicros: 0 }])));
+    const a = book(await connect(SHARED_REDIS_URL, sharedPrefix()), load);
+    expect(await a.reserve('acct-2', 500)).toMatchObject({ ok: false, availableMicros: 100 });
+    balance = 1000;
+    expect(await a.reserve('acct-2', 500)).toMatchObject({ ok: true });
+  });
+});
+
+describe('Redis going away', () => {
+  it('each limit follows its policy, failures are reported, and global limits come back with Redis', async () => {
+    const server = await privateRedis();
+    await server.start();
+    try {
+      const prefix = uniquePrefix('outage');
+      const connA = await connect(server.url, prefix);
+      const connB = await connect(server.url, prefix);
+      const closed = limiter(connA, { requests: 'closed', tokens: 'open', concurrency: 'local' });
+      const local = limiter(connB, { requests: 'local', tokens: 'local', concurrency: 'local' });
+      const rpm: LimitScope[] = [{ id: 'acct:o', limits: { requestsPerMinute: 5 } }];
+      for (let i = 0; i < 5; i++) expect((await closed.takeRequest(rpm)).ok).toBe(true);
+      expect((await local.takeRequest(rpm)).ok).toBe(false); // one bucket for both
+
+      await server.stop();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // closed: refused with a 503; local: this instance's own bucket (full) decides.
+      await expect(closed.takeRequest(rpm)).rejects.toMatchObject({ code: 'limits_unavailable', status: 503 });
+      const localResults = await Promise.all(Array.from({ length: 7 }, () => local.takeRequest(rpm)));
+      expect(localResults.filter((r) => r.ok)).toHaveLength(5);
+      // tokens open, concurrency local: a slot of 1 is enforced in memory, tokens not at all.
+      const work: LimitScope[] = [{ id: 'acct:w', limits: { tokensPerMinute: 10, concurrentRequests: 1 } }];
+      const w1 = await closed.admitWork(work, 1000);
+      expect(w1.ok).toBe(true);
+      expect(await closed.admitWork(work, 1)).toMatchObject({ ok: false, kind: 'concurrency' });
+      if (w1.ok) await closed.finish(w1.lease, 1000);
+      expect((await closed.admitWork(work, 1)).ok).toBe(true);
+      expect(failures.some((f) => f.operation === 'take_request' && f.policy === 'closed')).toBe(true);
+      expect(failures.some((f) => f.operation === 'take_request' && f.policy === 'local')).toBe(true);
+      expect(failures.some((f) => f.operation === 'admit_tokens' && f.policy === 'open')).toBe(true);
+      // Reservations fail closed.
+      const b = book(connA, (ids) => Promise.resolve(new Map(ids.map((id) => [id, { balanceMicros: 10_000, debitedMicros: 0 }]))));
+      const refused = await b.reserve('acct-o', 10).catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(GatewayError);
+      expect(refused).toMatchObject({ code: 'limits_unavailable' });
+
+      // Redis is back (empty: it kept nothing): the limit is one global bucket again.
+      await server.start();
+      await Promise.all([connA.ready(5000), connB.ready(5000)]);
+      const back = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? closed : local).takeRequest(rpm)));
+      expect(back.filter((r) => r.ok)).toHaveLength(5);
+      expect(await b.reserve('acct-o', 10)).toMatchObject({ ok: true });
+    } finally {
+      for (const close of closers.splice(0)) await close().catch(() => undefined);
+      await server.stop();
+    }
+  });
+});
