@@ -7,22 +7,26 @@ import { warmTokenizer } from './accounting/tokenizer.js';
 import { Authenticator, type KeyLookup } from './http/auth.js';
 import { buildApp } from './http/app.js';
 import { VideoJobRunner } from './api/videos.js';
-import { trackConnections } from './http/drain.js';
+import { drainServer, RequestDrain, trackConnections } from './http/drain.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { buildCatalog } from './routing/catalog.js';
 import { openStore } from './store/database.js';
 import type { Store } from './store/store.js';
-import { MemoryBalanceBook } from './accounting/balance-book.js';
+import { MemoryBalanceBook, type BalanceBook } from './accounting/balance-book.js';
+import { openSharedState } from './redis/shared-state.js';
 import type { Accounting } from './accounting/settlement.js';
 import { UsageWriter } from './accounting/usage-writer.js';
 import { openUsageSink } from './accounting/usage-sink.js';
 import { MemoryLimiter } from './limits/memory-limiter.js';
 import { limitScopes } from './limits/scopes.js';
+import { GatewayMetrics } from './metrics/gateway-metrics.js';
 
 export interface Gateway {
   app: FastifyInstance;
   store: Store;
   accounting: Accounting;
+  /** Prometheus metrics; served on `config.metrics.path` unless `metrics.enabled` is false. */
+  metrics: GatewayMetrics;
   /** `http://host:port` */
   url: string;
   port: number;
@@ -33,6 +37,8 @@ export interface Gateway {
 
 export interface StartOptions {
   logger?: Logger;
+  /** A `serve --workers N` worker: /metrics answers for every worker (the primary runs `serveClusterMetrics`, metrics/cluster.ts). */
+  clusterMetrics?: boolean;
 }
 
 function keyLookup(store: Store): KeyLookup {
@@ -55,7 +61,15 @@ function keyLookup(store: Store): KeyLookup {
 
 export async function startGateway(config: Config, options: StartOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? createLogger(config.logging.level);
-  const store = await openStore({ url: config.storeUrl });
+  // First, so that every part can count its failures (store, Redis, usage writes).
+  const metrics = new GatewayMetrics({ processMetrics: config.metrics.enabled });
+  if (options.clusterMetrics && config.metrics.enabled) metrics.shareWithCluster();
+  const store = await openStore({
+    url: config.storeUrl,
+    poolSize: config.storePoolSize,
+    // A broken pooled connection is replaced by the pool; it is worth a line in the log, not a crash.
+    onConnectionError: (err) => logger.warn({ err }, 'store connection lost; the pool opens another'),
+  });
   const pepper = resolvePepper(config);
   const firstStart = await bootstrapStore(store, config, pepper);
   const catalog = buildCatalog(config);
@@ -71,29 +85,60 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       keyOverrides: identity.keyLimits,
     }),
   );
-  const book = new MemoryBalanceBook((ids) => store.accounts.balances(ids));
+  if (!config.storeUrl.startsWith('sqlite:')) {
+    // A shared store is for several instances; they must hash keys alike and share their limits.
+    if (config.auth.pepper === undefined) logger.warn('auth.pepper is not set: it is generated in this instance\'s data_dir, and keys made by an instance with another pepper will not verify here; set the same auth.pepper on every instance');
+    if (config.redis === null) logger.warn('redis.url is not set: rate limits, concurrency slots and balance reservations hold per instance, not across instances');
+  }
+  // Scale-out (redis.url): limits, reservations and the change broadcast are shared through Redis.
+  const shared = config.redis
+    ? await openSharedState(
+        config.redis,
+        (ids) => store.accounts.credits(ids),
+        logger,
+        (event) => {
+          if (event.type === 'identities') authenticator.forgetAll();
+        },
+        (operation, policy) => metrics.redisFailure(operation, policy),
+      )
+    : undefined;
+  const book: BalanceBook = shared?.book ?? new MemoryBalanceBook((ids) => store.accounts.balances(ids));
   const accounting: Accounting = {
-    limiter: new MemoryLimiter(),
+    limiter: shared?.limiter ?? new MemoryLimiter(),
     book,
     usage: new UsageWriter(await openUsageSink(config.storeUrl, store.usage, logger), book, config.usage, logger),
   };
+  accounting.usage.onWriteFailure = () => metrics.usageWriteFailed();
+  metrics.watch({ health: catalog.health, usageQueueDepth: () => accounting.usage.depth });
+  const pingStore = () =>
+    store.ping().catch((err: unknown) => {
+      metrics.storeError('ping');
+      throw err;
+    });
   const admin = {
     store,
     config,
     catalog,
     pepper,
     events: {
-      identitiesChanged: () => authenticator.forgetAll(),
-      balanceChanged: (accountId: string) => void book.refresh(accountId),
+      identitiesChanged: () => {
+        authenticator.forgetAll();
+        shared?.events.publish({ type: 'identities' });
+      },
+      balanceChanged: (accountId: string) => void book.refresh(accountId).catch((err: unknown) => logger.warn({ err, account_id: accountId }, 'balance not re-read after a ledger entry')),
     },
   };
-  const videoRunner = new VideoJobRunner(store, catalog, book, logger);
-  const app = buildApp({ config, catalog, authenticator, logger, pingStore: () => store.ping(), admin, accounting, store, videoRunner });
+  const videoRunner = new VideoJobRunner(store, catalog, book, logger, 500, shared && (() => shared.claim('video-runner', 5000)));
+  const requests = new RequestDrain();
+  const app = buildApp({ config, catalog, authenticator, logger, pingStore, admin, accounting, store, videoRunner, drain: requests, metrics: config.metrics.enabled ? metrics : undefined });
   const closeAccounting = async () => {
     // After the HTTP server has drained: every request has settled, so everything is in the writer's queue.
     await accounting.usage.close();
-    await accounting.limiter.close();
-    await book.close();
+    if (shared) await shared.close();
+    else {
+      await accounting.limiter.close();
+      await book.close();
+    }
   };
   const drain = trackConnections(app.server);
   try {
@@ -112,15 +157,17 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     app,
     store,
     accounting,
+    metrics,
     url: `http://${host}:${port}`,
     port,
     firstStart,
     async close() {
-      drain.begin();
-      await app.close();
+      // Stops accepting, lets requests run up to the grace period, then cuts them; all have settled after it.
+      await drainServer(app.server, () => app.close(), requests, drain, config.server.shutdownGraceMs, logger);
       await videoRunner.stop();
       await closeAccounting();
       authenticator.close();
+      metrics.close();
       await catalog.close();
       await store.close();
       logger.flush();

@@ -28,6 +28,8 @@ export class UsageWriter {
   private closed = false;
   /** Records written since start (for tests and metrics). */
   written = 0;
+  /** Told of each failed batch write (the metrics count them). */
+  onWriteFailure: (() => void) | undefined;
 
   constructor(
     private readonly sink: UsageSink,
@@ -103,6 +105,7 @@ export class UsageWriter {
       this.written += batch.length;
     } catch (err) {
       this.failures++;
+      this.onWriteFailure?.();
       this.logger.error({ err, records: batch.length, attempt: this.failures }, 'usage records could not be written; will retry');
     } finally {
       this.book.endCommit(debits, ok);

@@ -14,11 +14,10 @@ import type { Endpoint, JsonObject } from '../providers/types.js';
 import type { Catalog, CatalogDeployment, CatalogModel } from '../routing/catalog.js';
 import { isBackendFailure, routeModel, type AttemptRecord, type Routed } from '../routing/router.js';
 import type { Outcome } from '../routing/health.js';
-import { CallTimers } from '../routing/timeouts.js';
-import { CallSignal } from '../providers/call-signal.js';
+import type { CallSignal, SharedAbort } from '../providers/call-signal.js';
 import { countTokens } from '../accounting/tokenizer.js';
 import type { RequestState } from './request-state.js';
-import { ClientDisconnected, clientSignal, relayStream, type StreamOutcome } from './stream-relay.js';
+import { beginAttempt, ClientDisconnected, clientSignal, relayStream, type Attempt, type StreamOutcome } from './stream-relay.js';
 import { admitFallback, admitRequest, servedBy } from './admission.js';
 import { choicesGenerated, forwardOutputCap, resolveOutputCap } from './output-cap.js';
 import { rateLimitHeaders } from '../limits/headers.js';
@@ -54,6 +53,8 @@ export interface InferenceDeps {
   catalog: Catalog;
   heartbeatMs: number;
   accounting: Accounting;
+  /** Aborted when a graceful shutdown's grace period is over: ends the requests still running. */
+  shutdown?: SharedAbort;
 }
 
 function isStreaming(req: JsonObject): boolean {
@@ -79,12 +80,6 @@ interface UpstreamPlan {
 }
 
 /** When a call fails because we aborted it (client gone, timeout), our reason is the error to report. */
-function ourReason(signal: CallSignal): (err: unknown) => never {
-  return (err) => {
-    throw signal.aborted ? signal.reason : err;
-  };
-}
-
 function elapsed(since: number): number {
   return Math.round((performance.now() - since) * 1000) / 1000;
 }
@@ -92,7 +87,7 @@ function elapsed(since: number): number {
 /** A backend call that has started: its JSON answer, or its stream with the first events in hand. */
 type Started =
   | { kind: 'json'; body: JsonObject; upstreamMs: number }
-  | { kind: 'stream'; events: AsyncIterator<JsonObject[]>; first: JsonObject[]; upstreamMs: number; signal: CallSignal; timers: CallTimers; unlink: () => void };
+  | { kind: 'stream'; events: AsyncIterator<JsonObject[]>; first: JsonObject[]; upstreamMs: number; attempt: Attempt };
 
 /**
  * One attempt on one deployment, up to the point where the client would get its first byte: the whole
@@ -100,26 +95,21 @@ type Started =
  */
 async function startCall(deployment: CatalogDeployment, endpoint: Endpoint, body: JsonObject, stream: boolean, requestId: string, client: CallSignal): Promise<Started> {
   body.model = deployment.upstreamModel;
-  const signal = new CallSignal();
-  const unlink = client.onAbort(() => signal.abort(client.reason!));
-  const timers = new CallTimers(signal, deployment.timeouts);
-  const began = performance.now();
+  const attempt = beginAttempt(client, deployment.timeouts);
   let events: AsyncIterator<JsonObject[]> | undefined;
   try {
-    const result = await deployment.provider.call({ endpoint, body, stream, requestId, signal }).catch(ourReason(signal));
+    const result = await deployment.provider.call({ endpoint, body, stream, requestId, signal: attempt.signal }).catch(attempt.rethrow);
     if (result.kind === 'json') {
-      timers.stop();
-      unlink();
-      return { kind: 'json', body: result.body, upstreamMs: elapsed(began) };
+      attempt.end();
+      return { kind: 'json', body: result.body, upstreamMs: elapsed(attempt.began) };
     }
     events = result.events[Symbol.asyncIterator]();
-    const first = await events.next().catch(ourReason(signal));
+    const first = await events.next().catch(attempt.rethrow);
     if (first.done) throw new GatewayError('upstream_error', 'The backend ended the stream without sending anything.');
-    timers.firstByte();
-    return { kind: 'stream', events, first: first.value, upstreamMs: elapsed(began), signal, timers, unlink };
+    attempt.timers.firstByte();
+    return { kind: 'stream', events, first: first.value, upstreamMs: elapsed(attempt.began), attempt };
   } catch (err) {
-    timers.stop();
-    unlink();
+    attempt.end();
     await events?.return?.(undefined)?.catch(() => undefined);
     throw err;
   }
@@ -155,6 +145,7 @@ export async function runInference<Req extends JsonObject>(
   const req = spec.validate(request.body);
   state.model = req.model as string;
   const model = deps.catalog.resolve(req.model as string);
+  state.modelId = model.id;
   authorizeModel(state.principal!, model.id);
   if (!model.capabilities.has(spec.capability)) {
     const where = model.capabilities.has('embeddings') ? 'POST /v1/embeddings' : model.capabilities.has('chat') ? 'POST /v1/chat/completions' : 'another endpoint';
@@ -169,7 +160,7 @@ export async function runInference<Req extends JsonObject>(
   const stream = isStreaming(req) && spec.stream !== undefined;
   state.stream = stream;
   const res = reply.raw;
-  const { client, release } = clientSignal(res);
+  const { client, release } = clientSignal(res, deps.shutdown);
   const attempts: AttemptRecord[] = [];
   state.attempts = attempts;
   const who: ResponseIdentity = { id: newCompletionId(spec.stream?.idPrefix ?? 'chatcmpl'), created: Math.floor(Date.now() / 1000), model: state.model };
@@ -237,8 +228,8 @@ export async function runInference<Req extends JsonObject>(
         object: spec.stream!.object,
         includeUsage: (req.stream_options as JsonObject | null | undefined)?.include_usage === true,
         heartbeatMs: deps.heartbeatMs,
-        timers: started.timers,
-        signal: started.signal,
+        timers: started.attempt.timers,
+        signal: started.attempt.signal,
         // Everything already set on the reply (request id, CORS) goes out with the 200, and the rate-limit
         // headers, which the onSend hook adds to every other /v1 response.
         headers: {
@@ -252,8 +243,7 @@ export async function runInference<Req extends JsonObject>(
         },
       });
     } finally {
-      started.timers.stop();
-      started.unlink();
+      started.attempt.end();
     }
     outcome = relayed.ended === 'complete' ? 'success' : relayed.ended === 'client_disconnected' ? 'neutral' : 'failure';
     if (relayed.usage && relayed.ended === 'complete') {

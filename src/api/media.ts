@@ -9,17 +9,15 @@ import type { Capability } from '../config/schema.js';
 import { authorizeModel } from '../http/auth.js';
 import { GatewayError, invalidRequest } from '../openai/errors.js';
 import type { ImageRequest, SpeechRequest, TranscriptionFields } from '../openai/schemas/media.js';
-import { CallSignal } from '../providers/call-signal.js';
 import type { JsonObject, MediaCall, MediaResult, UploadedFile } from '../providers/types.js';
 import type { Catalog, CatalogDeployment, CatalogModel } from '../routing/catalog.js';
 import { routeModel, type AttemptRecord, type Routed } from '../routing/router.js';
 import type { Outcome } from '../routing/health.js';
-import { CallTimers } from '../routing/timeouts.js';
 import type { MediaUsage } from '../accounting/pricing.js';
 import type { Accounting } from '../accounting/settlement.js';
 import { admitRequest } from './admission.js';
 import type { RequestState } from './request-state.js';
-import { ClientDisconnected, clientSignal } from './stream-relay.js';
+import { beginAttempt, ClientDisconnected, clientSignal, type Attempt } from './stream-relay.js';
 import { wavDurationMs } from './wav.js';
 
 export interface MediaDeps {
@@ -31,6 +29,7 @@ export interface MediaDeps {
 export function mediaModel(deps: MediaDeps, state: RequestState, name: string, capability: Capability, what: string): CatalogModel {
   state.model = name;
   const model = deps.catalog.resolve(name);
+  state.modelId = model.id;
   authorizeModel(state.principal!, model.id);
   if (!model.capabilities.has(capability)) throw invalidRequest('model', `model: "${name}" is a ${model.config.category} model and does not serve ${what}.`);
   return model;
@@ -58,9 +57,7 @@ export function upstreamBody(req: JsonObject, model: CatalogModel): JsonObject {
 /** A media call that has started: the backend's answer, whose bytes are still to come, and its timers. */
 interface StartedMedia {
   result: MediaResult;
-  signal: CallSignal;
-  timers: CallTimers;
-  unlink: () => void;
+  attempt: Attempt;
 }
 
 /**
@@ -79,22 +76,16 @@ export async function routeMedia(
   state.attempts = attempts;
   const start = async (deployment: CatalogDeployment): Promise<StartedMedia> => {
     if (deployment.provider.media === undefined) throw new GatewayError('upstream_error', `The deployment ${deployment.name} serves no media endpoints.`);
-    const signal = new CallSignal();
-    const unlink = client.onAbort(() => signal.abort(client.reason!));
-    const timers = new CallTimers(signal, deployment.timeouts);
-    const began = performance.now();
+    const attempt = beginAttempt(client, deployment.timeouts);
     try {
       const body = call.body === undefined ? undefined : { ...call.body, model: deployment.upstreamModel };
       const form = call.form === undefined ? undefined : { ...call.form, fields: { ...call.form.fields, model: deployment.upstreamModel } };
-      const result = await deployment.provider.media({ ...call, body, form, requestId: state.id, signal }).catch((err: unknown) => {
-        throw signal.aborted ? signal.reason : err;
-      });
-      timers.firstByte();
-      state.upstreamMs = Math.round((performance.now() - began) * 1000) / 1000;
-      return { result, signal, timers, unlink };
+      const result = await deployment.provider.media({ ...call, body, form, requestId: state.id, signal: attempt.signal }).catch(attempt.rethrow);
+      attempt.timers.firstByte();
+      state.upstreamMs = Math.round((performance.now() - attempt.began) * 1000) / 1000;
+      return { result, attempt };
     } catch (err) {
-      timers.stop();
-      unlink();
+      attempt.end();
       throw err;
     }
   };
@@ -111,8 +102,7 @@ export async function routeMedia(
   return {
     started,
     end: (outcome) => {
-      started.timers.stop();
-      started.unlink();
+      started.attempt.end();
       release();
       routed.deployment.health.end(routed.trial, outcome);
     },
@@ -176,7 +166,7 @@ export async function generateImages(deps: MediaDeps, req: ImageRequest, request
   await admitMedia(deps, state, 'images', model, { unit: 'image', count: n });
   const { started, end } = await routeMedia(model, state, reply, { endpoint: 'images', body: upstreamBody(req, model) });
   await answerFrom(state, reply, end, async () => {
-    const answer = readJson(await readAll(started.result.body, MAX_IMAGES_ANSWER, () => started.timers.activity()));
+    const answer = readJson(await readAll(started.result.body, MAX_IMAGES_ANSWER, () => started.attempt.timers.activity()));
     const data = Array.isArray(answer.data) ? (answer.data as JsonObject[]) : [];
     if (data.some((d) => typeof d?.b64_json !== 'string')) {
       throw new GatewayError('upstream_error', 'The backend answered without b64_json images (set the model\'s defaults.response_format to "b64_json").');
@@ -239,7 +229,7 @@ export async function createSpeech(deps: MediaDeps, req: SpeechRequest, request:
     });
     state.ttftMs = Math.round((performance.now() - state.start) * 1000) / 1000;
     for await (const chunk of started.result.body) {
-      started.timers.activity();
+      started.attempt.timers.activity();
       if (!res.write(chunk)) await new Promise<void>((resolve) => {
         const done = (): void => {
           res.off('drain', done);
@@ -255,7 +245,7 @@ export async function createSpeech(deps: MediaDeps, req: SpeechRequest, request:
     state.settle = 'complete';
     outcome = 'success';
   } catch (err) {
-    if (err instanceof ClientDisconnected || started.signal.reason instanceof ClientDisconnected) {
+    if (err instanceof ClientDisconnected || started.attempt.signal.reason instanceof ClientDisconnected) {
       outcome = 'neutral';
       state.settle = 'client_disconnected';
       if (!res.destroyed) res.destroy();
@@ -294,7 +284,7 @@ export async function createTranscription(deps: MediaDeps, fields: Transcription
   for (const [name, value] of Object.entries(fields)) if (value !== undefined) form[name] = String(value);
   const { started, end } = await routeMedia(model, state, reply, { endpoint: 'transcriptions', form: { fields: form, file } });
   await answerFrom(state, reply, end, async () => {
-    const bytes = await readAll(started.result.body, MAX_TRANSCRIPT_ANSWER, () => started.timers.activity());
+    const bytes = await readAll(started.result.body, MAX_TRANSCRIPT_ANSWER, () => started.attempt.timers.activity());
     const isJson = started.result.contentType.includes('json');
     const reported = isJson ? reportedDurationMs(readJson(bytes)) : undefined;
     const ms = exactMs ?? reported ?? Math.max(100, Math.ceil((file.size / ESTIMATED_BYTES_PER_SECOND) * 1000));

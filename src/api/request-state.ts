@@ -18,6 +18,12 @@ export interface RequestState {
   principal?: Principal;
   /** The model name the client sent. */
   model?: string;
+  /** The catalog id of the model that name resolved to. */
+  modelId?: string;
+  /** The API route's path (metrics' `endpoint` label); set on /v1 requests when metrics are on. */
+  endpoint?: string;
+  /** Why admission refused the request: a limit (429) or the balance (402). */
+  rejected?: 'requests' | 'tokens' | 'concurrency' | 'balance';
   deployment?: string;
   /** The catalog id of the fallback model that served, when not the one asked for. */
   servedModel?: string;

@@ -7,8 +7,8 @@ import { asGatewayError, GatewayError } from '../openai/errors.js';
 import { mapFinishReason, normalizeUsage, type ResponseIdentity, type Usage } from '../openai/normalize.js';
 import { SSE_DONE, SSE_HEADERS, SSE_HEARTBEAT, sseError, sseEvent } from '../openai/sse.js';
 import type { JsonObject } from '../providers/types.js';
-import { CallSignal } from '../providers/call-signal.js';
-import type { CallTimers } from '../routing/timeouts.js';
+import { CallSignal, type SharedAbort } from '../providers/call-signal.js';
+import { CallTimers } from '../routing/timeouts.js';
 
 export interface StreamRelayOptions {
   res: ServerResponse;
@@ -39,16 +39,54 @@ export class ClientDisconnected extends Error {
 }
 
 /**
- * A signal aborted with ClientDisconnected when the response closes before it has finished; every backend
- * attempt's own signal follows it (`CallSignal.onAbort`), and backoffs end with it. `release` stops watching.
+ * A signal aborted with ClientDisconnected when the response closes before it has finished — or with the
+ * shutdown's reason when `shutdown` (the server's cutoff) aborts first; every backend attempt's own signal
+ * follows it (`CallSignal.onAbort`), and backoffs end with it. `release` stops watching.
  */
-export function clientSignal(res: ServerResponse): { client: CallSignal; release: () => void } {
+export function clientSignal(res: ServerResponse, shutdown?: SharedAbort): { client: CallSignal; release: () => void } {
   const client = new CallSignal();
   const onClose = (): void => {
     if (!res.writableFinished) client.abort(new ClientDisconnected('The client closed the connection.'));
   };
   res.once('close', onClose);
-  return { client, release: () => res.off('close', onClose) };
+  if (shutdown === undefined) return { client, release: () => res.off('close', onClose) };
+  const unlink = shutdown.link(client);
+  return {
+    client,
+    release: () => {
+      res.off('close', onClose);
+      unlink();
+    },
+  };
+}
+
+/** One attempt at a deployment: its own signal (aborted when the client's is), its timers, its start. */
+export interface Attempt {
+  signal: CallSignal;
+  timers: CallTimers;
+  began: number;
+  /** Stops the timers and unlinks from the client's signal: when the attempt fails or its answer is over. */
+  end(): void;
+  /** Throws the attempt's own reason (a timeout, the client gone) when its signal ended the call, else `err`. */
+  rethrow(err: unknown): never;
+}
+
+export function beginAttempt(client: CallSignal, timeouts: ConstructorParameters<typeof CallTimers>[1]): Attempt {
+  const signal = new CallSignal();
+  const unlink = client.onAbort(() => signal.abort(client.reason!));
+  const timers = new CallTimers(signal, timeouts);
+  return {
+    signal,
+    timers,
+    began: performance.now(),
+    end() {
+      timers.stop();
+      unlink();
+    },
+    rethrow(err) {
+      throw signal.aborted ? signal.reason : err;
+    },
+  };
 }
 
 function collectOutput(choices: unknown[], output: string[]): void {

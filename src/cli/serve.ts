@@ -1,10 +1,13 @@
 // `floodgate serve`: loads the config, starts the gateway, prints first-start credentials once, and
-// shuts down cleanly on SIGTERM / SIGINT.
+// shuts down cleanly on SIGTERM / SIGINT. With `--workers N` (N > 1) the work is split between a primary
+// and N worker processes (cli/workers).
+import cluster from 'node:cluster';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { startGateway } from '../gateway.js';
 import { parsePort } from './options.js';
 import { closeOnSignals } from './shutdown.js';
+import { parseWorkers, runPrimary, runWorker } from './workers.js';
 
 export function registerServeCommand(program: Command): void {
   program
@@ -14,8 +17,12 @@ export function registerServeCommand(program: Command): void {
     .option('--host <host>', 'address to listen on (overrides server.host)')
     .option('--port <port>', 'port to listen on (overrides server.port)', parsePort)
     .option('--data-dir <dir>', 'data directory for the embedded store and generated secrets (overrides data_dir)')
-    .action(async (opts: { config?: string; host?: string; port?: number; dataDir?: string }) => {
+    .option('--workers <n>', 'processes serving the port (0 or "auto": one per CPU); more than 1 needs redis.url', parseWorkers, 1)
+    .action(async (opts: { config?: string; host?: string; port?: number; dataDir?: string; workers: number }) => {
       const config = loadConfig(opts.config, { host: opts.host, port: opts.port, dataDir: opts.dataDir });
+      // A forked worker runs this same command line.
+      if (cluster.isWorker) return runWorker(config);
+      if (opts.workers > 1) return runPrimary(config, opts.workers);
       const gateway = await startGateway(config);
       const out: string[] = [];
       if (gateway.firstStart.apiKey) out.push(`API key: ${gateway.firstStart.apiKey}`);

@@ -1,8 +1,16 @@
 // Long-running commands (serve, simulate) close cleanly on SIGTERM / SIGINT: exit 0, or 1 if closing fails.
+// A second signal while closing exits at once with 1, without waiting for the drain to finish.
 
-export function closeOnSignals(close: () => Promise<void>): void {
+export interface SignalShutdown {
+  /** Starts closing, as a first signal does (again: nothing). */
+  begin(): void;
+  /** Exits now with 1, as a second signal does. */
+  force(): void;
+}
+
+export function closeOnSignals(close: () => Promise<void>): SignalShutdown {
   let closing = false;
-  const shutdown = (): void => {
+  const begin = (): void => {
     if (closing) return;
     closing = true;
     close().then(
@@ -13,6 +21,12 @@ export function closeOnSignals(close: () => Promise<void>): void {
       },
     );
   };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
+  const force = (): void => {
+    process.stderr.write('second signal: exiting without finishing the drain\n');
+    process.exit(1);
+  };
+  const onSignal = (): void => (closing ? force() : begin());
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return { begin, force };
 }

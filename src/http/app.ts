@@ -30,6 +30,8 @@ import { createVideo, findVideo, videoJobView, type VideoDeps, type VideoJobRunn
 import { validateImageRequest, validateSpeechRequest, validateTranscriptionFields, validateVideoRequest } from '../openai/validate.js';
 import type { Store } from '../store/store.js';
 import { MULTIPART_LIMITS, receiveForm } from './uploads.js';
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import type { RequestDrain } from './drain.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -51,6 +53,10 @@ export interface AppDeps {
   /** The store (video jobs) and the runner advancing video jobs. */
   store: Store;
   videoRunner: VideoJobRunner;
+  /** Prometheus metrics, served on `config.metrics.path`; absent when metrics are off. */
+  metrics?: GatewayMetrics;
+  /** The graceful shutdown: readiness while draining, the cutoff, the count of requests in flight. */
+  drain?: RequestDrain;
 }
 
 /** Routes by path below the base path, for telling 405 from 404. */
@@ -119,6 +125,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const { config, catalog, authenticator, logger, accounting } = deps;
   const docUrl = config.auth.docUrl;
   const basePath = config.server.basePath;
+  const metrics = deps.metrics;
   const app = Fastify({
     // No Fastify logger: it would make a child logger per request. The request line and unexpected
     // errors are logged by us, with our pino logger.
@@ -139,13 +146,15 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     },
   });
 
-  const inference: InferenceDeps = { catalog, heartbeatMs: config.server.heartbeatMs, accounting };
+  const drain = deps.drain;
+  const inference: InferenceDeps = { catalog, heartbeatMs: config.server.heartbeatMs, accounting, shutdown: drain?.cutoff };
   app.decorateRequest('state', null as unknown as RequestState);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);
 
   app.addHook('onRequest', (request, reply, done) => {
     const state = newRequestState(request.id);
+    drain?.enter();
     request.state = state;
     reply.header('x-request-id', state.id);
     applyCors(config.server.cors, request, reply);
@@ -163,7 +172,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     if (!state.closed || state.busy || state.logged) return;
     state.logged = true;
     settleRequest(accounting, state, reply.raw.statusCode);
+    metrics?.observeRequest(state, reply.raw.statusCode);
     logRequest(logger, state, request.method, request.url, reply.raw.statusCode, !reply.raw.writableFinished);
+    drain?.leave();
   }
 
   /** Runs a pipeline; settlement and the log line wait until it is over as well as the response. */
@@ -203,6 +214,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   app.get('/healthz', async (request, reply) => {
     if ((request.query as Record<string, string>).ready === undefined) return reply.type('application/json').send('{"status":"ok"}');
+    // Shutting down: not ready, so that a load balancer stops sending new requests here.
+    if (drain?.draining) return reply.code(503).send({ status: 'draining' });
     let storeOk = true;
     try {
       await deps.pingStore();
@@ -215,9 +228,16 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'unavailable', store: storeOk ? 'ok' : 'unreachable', models: live });
   });
 
+  if (metrics !== undefined) {
+    // Unauthenticated, like /healthz: restrict it at the network if the figures are private.
+    app.get(config.metrics.path, async (_request, reply) => reply.type(metrics.contentType).send(await metrics.scrape()));
+  }
+
   void app.register(
     async (api) => {
       api.addHook('onRequest', async (request) => {
+        // Counted in the metrics from here: the API's requests, by route, not /metrics or /healthz.
+        metrics?.requestStarted(request.state, request.routeOptions.url);
         if (config.server.publicModels && request.method === 'GET' && request.headers.authorization === undefined) return;
         const state = request.state;
         state.principal = await authenticator.authenticate(request.headers.authorization);

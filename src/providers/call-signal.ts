@@ -46,3 +46,34 @@ export function abortableSleep(ms: number, signal: CallSignal): Promise<void> {
     });
   });
 }
+
+/**
+ * One abort for many signals (the server's shutdown cutoff): each request links its signal while it runs
+ * and unlinks it after; `abort` aborts every linked signal, and any linked later at once. A set rather than
+ * listeners on an emitter: linking and unlinking stay O(1) with thousands of requests in flight.
+ */
+export class SharedAbort {
+  reason: Error | undefined = undefined;
+  private readonly linked = new Set<CallSignal>();
+
+  get aborted(): boolean {
+    return this.reason !== undefined;
+  }
+
+  /** Aborts `signal` with this one's reason when it comes (at once if it has); returns the unlink. */
+  link(signal: CallSignal): () => void {
+    if (this.reason !== undefined) {
+      signal.abort(this.reason);
+      return () => undefined;
+    }
+    this.linked.add(signal);
+    return () => this.linked.delete(signal);
+  }
+
+  abort(reason: Error): void {
+    if (this.reason !== undefined) return;
+    this.reason = reason;
+    for (const signal of this.linked) signal.abort(reason);
+    this.linked.clear();
+  }
+}
