@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { setMaxListeners } from 'node:events';
 import autocannon from 'autocannon';
 import { Client, Pool } from 'undici';
+import pg from 'pg';
+import { Redis } from 'ioredis';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const CLI = join(ROOT, 'dist', 'main.js');
@@ -19,6 +21,11 @@ const PORTKEY_VERSION = '1.15.2';
 
 const quick = process.argv.includes('--quick');
 const skipPortkey = process.argv.includes('--no-portkey') || quick;
+// A second Floodgate on the scale-out stores (PostgreSQL + Redis on this machine), measured beside the
+// embedded default; on in full runs, `--scale-out` adds it to a quick one, `--no-scale-out` leaves it out.
+const scaleOut = process.argv.includes('--scale-out') || (!quick && !process.argv.includes('--no-scale-out'));
+const PG_URL = process.env.FLOODGATE_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+const REDIS_URL = process.env.FLOODGATE_BENCH_REDIS ?? 'redis://127.0.0.1:6379';
 const DURATION = { seqRoundMs: quick ? 400 : 2500, rounds: quick ? 1 : 3, loadS: quick ? 1 : 4, loadRounds: quick ? 1 : 2, streams: quick ? 50 : 600, openStreams: quick ? 100 : 1000 };
 
 // ── processes ──────────────────────────────────────────────────────────────────────────────────────
@@ -288,6 +295,38 @@ async function freePort(): Promise<number> {
 
 // ── the run ────────────────────────────────────────────────────────────────────────────────────────
 
+/** A database of the run's own on the PostgreSQL server, dropped afterwards. */
+async function benchDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `floodgate_bench_${process.pid}_${Date.now()}`;
+  const admin = async (sql: string): Promise<void> => {
+    const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 5000 });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(`create database "${name}"`);
+  const url = new URL(PG_URL);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => admin(`drop database if exists "${name}" with (force)`) };
+}
+
+async function deleteRedisPrefix(prefix: string): Promise<void> {
+  const client = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await client.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    client.disconnect();
+  }
+}
+
 function ratio(a: number, b: number): number | null {
   return Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? Math.round((a / b) * 1000) / 1000 : null;
 }
@@ -297,15 +336,17 @@ async function main(): Promise<void> {
   const started = Date.now();
   const work = mkdtempSync(join(tmpdir(), 'floodgate-bench-'));
   const notes: string[] = [];
+  let database: { url: string; drop(): Promise<void> } | undefined;
+  const redisPrefix = `floodgate-bench-${process.pid}-${Date.now()}:`;
   try {
     const sim = await startProcess('simulator', [CLI, 'simulate', '--port', '0', '--ttft-ms', '0', '--tokens-per-second', '0'], /Simulator listening/);
     const slowSim = await startProcess('slow simulator', [CLI, 'simulate', '--port', '0', '--ttft-ms', '0', '--tokens-per-second', '2'], /Simulator listening/);
     const configFile = join(work, 'floodgate.yaml');
-    writeFileSync(
-      configFile,
+    const config = (dataDir: string, extra: string[] = []): string =>
       [
         'server: { host: 127.0.0.1, port: 0 }',
-        `data_dir: ${join(work, 'data')}`,
+        `data_dir: ${dataDir}`,
+        ...extra,
         'logging: { level: info }',
         // Limits and billing are on, with figures the load cannot reach: every request pays for the
         // buckets, the reservation and its usage record, and none is refused.
@@ -318,12 +359,27 @@ async function main(): Promise<void> {
         '  - { id: bench-model, category: text, context_length: 32768, max_output_tokens: 4096, defaults: { max_tokens: 256 }, pricing: { input: 0.5, output: 1.5 }, deployments: [{ provider: sim }] }',
         '  - { id: slow-model, category: text, defaults: { max_tokens: 256 }, deployments: [{ provider: slow }] }',
         '',
-      ].join('\n'),
-    );
+      ].join('\n');
+    writeFileSync(configFile, config(join(work, 'data')));
     const gatewayLog = join(work, 'gateway.log');
     const gateway = await startProcess('floodgate', [CLI, 'serve', '--config', configFile], /Floodgate listening on/, { logFile: gatewayLog });
     const apiKey = /API key: (\S+)/.exec(readFileSync(gatewayLog, 'utf8'))?.[1];
     if (!apiKey) throw new Error('the gateway printed no API key');
+    let scaleOutTarget: Target | undefined;
+    if (scaleOut) {
+      try {
+        database = await benchDatabase();
+        const scaleFile = join(work, 'scale-out.yaml');
+        writeFileSync(scaleFile, config(join(work, 'data-scale-out'), [`store: { url: "${database.url}" }`, `redis: { url: "${REDIS_URL}", key_prefix: "${redisPrefix}" }`]));
+        const scaleLog = join(work, 'scale-out.log');
+        const scaled = await startProcess('floodgate (PostgreSQL + Redis)', [CLI, 'serve', '--config', scaleFile], /Floodgate listening on/, { logFile: scaleLog });
+        const scaleKey = /API key: (\S+)/.exec(readFileSync(scaleLog, 'utf8'))?.[1];
+        if (!scaleKey) throw new Error('the scale-out gateway printed no API key');
+        scaleOutTarget = { name: 'Floodgate PG+Redis', url: scaled.url, headers: { authorization: `Bearer ${scaleKey}` }, model: 'bench-model' };
+      } catch (err) {
+        notes.push(`Floodgate on PostgreSQL + Redis not measured: ${(err as Error).message.slice(0, 200)}`);
+      }
+    }
     const passthrough = await startProcess('pass-through', [PASSTHROUGH, '--port', '0', '--upstream', sim.url], /Passthrough listening/);
 
     const targets: Record<string, Target> = {
@@ -331,6 +387,8 @@ async function main(): Promise<void> {
       passthrough: { name: 'bare pass-through', url: passthrough.url, headers: { authorization: 'Bearer bench' }, model: 'bench-model' },
       floodgate: { name: 'Floodgate', url: gateway.url, headers: { authorization: `Bearer ${apiKey}` }, model: 'bench-model' },
     };
+    if (scaleOutTarget) targets.scaleout = scaleOutTarget;
+    const measured = ['direct', 'passthrough', 'floodgate', ...(scaleOutTarget ? ['scaleout'] : [])];
 
     if (skipPortkey) notes.push(quick ? 'Portkey skipped in --quick mode.' : 'Portkey skipped (--no-portkey).');
     else {
@@ -352,16 +410,16 @@ async function main(): Promise<void> {
     // 1 + 5: sequential latency, the targets interleaved in rounds so drift hits them alike.
     process.stderr.write('sequential latency…\n');
     const seqSamples: Record<string, number[]> = {};
-    for (const key of ['direct', 'passthrough', 'floodgate']) seqSamples[key] = [];
+    for (const key of measured) seqSamples[key] = [];
     for (let r = 0; r < DURATION.rounds; r++) {
-      for (const key of ['direct', 'passthrough', 'floodgate']) await sequential(targets[key], DURATION.seqRoundMs, seqSamples[key]);
+      for (const key of measured) await sequential(targets[key], DURATION.seqRoundMs, seqSamples[key]);
     }
     const sequentialStats = Object.fromEntries(Object.entries(seqSamples).map(([k, v]) => [k, stats(v)]));
 
     // 3: streaming, one at a time.
     process.stderr.write('streaming…\n');
     const streamStats: Record<string, { ttfb: LatencyStats; total: LatencyStats }> = {};
-    for (const key of ['direct', 'passthrough', 'floodgate']) streamStats[key] = await streaming(targets[key], DURATION.streams);
+    for (const key of measured) streamStats[key] = await streaming(targets[key], DURATION.streams);
 
     // 2 + 4 + 5: 50 connections.
     process.stderr.write('50 connections…\n');
@@ -389,6 +447,7 @@ async function main(): Promise<void> {
       added_latency_ms: {
         passthrough: { p50: added('passthrough', 'p50_ms'), p99: added('passthrough', 'p99_ms') },
         floodgate: { p50: added('floodgate', 'p50_ms'), p99: added('floodgate', 'p99_ms') },
+        ...(scaleOutTarget ? { scaleout: { p50: added('scaleout', 'p50_ms'), p99: added('scaleout', 'p99_ms') } } : {}),
       },
       streaming: streamStats,
       added_ttfb_ms: { passthrough: round3(streamStats.passthrough.ttfb.p50_ms - streamStats.direct.ttfb.p50_ms), floodgate: round3(streamStats.floodgate.ttfb.p50_ms - streamStats.direct.ttfb.p50_ms) },
@@ -400,6 +459,14 @@ async function main(): Promise<void> {
         throughput_floodgate_over_portkey: loadStats.portkey ? ratio(loadStats.floodgate.requests_per_s, loadStats.portkey.requests_per_s) : null,
         added_p50_floodgate_over_passthrough: ratio(added('floodgate', 'p50_ms'), added('passthrough', 'p50_ms')),
         added_p99_floodgate_over_passthrough: ratio(added('floodgate', 'p99_ms'), added('passthrough', 'p99_ms')),
+        ...(scaleOutTarget
+          ? {
+              throughput_scaleout_over_embedded: ratio(loadStats.scaleout.requests_per_s, loadStats.floodgate.requests_per_s),
+              added_p50_scaleout_over_embedded: ratio(added('scaleout', 'p50_ms'), added('floodgate', 'p50_ms')),
+              added_p99_scaleout_over_embedded: ratio(added('scaleout', 'p99_ms'), added('floodgate', 'p99_ms')),
+              added_ttfb_scaleout_ms: round3(streamStats.scaleout.ttfb.p50_ms - streamStats.direct.ttfb.p50_ms),
+            }
+          : {}),
       },
       notes,
       duration_s: Math.round((Date.now() - started) / 1000),
@@ -411,6 +478,8 @@ async function main(): Promise<void> {
     process.stdout.write(`${markdown(result)}\n`);
   } finally {
     await stopAll();
+    await database?.drop().catch(() => undefined);
+    if (scaleOut) await deleteRedisPrefix(redisPrefix).catch(() => undefined);
     rmSync(work, { recursive: true, force: true });
   }
 }
@@ -441,6 +510,20 @@ function markdown(r: any): string {
     '',
     `Gateway memory: ${r.memory_mb.before_load} MB before load, ${r.memory_mb.after_load} MB after it; ${r.memory_mb.with_open_streams} MB with ${r.memory_mb.open_streams} streams open (target ≤ 150 MB with 1,000).`,
   ];
+  if (r.load_50.scaleout) {
+    lines.push(
+      '',
+      '| Floodgate on PostgreSQL + Redis | value |',
+      '|---|---|',
+      `| sequential p50 / p99 (ms) | ${r.sequential.scaleout.p50_ms} / ${r.sequential.scaleout.p99_ms} |`,
+      `| added latency p50 / p99 (ms) | ${r.added_latency_ms.scaleout.p50} / ${r.added_latency_ms.scaleout.p99} |`,
+      `| added TTFB p50 (ms) | ${r.ratios.added_ttfb_scaleout_ms} |`,
+      `| 50 connections: req/s, p50 / p99 (ms) | ${r.load_50.scaleout.requests_per_s}, ${r.load_50.scaleout.p50_ms} / ${r.load_50.scaleout.p99_ms} |`,
+      `| 50 connections: errors / non-2xx | ${r.load_50.scaleout.errors} / ${r.load_50.scaleout.non_2xx} |`,
+      `| throughput / embedded default | ${cell(r.ratios.throughput_scaleout_over_embedded)} |`,
+      `| added p50 / p99 vs embedded default | ${cell(r.ratios.added_p50_scaleout_over_embedded)} / ${cell(r.ratios.added_p99_scaleout_over_embedded)} |`,
+    );
+  }
   for (const note of r.notes) lines.push(`Note: ${note}`);
   lines.push(`Run took ${r.duration_s} s. JSON: bench/results/${r.mode === 'quick' ? 'quick' : 'latest'}.json`);
   return lines.join('\n');
