@@ -26,22 +26,29 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-async function startServer(): Promise<{ server: ChildServer; apiKey: string; dataDir: string }> {
+interface Started {
+  server: ChildServer;
+  apiKey: string;
+  dataDir: string;
+}
+
+/** The gateway CLI on a fresh data dir: `server`, `provider` and `usage` lines vary, the rest is alike. */
+async function startGateway(lines: { server: string; logging: string; usage?: string; provider: string; maxTokens: number }): Promise<Started> {
   const dataDir = mkdtempSync(join(tmpdir(), 'floodgate-shutdown-'));
   dirs.push(dataDir);
   const configFile = join(dataDir, 'floodgate.yaml');
   writeFileSync(
     configFile,
     [
-      'server: { host: 127.0.0.1, port: 0 }',
+      lines.server,
       `data_dir: ${dataDir}`,
-      'logging: { level: warn }',
+      lines.logging,
       'limits: { default_tier: big, tiers: { big: { requests_per_minute: 1000000, tokens_per_minute: 1000000000, concurrent_requests: 1000 } } }',
       'billing: { initial_credit: 1000 }',
-      `usage: { flush_ms: ${FLUSH_MS}, max_batch: 10000 }`,
-      'providers: { sim: { type: simulator, ttft_ms: 20, tokens_per_second: 0 } }',
+      ...(lines.usage ? [lines.usage] : []),
+      `providers: { sim: ${lines.provider} }`,
       'models:',
-      '  - { id: sim-chat, category: text, defaults: { max_tokens: 32 }, pricing: { input: 0.5, output: 1.5 }, deployments: [{ provider: sim }] }',
+      `  - { id: sim-chat, category: text, defaults: { max_tokens: ${lines.maxTokens} }, pricing: { input: 0.5, output: 1.5 }, deployments: [{ provider: sim }] }`,
       '',
     ].join('\n'),
   );
@@ -49,6 +56,16 @@ async function startServer(): Promise<{ server: ChildServer; apiKey: string; dat
   servers.push(server);
   const apiKey = server.output.find((l) => l.startsWith('API key: '))!.slice('API key: '.length);
   return { server, apiKey, dataDir };
+}
+
+function startServer(): Promise<Started> {
+  return startGateway({
+    server: 'server: { host: 127.0.0.1, port: 0 }',
+    logging: 'logging: { level: warn }',
+    usage: `usage: { flush_ms: ${FLUSH_MS}, max_batch: 10000 }`,
+    provider: '{ type: simulator, ttft_ms: 20, tokens_per_second: 0 }',
+    maxTokens: 32,
+  });
 }
 
 interface Completed {
@@ -147,28 +164,13 @@ async function slowSimulator(dir: string, tokens: number, tokensPerSecond: numbe
 }
 
 /** The gateway CLI in front of `upstream`, with `grace_ms` of shutdown grace and info logs (the drain's lines). */
-async function startBehind(upstream: string, graceMs: number): Promise<{ server: ChildServer; apiKey: string; dataDir: string }> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'floodgate-drain-'));
-  dirs.push(dataDir);
-  const configFile = join(dataDir, 'floodgate.yaml');
-  writeFileSync(
-    configFile,
-    [
-      `server: { host: 127.0.0.1, port: 0, shutdown_grace_ms: ${graceMs} }`,
-      `data_dir: ${dataDir}`,
-      'logging: { level: info }',
-      'limits: { default_tier: big, tiers: { big: { requests_per_minute: 1000000, tokens_per_minute: 1000000000, concurrent_requests: 1000 } } }',
-      'billing: { initial_credit: 1000 }',
-      `providers: { sim: { type: openai, base_url: "${upstream}/v1" } }`,
-      'models:',
-      '  - { id: sim-chat, category: text, defaults: { max_tokens: 200 }, pricing: { input: 0.5, output: 1.5 }, deployments: [{ provider: sim }] }',
-      '',
-    ].join('\n'),
-  );
-  const server = await spawnCli(['serve', '--config', configFile], /Floodgate listening on/);
-  servers.push(server);
-  const apiKey = server.output.find((l) => l.startsWith('API key: '))!.slice('API key: '.length);
-  return { server, apiKey, dataDir };
+function startBehind(upstream: string, graceMs: number): Promise<Started> {
+  return startGateway({
+    server: `server: { host: 127.0.0.1, port: 0, shutdown_grace_ms: ${graceMs} }`,
+    logging: 'logging: { level: info }',
+    provider: `{ type: openai, base_url: "${upstream}/v1" }`,
+    maxTokens: 200,
+  });
 }
 
 interface StreamResult {

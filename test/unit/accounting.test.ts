@@ -12,6 +12,7 @@ import { directSink } from '../../src/accounting/usage-sink.js';
 import { openStore } from '../../src/store/database.js';
 import type { Store } from '../../src/store/store.js';
 import type { UsageRecord } from '../../src/store/usage.js';
+import { usageRecordFixture } from '../helpers/usage.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createTestDatabase } from '../helpers/postgres.js';
 
@@ -39,27 +40,7 @@ async function tempStore(dialect: Dialect = 'sqlite'): Promise<Store> {
 }
 
 function record(accountId: string, cost: number, i = 0): UsageRecord {
-  return {
-    id: `usg_${accountId}_${i}_${Math.random()}`,
-    createdAt: 1_700_000_000_000 + i * 1000,
-    requestId: `req_${i}`,
-    accountId,
-    keyId: 'key_x',
-    endpoint: 'chat',
-    model: 'm',
-    deployment: 'sim/m',
-    stream: false,
-    promptTokens: 10,
-    cachedTokens: 0,
-    completionTokens: 5,
-    reasoningTokens: 0,
-    costMicros: cost,
-    status: 200,
-    latencyMs: 3,
-    ttftMs: null,
-    settle: 'complete',
-    errorCode: null,
-  };
+  return usageRecordFixture(accountId, cost, i, { createdAt: 1_700_000_000_000 + i * 1000, stream: false });
 }
 
 describe('pricing', () => {

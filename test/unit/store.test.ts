@@ -11,6 +11,7 @@ import { resolveConfig, type Config } from '../../src/config/load.js';
 import { openStore } from '../../src/store/database.js';
 import { migrateTo, migrateToLatest, migrationStatus, MIGRATIONS } from '../../src/store/migrations.js';
 import type { UsageRecord } from '../../src/store/usage.js';
+import { usageRecordFixture } from '../helpers/usage.js';
 import { BalanceTooLowError } from '../../src/store/ledger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { apiKeyStatus } from '../../src/store/api-keys.js';
@@ -330,27 +331,7 @@ describe.each(DIALECTS)('verifyAdminToken ($name)', (dialect) => {
 
 /** A usage record of `cost` for `accountId`; `i` orders them in time. */
 function usageRecord(accountId: string, cost: number, i = 0): UsageRecord {
-  return {
-    id: `usg_${accountId}_${i}_${Math.random().toString(36).slice(2)}`,
-    createdAt: 1_700_000_000_000 + i,
-    requestId: `req_${i}`,
-    accountId,
-    keyId: 'key_x',
-    endpoint: 'chat',
-    model: 'm',
-    deployment: 'sim/m',
-    stream: i % 2 === 0,
-    promptTokens: 10,
-    cachedTokens: 0,
-    completionTokens: 5,
-    reasoningTokens: 0,
-    costMicros: cost,
-    status: 200,
-    latencyMs: 3,
-    ttftMs: null,
-    settle: 'complete',
-    errorCode: null,
-  };
+  return usageRecordFixture(accountId, cost, i);
 }
 
 /** A usage_records row as stored before migration 004 (written straight to the table). */
