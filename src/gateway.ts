@@ -68,15 +68,26 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     url: config.storeUrl,
     poolSize: config.storePoolSize,
     // A broken pooled connection is replaced by the pool; it is worth a line in the log, not a crash.
-    onConnectionError: (err) => logger.warn({ err }, 'store connection lost; the pool opens another'),
+    onConnectionError: (err) => {
+      metrics.storeError('connection');
+      logger.warn({ err }, 'store connection lost; the pool opens another');
+    },
   });
+  /** A store read whose failure is counted in floodgate_store_errors_total{operation}. */
+  const counted =
+    <A extends unknown[], R>(read: (...args: A) => Promise<R>, operation: string) =>
+    (...args: A): Promise<R> =>
+      read(...args).catch((err: unknown) => {
+        metrics.storeError(operation);
+        throw err;
+      });
   const pepper = resolvePepper(config);
   const firstStart = await bootstrapStore(store, config, pepper);
   const catalog = buildCatalog(config);
   // Loading the tokenizer takes ~0.4 s of blocked event loop: do it now, not on the first request that
   // has to count tokens itself (a backend without usage, a client that disconnects mid-stream).
   warmTokenizer();
-  const authenticator = new Authenticator(pepper, config.auth.keyPrefix, keyLookup(store), config.auth.keyCacheMs, (identity) =>
+  const authenticator = new Authenticator(pepper, config.auth.keyPrefix, counted(keyLookup(store), 'key_lookup'), config.auth.keyCacheMs, (identity) =>
     limitScopes(config.limits, {
       accountId: identity.accountId,
       tier: identity.tier,
@@ -94,7 +105,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   const shared = config.redis
     ? await openSharedState(
         config.redis,
-        (ids) => store.accounts.credits(ids),
+        counted((ids: readonly string[]) => store.accounts.credits(ids), 'balance_read'),
         logger,
         (event) => {
           if (event.type === 'identities') authenticator.forgetAll();

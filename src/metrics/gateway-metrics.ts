@@ -143,7 +143,7 @@ export class GatewayMetrics {
     });
     this.storeErrors = new Counter({
       name: 'floodgate_store_errors_total',
-      help: 'Failed store operations (usage_write: a usage batch; ping: the readiness check).',
+      help: 'Failed store operations (usage_write: a usage batch; ping: the readiness check; key_lookup, balance_read: reads a request waited on; connection: a pooled PostgreSQL connection lost).',
       labelNames: ['operation'],
       registers,
     });
