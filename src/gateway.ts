@@ -117,6 +117,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   const accounting: Accounting = {
     limiter: shared?.limiter ?? new MemoryLimiter(),
     book,
+    admit: shared?.admit,
     usage: new UsageWriter(await openUsageSink(config.storeUrl, store.usage, logger), book, config.usage, logger),
   };
   accounting.usage.onWriteFailure = () => metrics.usageWriteFailed();

@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { GatewayError } from '../openai/errors.js';
 import type { RedisConnection } from '../redis/connection.js';
-import type { FailureReport } from '../limits/redis-limiter.js';
+import { LUA_NOW, type FailureReport } from '../limits/redis-limiter.js';
 import type { BalanceBook, Reservation, ReserveResult } from './balance-book.js';
 
 /** Per account: the balance and the usage costs ever debited, as one row of the store has them. */
@@ -27,8 +27,6 @@ export type CreditsLoader = (accountIds: readonly string[]) => Promise<Map<strin
 // Expired reservations leave the total; their field stays a while as 'x' so a late settle still counts its
 // cost once, then goes. KEYS[1] is the account's hash, KEYS[2] its reservations by expiry.
 const PURGE = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local function purge(bal, res)
   local due = redis.call('ZRANGEBYSCORE', res, '-inf', now, 'LIMIT', 0, 100)
   for _, id in ipairs(due) do
@@ -45,30 +43,50 @@ local function purge(bal, res)
 end
 `;
 
-// ARGV: amount, id, lease ms, max age of credits ms, [credits, debited] when just read from the store.
-// Returns {'ok', available after} | {'short', available} | {'load'} (nothing known or too old).
-const RESERVE = `${PURGE}
+/**
+ * Lua pieces of a reservation, for this file's script and the one that also admits the request's limits
+ * (redis/admission.ts), after LUA_NOW. KEYS[1] is the account's hash, KEYS[2] its reservations; ARGV: amount, id, lease
+ * ms, the longest credits may go unread (ms), then credits and debited as just read from the store ('' or
+ * absent when not read). `head` sets the variables and returns {'load'} when credits are unknown or too
+ * old; `available` purges expired reservations and computes `available`; `take` reserves.
+ */
+export const BALANCE_LUA = {
+  head: `${PURGE}
 local bal, res = KEYS[1], KEYS[2]
 local amount, id, leaseMs, maxAge = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-if ARGV[5] then
+if ARGV[5] and ARGV[5] ~= '' then
   if redis.call('HEXISTS', bal, 'spent') == 0 then redis.call('HSET', bal, 'spent', ARGV[6], 'reserved', 0) end
   redis.call('HSET', bal, 'credits', ARGV[5], 'at', now)
 else
   local at = redis.call('HGET', bal, 'at')
   if not at or now - tonumber(at) > maxAge then return { 'load' } end
 end
+local function micros(x) return string.format('%.0f', x) end
+`,
+  available: `
 purge(bal, res)
 local v = redis.call('HMGET', bal, 'credits', 'spent', 'reserved')
 local available = tonumber(v[1]) - tonumber(v[2]) - tonumber(v[3])
-if available < amount then return { 'short', string.format('%.0f', available) } end
+`,
+  take: `
 redis.call('HINCRBY', bal, 'reserved', ARGV[1])
 redis.call('HSET', bal, 'r:' .. id, ARGV[1])
 redis.call('ZADD', res, now + leaseMs, id)
-return { 'ok', string.format('%.0f', available - amount) }
+`,
+};
+
+// Returns {'ok', available after} | {'short', available} | {'load'} (nothing known or too old).
+const RESERVE = `${LUA_NOW}
+${BALANCE_LUA.head}
+${BALANCE_LUA.available}
+if available < amount then return { 'short', micros(available) } end
+${BALANCE_LUA.take}
+return { 'ok', micros(available - amount) }
 `;
 
 // ARGV: id, cost. Once per reservation: a second settle (a retried call) finds no field and does nothing.
-const SETTLE = `${PURGE}
+const SETTLE = `${LUA_NOW}
+${PURGE}
 local bal, res = KEYS[1], KEYS[2]
 local id, cost = ARGV[1], tonumber(ARGV[2])
 local amount = redis.call('HGET', bal, 'r:' .. id)
@@ -82,9 +100,7 @@ return 1
 `;
 
 // ARGV: lease ms, then the reservation ids; KEYS: each one's reservations set. Expired ones stay expired.
-const RENEW = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+const RENEW = `${LUA_NOW}
 local leaseMs = tonumber(ARGV[1])
 for i = 1, #KEYS do
   local score = redis.call('ZSCORE', KEYS[i], ARGV[i + 1])
@@ -94,9 +110,7 @@ return 1
 `;
 
 // ARGV: credits. Sets an account's credits after a ledger entry, keeping spent and reserved.
-const SET_CREDITS = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+const SET_CREDITS = `${LUA_NOW}
 if redis.call('HEXISTS', KEYS[1], 'spent') == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'credits', ARGV[1], 'at', now)
 return 1
@@ -154,34 +168,52 @@ export class RedisBalanceBook implements BalanceBook {
 
   async reserve(accountId: string, amountMicros: number): Promise<ReserveResult> {
     if (amountMicros <= 0) return { ok: true, reservation: { accountId, amountMicros: 0, settled: false } };
-    const id = `${this.instance}.${(this.next++).toString(36)}`;
+    let done;
     try {
-      let reply = await this.client.floodgateReserve(this.balKey(accountId), this.resKey(accountId), amountMicros, id, this.redis.config.leaseMs, this.refreshMs);
-      // Unknown or stale credits — and a refusal, which a top-up not yet seen may turn around — are
-      // decided again on a fresh read of the store.
-      if (reply[0] !== 'ok') {
-        const credits = (await this.loadCredits(accountId)).get(accountId);
-        if (credits === undefined) return { ok: false, availableMicros: 0 };
-        reply = await this.client.floodgateReserve(
-          this.balKey(accountId),
-          this.resKey(accountId),
-          amountMicros,
-          id,
-          this.redis.config.leaseMs,
-          this.refreshMs,
-          credits.balanceMicros + credits.debitedMicros,
-          credits.debitedMicros,
-        );
-      }
-      if (reply[0] !== 'ok') return { ok: false, availableMicros: Math.max(0, Number(reply[1] ?? 0)) };
+      done = await this.withCredits(accountId, amountMicros, (keys, args) => this.client.floodgateReserve(...keys, ...args));
     } catch (err) {
-      if (err instanceof GatewayError) throw err;
-      this.onFailure('reserve', 'closed', err);
-      throw new GatewayError('limits_unavailable', 'Your balance cannot be checked right now (its shared store is unreachable); retry shortly.', { retryAfterMs: 1000 });
+      throw this.failed(err);
     }
+    if (done === undefined) return { ok: false, availableMicros: 0 };
+    if (done.reply[0] !== 'ok') return { ok: false, availableMicros: Math.max(0, Number(done.reply[1] ?? 0)) };
+    return { ok: true, reservation: this.adopt(accountId, amountMicros, done.id) };
+  }
+
+  /**
+   * Runs a script that reserves `amountMicros` for the account (`BALANCE_LUA`: its keys and arguments come
+   * first). When it answers that credits are unknown or stale ('load'), or that they fall short ('short':
+   * a top-up not yet seen may turn that around), it runs once more with credits just read from the store.
+   * Undefined when the account does not exist.
+   */
+  async withCredits(
+    accountId: string,
+    amountMicros: number,
+    run: (keys: string[], args: (string | number)[]) => Promise<(string | number)[]>,
+  ): Promise<{ id: string; reply: (string | number)[] } | undefined> {
+    const id = `${this.instance}.${(this.next++).toString(36)}`;
+    const keys = [this.balKey(accountId), this.resKey(accountId)];
+    const args = (credits = '', debited = ''): (string | number)[] => [amountMicros, id, this.redis.config.leaseMs, this.refreshMs, credits, debited];
+    let reply = await run(keys, args());
+    if (reply[0] === 'load' || reply[0] === 'short') {
+      const credits = (await this.loadCredits(accountId)).get(accountId);
+      if (credits === undefined) return undefined;
+      reply = await run(keys, args(String(credits.balanceMicros + credits.debitedMicros), String(credits.debitedMicros)));
+    }
+    return { id, reply };
+  }
+
+  /** A reservation a script made (`withCredits`): held, renewed, and settled later. */
+  adopt(accountId: string, amountMicros: number, id: string): Reservation {
     const reservation: HeldReservation = { accountId, amountMicros, settled: false, id };
     this.held.set(id, reservation);
-    return { ok: true, reservation };
+    return reservation;
+  }
+
+  /** A reservation that could not be made: Redis is unreachable, and reservations fail closed. */
+  failed(err: unknown): GatewayError {
+    if (err instanceof GatewayError) return err;
+    this.onFailure('reserve', 'closed', err);
+    return new GatewayError('limits_unavailable', 'Your balance cannot be checked right now (its shared store is unreachable); retry shortly.', { retryAfterMs: 1000 });
   }
 
   private async loadCredits(accountId: string): ReturnType<CreditsLoader> {

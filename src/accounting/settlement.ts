@@ -8,12 +8,15 @@ import { tokenCount } from '../openai/normalize.js';
 import type { BalanceBook, Reservation } from './balance-book.js';
 import { costMicros, type ModelPrices } from './pricing.js';
 import type { UsageWriter } from './usage-writer.js';
+import type { AdmitAndReserve } from '../redis/admission.js';
 
 /** Limits, balances and usage records: what admission and settlement work with. */
 export interface Accounting {
   limiter: Limiter;
   book: BalanceBook;
   usage: UsageWriter;
+  /** Tokens, slot and reservation decided together in one call, where the stores allow it (Redis). */
+  admit?: AdmitAndReserve;
 }
 
 /** What an admitted request holds until it is settled. */

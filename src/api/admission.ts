@@ -80,6 +80,24 @@ export async function admitRequest(
 ): Promise<void> {
   const principal = state.principal!;
   const tokens = promptTokens + maxOutputTokens;
+  const prices = model.prices;
+  const maxCost = maxCostMicros(prices, promptTokens, maxOutputTokens, maxMedia);
+  // Both at once where the stores can (Redis: one round trip); undefined sends it the separate way.
+  const combined = accounting.admit !== undefined && principal.limits.length > 0 && maxCost > 0 ? await accounting.admit(principal.limits, tokens, principal.accountId, maxCost) : undefined;
+  if (combined !== undefined) {
+    if (combined.kind === 'limited') {
+      state.rateLimit = combined.refusal.snapshot;
+      state.rejected = combined.refusal.kind;
+      throw rateLimitError(combined.refusal, tokens);
+    }
+    if (combined.kind === 'short') {
+      state.rateLimit = combined.snapshot;
+      throw insufficientBalance(state, maxCost, combined.availableMicros);
+    }
+    state.rateLimit = combined.snapshot;
+    state.admission = { endpoint, modelId: model.id, prices, lease: combined.lease, reservation: combined.reservation, extra: undefined, settled: false };
+    return;
+  }
   let lease;
   if (principal.limits.length > 0) {
     const result = await accounting.limiter.admitWork(principal.limits, tokens);
@@ -90,8 +108,6 @@ export async function admitRequest(
     }
     lease = result.lease;
   }
-  const prices = model.prices;
-  const maxCost = maxCostMicros(prices, promptTokens, maxOutputTokens, maxMedia);
   let reserved;
   try {
     reserved = await accounting.book.reserve(principal.accountId, maxCost);
@@ -101,18 +117,23 @@ export async function admitRequest(
     throw err;
   }
   if (!reserved.ok) {
-    state.rejected = 'balance';
     if (lease) {
       await accounting.limiter.finish(lease, 0);
       // The headers show the tokens given back, not the ones taken a moment ago.
       state.rateLimit = await accounting.limiter.peek(principal.limits);
     }
-    throw new GatewayError(
-      'insufficient_balance',
-      `Your balance cannot cover this request: it may cost up to ${formatMoney(maxCost)} (prompt plus output cap) and ${formatMoney(reserved.availableMicros)} is available. Add credit, or lower max_tokens.`,
-    );
+    throw insufficientBalance(state, maxCost, reserved.availableMicros);
   }
   state.admission = { endpoint, modelId: model.id, prices, lease, reservation: reserved.reservation, extra: undefined, settled: false };
+}
+
+/** The 402 for a request whose maximum cost the balance cannot cover. */
+function insufficientBalance(state: RequestState, maxCost: number, availableMicros: number): GatewayError {
+  state.rejected = 'balance';
+  return new GatewayError(
+    'insufficient_balance',
+    `Your balance cannot cover this request: it may cost up to ${formatMoney(maxCost)} (prompt plus output cap) and ${formatMoney(availableMicros)} is available. Add credit, or lower max_tokens.`,
+  );
 }
 
 /**

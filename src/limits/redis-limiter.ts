@@ -24,10 +24,14 @@ export type FailurePolicies = Record<LimitKind, RedisFailurePolicy>;
 /** Told of every Redis call that failed and what was done instead. */
 export type FailureReport = (operation: string, policy: RedisFailurePolicy, err: unknown) => void;
 
-// A bucket's level refilled to now; written back with an expiry at the moment it would be full again.
-const LEVEL_FUNCTIONS = `
+/** Lua: Redis's clock, in milliseconds, as `now` (every script starts with it). */
+export const LUA_NOW = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`;
+
+// A bucket's level refilled to now; written back with an expiry at the moment it would be full again.
+const LEVEL_FUNCTIONS = `
 local function level(key, perMin)
   local v = redis.call('HMGET', key, 'l', 'a')
   if not v[1] then return perMin end
@@ -41,64 +45,90 @@ local function store(key, l, perMin)
 end
 `;
 
-// KEYS: per scope req, tok, conc. ARGV: mode (req | work | peek), tokens, lease id, lease ms, then per
-// scope rpm, tpm, conc (0: no such limit). Returns ok, then per scope the requests level, the tokens
-// level ('' when not limited) and the slots in use (-1 when not counted): after taking when admitted.
-const ADMIT = `${LEVEL_FUNCTIONS}
-local mode, tokens, lease, leaseMs = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
-local n = #KEYS / 3
+/**
+ * Lua pieces of an admission over a request's scopes, for this file's script and for the one that also
+ * reserves the balance (redis/admission.ts), after LUA_NOW. With `mode` (req | work | peek), `tokens`, `lease` and
+ * `leaseMs` set, and three KEYS (req, tok, conc) and three ARGV (rpm, tpm, conc; 0: no such limit) per
+ * scope after the first `ko` keys and `ao` arguments: `check` reads every bucket and slot set into
+ * req, tok, used and says in `ok` whether all pass; `apply` takes from them; `readings(out)` appends,
+ * per scope, the requests level and the tokens level ('' when not limited) and the slots in use (-1 when
+ * not counted).
+ */
+export function limitLua(ko: number, ao: number): { functions: string; check: string; apply: string } {
+  const scope = `local k, b = ${ko} + 3 * (i - 1), ${ao} + 3 * (i - 1)
+    local rpm, tpm, conc = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])`;
+  return {
+    functions: `${LEVEL_FUNCTIONS}
+local n = (#KEYS - ${ko}) / 3
 local req, tok, used = {}, {}, {}
+local function readings(out)
+  for i = 1, n do
+    out[#out + 1] = req[i] and tostring(req[i]) or ''
+    out[#out + 1] = tok[i] and tostring(tok[i]) or ''
+    out[#out + 1] = used[i] or -1
+  end
+  return out
+end
+`,
+    check: `
 local ok = true
 for i = 1, n do
-  local b = 4 + 3 * (i - 1)
-  local rpm, tpm, conc = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
+    ${scope}
   if rpm > 0 then
-    req[i] = level(KEYS[3 * i - 2], rpm)
+    req[i] = level(KEYS[k + 1], rpm)
     if mode == 'req' and req[i] < 1 then ok = false end
   end
   if tpm > 0 then
-    tok[i] = level(KEYS[3 * i - 1], tpm)
+    tok[i] = level(KEYS[k + 2], tpm)
     if mode == 'work' and tok[i] < tokens then ok = false end
   end
   if conc > 0 and mode == 'work' then
-    redis.call('ZREMRANGEBYSCORE', KEYS[3 * i], '-inf', now)
-    used[i] = redis.call('ZCARD', KEYS[3 * i])
+    redis.call('ZREMRANGEBYSCORE', KEYS[k + 3], '-inf', now)
+    used[i] = redis.call('ZCARD', KEYS[k + 3])
     if used[i] >= conc then ok = false end
   end
 end
-if ok and mode ~= 'peek' then
-  for i = 1, n do
-    local b = 4 + 3 * (i - 1)
-    local rpm, tpm, conc = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
-    if mode == 'req' and rpm > 0 then
-      req[i] = req[i] - 1
-      store(KEYS[3 * i - 2], req[i], rpm)
+`,
+    apply: `
+for i = 1, n do
+    ${scope}
+  if mode == 'req' and rpm > 0 then
+    req[i] = req[i] - 1
+    store(KEYS[k + 1], req[i], rpm)
+  end
+  if mode == 'work' then
+    if tpm > 0 then
+      tok[i] = tok[i] - tokens
+      store(KEYS[k + 2], tok[i], tpm)
     end
-    if mode == 'work' then
-      if tpm > 0 then
-        tok[i] = tok[i] - tokens
-        store(KEYS[3 * i - 1], tok[i], tpm)
-      end
-      if conc > 0 then
-        redis.call('ZADD', KEYS[3 * i], now + leaseMs, lease)
-        redis.call('PEXPIRE', KEYS[3 * i], leaseMs * 2)
-        used[i] = used[i] + 1
-      end
+    if conc > 0 then
+      redis.call('ZADD', KEYS[k + 3], now + leaseMs, lease)
+      redis.call('PEXPIRE', KEYS[k + 3], leaseMs * 2)
+      used[i] = used[i] + 1
     end
   end
 end
-local out = { ok and 1 or 0 }
-for i = 1, n do
-  out[#out + 1] = req[i] and tostring(req[i]) or ''
-  out[#out + 1] = tok[i] and tostring(tok[i]) or ''
-  out[#out + 1] = used[i] or -1
+`,
+  };
+}
+
+// KEYS: per scope req, tok, conc. ARGV: mode (req | work | peek), tokens, lease id, lease ms, then per
+// scope rpm, tpm, conc. Returns ok (1 or 0), then the readings: after taking when admitted.
+const ADMIT_LUA = limitLua(0, 4);
+const ADMIT = `${LUA_NOW}
+${ADMIT_LUA.functions}
+local mode, tokens, lease, leaseMs = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+${ADMIT_LUA.check}
+if ok and mode ~= 'peek' then
+${ADMIT_LUA.apply}
 end
-return out
+return readings({ ok and 1 or 0 })
 `;
 
 // KEYS: per scope tok, conc. ARGV: lease id, tokens to give back (negative: to take), then per scope
 // tpm, conc.
-const FINISH = `${LEVEL_FUNCTIONS}
+const FINISH = `${LUA_NOW}
+${LEVEL_FUNCTIONS}
 local lease, back = ARGV[1], tonumber(ARGV[2])
 for i = 1, #KEYS / 2 do
   local tpm, conc = tonumber(ARGV[2 * i + 1]), tonumber(ARGV[2 * i + 2])
@@ -114,9 +144,7 @@ return 1
 
 // KEYS: slot sets; ARGV: lease ms, then the lease id held in each. A slot already expired stays gone:
 // someone else may hold it now.
-const RENEW = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+const RENEW = `${LUA_NOW}
 local leaseMs = tonumber(ARGV[1])
 local renewed = 0
 for i = 1, #KEYS do
@@ -137,11 +165,25 @@ interface RedisLease extends Lease {
   local?: Lease;
 }
 
-interface Reading {
+/** The buckets and slots of each scope as a script read them (after taking, when it took). */
+export interface Reading {
   ok: boolean;
   req: (number | undefined)[];
   tok: (number | undefined)[];
   used: number[];
+}
+
+/** `limitLua`'s readings, `n` scopes of them from `out[from]`. */
+export function parseReadings(ok: boolean, out: readonly (string | number)[], from: number, n: number): Reading {
+  const reading: Reading = { ok, req: [], tok: [], used: [] };
+  for (let i = 0; i < n; i++) {
+    const r = out[from + 3 * i];
+    const t = out[from + 1 + 3 * i];
+    reading.req.push(r === '' ? undefined : Number(r));
+    reading.tok.push(t === '' ? undefined : Number(t));
+    reading.used.push(Number(out[from + 2 + 3 * i]));
+  }
+  return reading;
 }
 
 export class RedisLimiter implements Limiter {
@@ -174,23 +216,58 @@ export class RedisLimiter implements Limiter {
   }
 
   private async call(mode: 'req' | 'work' | 'peek', scopes: readonly LimitScope[], tokens: number, lease: string): Promise<Reading> {
-    const args: (string | number)[] = [scopes.length * 3];
-    for (const s of scopes) args.push(this.key(s.id, 'req'), this.key(s.id, 'tok'), this.key(s.id, 'conc'));
-    args.push(mode, tokens, lease, this.redis.config.leaseMs);
-    for (const s of scopes) args.push(s.limits.requestsPerMinute ?? 0, s.limits.tokensPerMinute ?? 0, s.limits.concurrentRequests ?? 0);
+    const args: (string | number)[] = [scopes.length * 3, ...this.scopeKeys(scopes), mode, tokens, lease, this.redis.config.leaseMs, ...this.scopeArgs(scopes)];
     const out = await this.client.floodgateAdmit(...args);
-    const reading: Reading = { ok: out[0] === 1, req: [], tok: [], used: [] };
-    for (let i = 0; i < scopes.length; i++) {
-      const r = out[1 + 3 * i];
-      const t = out[2 + 3 * i];
-      reading.req.push(r === '' ? undefined : Number(r));
-      reading.tok.push(t === '' ? undefined : Number(t));
-      reading.used.push(Number(out[3 + 3 * i]));
-    }
-    return reading;
+    return parseReadings(out[0] === 1, out, 1, scopes.length);
   }
 
-  private snapshot(scopes: readonly LimitScope[], r: Reading): RateLimitSnapshot {
+  /** The keys of a scope's buckets and slots, and its figures, as `limitLua` reads them. */
+  scopeKeys(scopes: readonly LimitScope[]): string[] {
+    const keys: string[] = [];
+    for (const s of scopes) keys.push(this.key(s.id, 'req'), this.key(s.id, 'tok'), this.key(s.id, 'conc'));
+    return keys;
+  }
+
+  scopeArgs(scopes: readonly LimitScope[]): number[] {
+    const args: number[] = [];
+    for (const s of scopes) args.push(s.limits.requestsPerMinute ?? 0, s.limits.tokensPerMinute ?? 0, s.limits.concurrentRequests ?? 0);
+    return args;
+  }
+
+  /** A new lease id: unique across instances. */
+  leaseId(): string {
+    return `${this.instance}:${(this.nextLease++).toString(36)}`;
+  }
+
+  /** What an admission script answered for tokens and a slot: the lease (kept and renewed), or the refusal. */
+  workResult(scopes: readonly LimitScope[], tokens: number, id: string, r: Reading): WorkAdmission {
+    const snapshot = this.snapshot(scopes, r);
+    if (r.ok) {
+      const slot = scopes.some((s) => s.limits.concurrentRequests !== undefined);
+      // Without a tokens or slot limit the lease holds nothing in Redis, and finishing it costs no call.
+      const holds = slot || scopes.some((s) => s.limits.tokensPerMinute !== undefined);
+      const lease: RedisLease = { scopes, tokens, slot, token: holds ? id : undefined, finished: false };
+      if (slot) this.held.set(id, lease);
+      return { ok: true, lease, snapshot };
+    }
+    // The same choice of refusal as in memory: a tokens refusal names the longer wait, over a slot.
+    let refusal: Refusal | undefined;
+    scopes.forEach((scope, i) => {
+      const { tokensPerMinute: tpm, concurrentRequests: max } = scope.limits;
+      if (max !== undefined && r.used[i] >= max && refusal === undefined) refusal = { ok: false, kind: 'concurrency', scope: scope.id, limit: max, retryAfterMs: 1000, snapshot };
+      const level = r.tok[i];
+      if (tpm !== undefined && level !== undefined && level < tokens) {
+        const wait = tokens > tpm ? undefined : msToRefill(level, tokens, tpm);
+        if (refusal === undefined || refusal.kind === 'concurrency' || (wait ?? Infinity) > (refusal.retryAfterMs ?? Infinity)) {
+          refusal = { ok: false, kind: 'tokens', scope: scope.id, limit: tpm, retryAfterMs: wait, snapshot };
+        }
+      }
+    });
+    return refusal ?? { ok: false, kind: 'concurrency', scope: scopes[0].id, limit: 0, retryAfterMs: 1000, snapshot };
+  }
+
+  /** The headers' view of what a script read. */
+  snapshot(scopes: readonly LimitScope[], r: Reading): RateLimitSnapshot {
     const snap: RateLimitSnapshot = {};
     scopes.forEach((scope, i) => {
       const { requestsPerMinute: rpm, tokensPerMinute: tpm } = scope.limits;
@@ -241,37 +318,18 @@ export class RedisLimiter implements Limiter {
     const slot = scopes.some((s) => s.limits.concurrentRequests !== undefined);
     const limited = slot || scopes.some((s) => s.limits.tokensPerMinute !== undefined);
     if (!limited) return { ok: true, lease: { scopes, tokens, slot: false, finished: false }, snapshot: await this.peek(scopes) };
-    const id = `${this.instance}:${(this.nextLease++).toString(36)}`;
+    const id = this.leaseId();
     let r: Reading;
     try {
       r = await this.call('work', scopes, tokens, id);
     } catch (err) {
       return this.degradedWork(scopes, tokens, err);
     }
-    const snapshot = this.snapshot(scopes, r);
-    if (r.ok) {
-      const lease: RedisLease = { scopes, tokens, slot, token: id, finished: false };
-      if (slot) this.held.set(id, lease);
-      return { ok: true, lease, snapshot };
-    }
-    // The same choice of refusal as in memory: a tokens refusal names the longer wait, over a slot.
-    let refusal: Refusal | undefined;
-    scopes.forEach((scope, i) => {
-      const { tokensPerMinute: tpm, concurrentRequests: max } = scope.limits;
-      if (max !== undefined && r.used[i] >= max && refusal === undefined) refusal = { ok: false, kind: 'concurrency', scope: scope.id, limit: max, retryAfterMs: 1000, snapshot };
-      const level = r.tok[i];
-      if (tpm !== undefined && level !== undefined && level < tokens) {
-        const wait = tokens > tpm ? undefined : msToRefill(level, tokens, tpm);
-        if (refusal === undefined || refusal.kind === 'concurrency' || (wait ?? Infinity) > (refusal.retryAfterMs ?? Infinity)) {
-          refusal = { ok: false, kind: 'tokens', scope: scope.id, limit: tpm, retryAfterMs: wait, snapshot };
-        }
-      }
-    });
-    return refusal ?? { ok: false, kind: 'concurrency', scope: scopes[0].id, limit: 0, retryAfterMs: 1000, snapshot };
+    return this.workResult(scopes, tokens, id, r);
   }
 
   /** Tokens and slots while Redis is unreachable: each kind by its policy, the `local` ones in memory. */
-  private async degradedWork(scopes: readonly LimitScope[], tokens: number, err: unknown): Promise<WorkAdmission> {
+  async degradedWork(scopes: readonly LimitScope[], tokens: number, err: unknown): Promise<WorkAdmission> {
     const kinds: ('tokens' | 'concurrency')[] = [];
     if (scopes.some((s) => s.limits.tokensPerMinute !== undefined)) kinds.push('tokens');
     if (scopes.some((s) => s.limits.concurrentRequests !== undefined)) kinds.push('concurrency');

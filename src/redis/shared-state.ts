@@ -9,6 +9,7 @@ import { RedisBalanceBook, type CreditsLoader } from '../accounting/redis-balanc
 import { RedisLimiter } from '../limits/redis-limiter.js';
 import type { Logger } from '../observability/logger.js';
 import { openRedis, redisErrorMessage, type RedisConnection } from './connection.js';
+import { admitAndReserve, type AdmitAndReserve } from './admission.js';
 import { clusterEvents, type ClusterEvent, type ClusterEvents } from './events.js';
 
 export interface SharedState {
@@ -16,6 +17,8 @@ export interface SharedState {
   limiter: RedisLimiter;
   book: RedisBalanceBook;
   events: ClusterEvents;
+  /** A priced request's tokens, slot and reservation in one round trip. */
+  admit: AdmitAndReserve;
   /** Holds (or takes) the lock named `name` for `ttlMs`: one instance at a time runs a background job. */
   claim(name: string, ttlMs: number): Promise<boolean>;
   close(): Promise<void>;
@@ -71,6 +74,7 @@ export async function openSharedState(
     limiter,
     book,
     events,
+    admit: admitAndReserve(redis.client, limiter, book),
     async claim(name, ttlMs) {
       try {
         return (await client.floodgateClaim(`${redis.prefix}lock:${name}`, holder, ttlMs)) === 1;

@@ -7,6 +7,7 @@ import type { RawConfig } from '../../src/config/schema.js';
 import { openRedis, type RedisConnection } from '../../src/redis/connection.js';
 import { RedisLimiter, type FailurePolicies } from '../../src/limits/redis-limiter.js';
 import { RedisBalanceBook, type CreditsLoader } from '../../src/accounting/redis-balance-book.js';
+import { admitAndReserve } from '../../src/redis/admission.js';
 import type { LimitScope } from '../../src/limits/limiter.js';
 import { GatewayError } from '../../src/openai/errors.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -193,6 +194,39 @@ describe('RedisBalanceBook', () => {
     expect(await a.reserve('acct-2', 500)).toMatchObject({ ok: false, availableMicros: 100 });
     balance = 1000;
     expect(await a.reserve('acct-2', 500)).toMatchObject({ ok: true });
+  });
+});
+
+describe('admission and reservation in one script', () => {
+  it('takes tokens, a slot and the reservation together, refuses a limit before the balance, and takes nothing on a refusal', async () => {
+    const prefix = sharedPrefix();
+    const conn = await connect(SHARED_REDIS_URL, prefix);
+    const l = limiter(conn);
+    let balance = 1000;
+    const b = book(conn, (ids) => Promise.resolve(new Map(ids.map((id) => [id, { balanceMicros: balance, debitedMicros: 0 }]))));
+    const admit = admitAndReserve(conn.client, l, b);
+    const scopes: LimitScope[] = [{ id: 'acct:c', limits: { tokensPerMinute: 1000, concurrentRequests: 2 } }];
+
+    const first = await admit(scopes, 100, 'acct-c', 400);
+    expect(first).toMatchObject({ kind: 'ok', snapshot: { tokens: { remaining: 900 } } });
+    // The balance is short: a 402 with nothing taken (the tokens bucket still shows 900).
+    expect(await admit(scopes, 100, 'acct-c', 700)).toMatchObject({ kind: 'short', availableMicros: 600, snapshot: { tokens: { remaining: 900 } } });
+    const second = await admit(scopes, 100, 'acct-c', 400);
+    expect(second?.kind).toBe('ok');
+    // Both slots held: the limit answers first, though the balance is short too.
+    expect(await admit(scopes, 100, 'acct-c', 400)).toMatchObject({ kind: 'limited', refusal: { kind: 'concurrency' } });
+    // The separate way sees the same slots and balance.
+    expect(await l.admitWork(scopes, 1)).toMatchObject({ ok: false, kind: 'concurrency' });
+    expect(await b.reserve('acct-c', 201)).toEqual({ ok: false, availableMicros: 200 });
+    if (first?.kind === 'ok') {
+      await l.finish(first.lease, 50);
+      b.settle(first.reservation, 150);
+    }
+    await Promise.all([...(b as unknown as { inFlight: Set<Promise<void>> }).inFlight]); // the settle has landed
+    // 1000 − 150 spent − 400 still reserved; and a top-up is found before refusing.
+    expect(await admit(scopes, 100, 'acct-c', 451)).toMatchObject({ kind: 'short', availableMicros: 450 });
+    balance += 1;
+    expect((await admit(scopes, 100, 'acct-c', 451))?.kind).toBe('ok');
   });
 });
 
