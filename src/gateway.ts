@@ -109,10 +109,13 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
         logger,
         (event) => {
           if (event.type === 'identities') authenticator.forgetAll();
+          else if (event.type === 'breaker') catalog.health.heard(event.deployment, event.state, event.openMs);
         },
         (operation, policy) => metrics.redisFailure(operation, policy),
       )
     : undefined;
+  // A breaker opened or closed by this instance's outcomes is news for the others.
+  if (shared) catalog.health.onTransition = (deployment, state, openMs) => shared.events.publish({ type: 'breaker', deployment, state, openMs });
   const book: BalanceBook = shared?.book ?? new MemoryBalanceBook((ids) => store.accounts.balances(ids));
   const accounting: Accounting = {
     limiter: shared?.limiter ?? new MemoryLimiter(),

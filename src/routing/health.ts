@@ -72,6 +72,8 @@ export class CircuitBreaker {
     private readonly requestTrials: boolean,
     /** Called each time the breaker opens. */
     private readonly onOpen: () => void = () => undefined,
+    /** Called when this breaker's own outcomes open or close it (not when a peer's news does). */
+    private readonly onTransition: (state: 'open' | 'closed') => void = () => undefined,
   ) {
     this.counts = new RollingCounts(cfg.window_ms);
   }
@@ -109,8 +111,10 @@ export class CircuitBreaker {
   end(trial: boolean, outcome: Outcome, now: number): void {
     if (trial) {
       this.trialRunning = false;
-      if (outcome === 'success') this.close();
-      else if (outcome === 'failure') this.open(now);
+      if (outcome === 'success') {
+        this.close();
+        this.onTransition('closed');
+      } else if (outcome === 'failure') this.open(now);
       return;
     }
     // Calls sent before the breaker opened and ending after it tell nothing new.
@@ -119,6 +123,24 @@ export class CircuitBreaker {
     if (outcome === 'success') return;
     const { requests, failures } = this.counts.totals(now);
     if (requests >= this.cfg.min_requests && failures >= this.cfg.error_rate * requests) this.open(now);
+  }
+
+  /**
+   * Another instance's breaker for the same deployment opened (its cool-down ends in `openMs`): a closed
+   * breaker opens too, without waiting for failures of its own; one already open or on trial is left be.
+   */
+  openedElsewhere(openMs: number, now: number): void {
+    if (this.state !== 'closed') return;
+    this.state = 'open';
+    this.retryAt = now + Math.max(0, Math.min(openMs, this.cfg.open_ms));
+    this.counts.clear();
+    this.onOpen();
+  }
+
+  /** Another instance's trial found the deployment well: this breaker closes too. */
+  closedElsewhere(): void {
+    if (this.state === 'closed') return;
+    this.close();
   }
 
   /** The failed share and count of the calls in the window (for the admin view). */
@@ -131,6 +153,7 @@ export class CircuitBreaker {
     this.retryAt = now + this.cfg.open_ms;
     this.counts.clear();
     this.onOpen();
+    this.onTransition('open');
   }
 
   private close(): void {
@@ -156,8 +179,9 @@ export class DeploymentHealth {
     readonly name: string,
     breaker: Required<CircuitBreakerConfig>,
     private readonly probes: Required<ProbesConfig>,
+    onTransition: (state: 'open' | 'closed') => void = () => undefined,
   ) {
-    this.breaker = new CircuitBreaker(breaker, !probes.enabled, () => this.scheduleTrialProbe());
+    this.breaker = new CircuitBreaker(breaker, !probes.enabled, () => this.scheduleTrialProbe(), onTransition);
   }
 
   available(now: number): boolean {
@@ -214,6 +238,11 @@ export class DeploymentHealth {
 export class HealthRegistry {
   private readonly byName = new Map<string, DeploymentHealth>();
   private readonly timer: NodeJS.Timeout | undefined;
+  /**
+   * Told when a deployment's breaker opens or closes on this instance's own outcomes: with several
+   * instances, the others hear of it (`heard`) and need not find out with failed requests of their own.
+   */
+  onTransition: ((deployment: string, state: 'open' | 'closed', openMs: number) => void) | undefined;
 
   constructor(
     private readonly breaker: Required<CircuitBreakerConfig>,
@@ -231,10 +260,18 @@ export class HealthRegistry {
   get(name: string): DeploymentHealth {
     let health = this.byName.get(name);
     if (health === undefined) {
-      health = new DeploymentHealth(name, this.breaker, this.probes);
+      health = new DeploymentHealth(name, this.breaker, this.probes, (state) => this.onTransition?.(name, state, this.breaker.open_ms));
       this.byName.set(name, health);
     }
     return health;
+  }
+
+  /** Another instance's breaker for `deployment` opened or closed; a deployment unknown here is ignored. */
+  heard(deployment: string, state: 'open' | 'closed', openMs: number): void {
+    const health = this.byName.get(deployment);
+    if (health === undefined) return;
+    if (state === 'open') health.breaker.openedElsewhere(openMs, Date.now());
+    else health.breaker.closedElsewhere();
   }
 
   all(): IterableIterator<DeploymentHealth> {

@@ -14,7 +14,7 @@ import { openStore } from '../../src/store/database.js';
 import type { Store } from '../../src/store/store.js';
 import { spawnCli, testConfig, type ChildServer } from '../helpers/gateway.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
-import { deletePrefix, SHARED_REDIS_URL, uniquePrefix } from '../helpers/redis.js';
+import { deletePrefix, freePort, SHARED_REDIS_URL, uniquePrefix } from '../helpers/redis.js';
 
 const ADMIN_TOKEN = 'scale-out-admin-token-0123456789';
 const PRICING = { input: 2, output: 8 };
@@ -25,6 +25,7 @@ let prefix: string;
 let dir: string;
 const instances: ChildServer[] = [];
 let store: Store;
+let deadPort: number;
 
 function scaleOutConfig(): RawConfig {
   const config = testConfig({
@@ -46,6 +47,11 @@ function scaleOutConfig(): RawConfig {
   config.providers.trickle = { type: 'simulator', ttft_ms: 0, tokens_per_second: 20 };
   const model = (id: string, provider: string) => ({ id, category: 'text' as const, defaults: { max_tokens: 50 }, capabilities: ['chat' as const], pricing: PRICING, deployments: [{ provider }] });
   config.models.push(model('slow-chat', 'slow'), { ...model('trickle-chat', 'trickle'), defaults: { max_tokens: 400 } });
+  // A model with a dead deployment beside a live one: the dead one's breaker opens on the first
+  // instance's failures, and the others hear of it.
+  config.providers.dead = { type: 'openai', base_url: `http://127.0.0.1:${deadPort}/v1` };
+  config.models.push({ id: 'half-dead', category: 'text', capabilities: ['chat'], deployments: [{ provider: 'dead' }, { provider: 'sim', model: 'sim-chat' }] });
+  config.routing = { circuit_breaker: { min_requests: 3, open_ms: 60_000 } };
   return config;
 }
 
@@ -74,6 +80,7 @@ function statusOf(err: unknown): number {
 }
 
 beforeAll(async () => {
+  deadPort = await freePort(); // nothing listens there: connections are refused
   db = await createTestDatabase('scaleout');
   prefix = uniquePrefix('scaleout');
   dir = mkdtempSync(join(tmpdir(), 'floodgate-scaleout-'));
@@ -165,6 +172,28 @@ describe('three instances on PostgreSQL and Redis', () => {
       }),
     );
     for (const ms of refusedAfter) expect(ms).toBeLessThanOrEqual(1000);
+  });
+
+  it("a deployment's breaker opened by one instance's failures is open on the others at once", async () => {
+    const acct = await account('default');
+    const deadName = 'dead/half-dead';
+    const stateOn = async (i: number): Promise<string | undefined> => {
+      const list = await admin(instances[i].url, 'GET', '/deployments');
+      return (list.data as { id: string; state: string }[]).find((d) => d.id === deadName)?.state;
+    };
+    expect(await Promise.all([0, 1, 2].map(stateOn))).toEqual(['closed', 'closed', 'closed']);
+    // Instance 0 alone meets the dead deployment (each failure retried on the live one).
+    for (let i = 0; i < 12 && (await stateOn(0)) === 'closed'; i++) {
+      await acct.clients[0].chat.completions.create({ model: 'half-dead', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 });
+    }
+    expect(await stateOn(0)).toBe('open');
+    const openedAt = Date.now();
+    let states = await Promise.all([1, 2].map(stateOn));
+    while (states.some((s) => s !== 'open') && Date.now() - openedAt < 1000) {
+      await new Promise((r) => setTimeout(r, 20));
+      states = await Promise.all([1, 2].map(stateOn));
+    }
+    expect(states).toEqual(['open', 'open']);
   });
 
   it('the slots of an instance killed with SIGKILL are usable again within the lease time', async () => {

@@ -90,6 +90,32 @@ describe('circuit breaker', () => {
   });
 });
 
+describe('circuit breaker shared between instances', () => {
+  it('reports the transitions its own outcomes make, and follows those of its peers without reporting them again', () => {
+    const told: string[] = [];
+    const own = new CircuitBreaker(BREAKER, true, undefined, (state) => told.push(state));
+    for (let i = 0; i < 4; i++) own.end(false, 'failure', 1000);
+    expect(told).toEqual(['open']);
+    expect(own.available(2000)).toBe(true); // the cool-down is over: a trial
+    own.end(own.begin(), 'success', 2001);
+    expect(told).toEqual(['open', 'closed']);
+
+    const heard: string[] = [];
+    const peer = new CircuitBreaker(BREAKER, true, undefined, (state) => heard.push(state));
+    peer.openedElsewhere(600, 5000);
+    expect(peer.state).toBe('open');
+    expect(peer.retryAt).toBe(5600);
+    expect(peer.available(5599)).toBe(false);
+    // Already open: news of another opening does not move the cool-down.
+    peer.openedElsewhere(1000, 5100);
+    expect(peer.retryAt).toBe(5600);
+    peer.closedElsewhere();
+    expect(peer.state).toBe('closed');
+    expect(peer.available(5100)).toBe(true);
+    expect(heard).toEqual([]);
+  });
+});
+
 function deployment(name: string, weight = 1, call?: () => Promise<unknown>): CatalogDeployment {
   return {
     name,
