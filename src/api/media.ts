@@ -17,12 +17,15 @@ import type { MediaUsage } from '../accounting/pricing.js';
 import type { Accounting } from '../accounting/settlement.js';
 import { admitRequest } from './admission.js';
 import type { RequestState } from './request-state.js';
+import type { SharedAbort } from '../providers/call-signal.js';
 import { beginAttempt, ClientDisconnected, clientSignal, type Attempt } from './stream-relay.js';
 import { wavDurationMs } from './wav.js';
 
 export interface MediaDeps {
   catalog: Catalog;
   accounting: Accounting;
+  /** Aborted when a graceful shutdown's grace period is over: ends the requests still running. */
+  shutdown?: SharedAbort;
 }
 
 /** The catalog model a media request names, checked for the key and the capability. */
@@ -70,8 +73,9 @@ export async function routeMedia(
   state: RequestState,
   reply: FastifyReply,
   call: Omit<MediaCall, 'signal' | 'requestId'>,
+  shutdown: SharedAbort | undefined,
 ): Promise<{ started: StartedMedia; end: (outcome: Outcome) => void }> {
-  const { client, release } = clientSignal(reply.raw);
+  const { client, release } = clientSignal(reply.raw, shutdown);
   const attempts: AttemptRecord[] = [];
   state.attempts = attempts;
   const start = async (deployment: CatalogDeployment): Promise<StartedMedia> => {
@@ -164,7 +168,7 @@ export async function generateImages(deps: MediaDeps, req: ImageRequest, request
   checkSize(req.size, model);
   const n = req.n ?? 1;
   await admitMedia(deps, state, 'images', model, { unit: 'image', count: n });
-  const { started, end } = await routeMedia(model, state, reply, { endpoint: 'images', body: upstreamBody(req, model) });
+  const { started, end } = await routeMedia(model, state, reply, { endpoint: 'images', body: upstreamBody(req, model) }, deps.shutdown);
   await answerFrom(state, reply, end, async () => {
     const answer = readJson(await readAll(started.result.body, MAX_IMAGES_ANSWER, () => started.attempt.timers.activity()));
     const data = Array.isArray(answer.data) ? (answer.data as JsonObject[]) : [];
@@ -213,7 +217,7 @@ export async function createSpeech(deps: MediaDeps, req: SpeechRequest, request:
   const format = speechFormat(req, model);
   const characters = [...req.input].length;
   await admitMedia(deps, state, 'speech', model, { unit: 'character', count: characters });
-  const { started, end } = await routeMedia(model, state, reply, { endpoint: 'speech', body: { ...upstreamBody(req, model), response_format: format } });
+  const { started, end } = await routeMedia(model, state, reply, { endpoint: 'speech', body: { ...upstreamBody(req, model), response_format: format } }, deps.shutdown);
   let outcome: Outcome = 'failure';
   const res = reply.raw;
   try {
@@ -282,7 +286,7 @@ export async function createTranscription(deps: MediaDeps, fields: Transcription
   await admitMedia(deps, state, 'transcriptions', model, { unit: 'audio_ms', count: mostMs });
   const form: Record<string, string> = {};
   for (const [name, value] of Object.entries(fields)) if (value !== undefined) form[name] = String(value);
-  const { started, end } = await routeMedia(model, state, reply, { endpoint: 'transcriptions', form: { fields: form, file } });
+  const { started, end } = await routeMedia(model, state, reply, { endpoint: 'transcriptions', form: { fields: form, file } }, deps.shutdown);
   await answerFrom(state, reply, end, async () => {
     const bytes = await readAll(started.result.body, MAX_TRANSCRIPT_ANSWER, () => started.attempt.timers.activity());
     const isJson = started.result.contentType.includes('json');

@@ -74,7 +74,7 @@ export async function createVideo(deps: VideoDeps, req: VideoRequest, basePath: 
   const media = { unit: 'video_second' as const, count: seconds };
   await admitMedia(deps, state, 'videos', model, media);
   const body = upstreamBody({ ...req, seconds }, model);
-  const { started, end } = await routeMedia(model, state, reply, { endpoint: 'video_create', body });
+  const { started, end } = await routeMedia(model, state, reply, { endpoint: 'video_create', body }, deps.shutdown);
   let ok = false;
   try {
     const answer = readJson(await readAll(started.result.body, MAX_JOB_ANSWER));

@@ -192,7 +192,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return serve(request, reply, () => runInference(spec, inference, request, reply));
   }
 
-  const media: VideoDeps = { catalog, accounting, store: deps.store, runner: deps.videoRunner };
+  const media: VideoDeps = { catalog, accounting, store: deps.store, runner: deps.videoRunner, shutdown: drain?.cutoff };
 
   async function transcribe(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const form = await receiveForm(request, reply);

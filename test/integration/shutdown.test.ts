@@ -4,6 +4,7 @@
 // (SPEC §12): streams in flight at SIGTERM run to their end while new connections are refused; past
 // server.shutdown_grace_ms they are cut (an SSE error event) and billed for what was delivered.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
 import { countTokens } from '../../src/accounting/tokenizer.js';
 import { openStore } from '../../src/store/database.js';
-import { spawnCli, spawnSimulator, startTestGateway, testConfig, type ChildServer } from '../helpers/gateway.js';
+import { spawnCli, spawnSimulator, startFakeUpstream, startTestGateway, testConfig, type ChildServer } from '../helpers/gateway.js';
 
 const FLUSH_MS = 300;
 /** Time allowed for settlement after the client has its response, and for one batch write. */
@@ -33,7 +34,7 @@ interface Started {
 }
 
 /** The gateway CLI on a fresh data dir: `server`, `provider` and `usage` lines vary, the rest is alike. */
-async function startGateway(lines: { server: string; logging: string; usage?: string; provider: string; maxTokens: number }): Promise<Started> {
+async function startGateway(lines: { server: string; logging: string; usage?: string; provider: string; maxTokens: number; models?: string[] }): Promise<Started> {
   const dataDir = mkdtempSync(join(tmpdir(), 'floodgate-shutdown-'));
   dirs.push(dataDir);
   const configFile = join(dataDir, 'floodgate.yaml');
@@ -49,6 +50,7 @@ async function startGateway(lines: { server: string; logging: string; usage?: st
       `providers: { sim: ${lines.provider} }`,
       'models:',
       `  - { id: sim-chat, category: text, defaults: { max_tokens: ${lines.maxTokens} }, pricing: { input: 0.5, output: 1.5 }, deployments: [{ provider: sim }] }`,
+      ...(lines.models ?? []),
       '',
     ].join('\n'),
   );
@@ -164,12 +166,13 @@ async function slowSimulator(dir: string, tokens: number, tokensPerSecond: numbe
 }
 
 /** The gateway CLI in front of `upstream`, with `grace_ms` of shutdown grace and info logs (the drain's lines). */
-function startBehind(upstream: string, graceMs: number): Promise<Started> {
+function startBehind(upstream: string, graceMs: number, models?: string[]): Promise<Started> {
   return startGateway({
     server: `server: { host: 127.0.0.1, port: 0, shutdown_grace_ms: ${graceMs} }`,
     logging: 'logging: { level: info }',
     provider: `{ type: openai, base_url: "${upstream}/v1" }`,
     maxTokens: 200,
+    models,
   });
 }
 
@@ -325,6 +328,32 @@ describe('graceful shutdown', () => {
     }
     const lines = logLines(server);
     expect(lines.find((l) => l.msg === 'shutdown: drained')).toMatchObject({ finished: 4, cut: 4 });
+  });
+
+  it('past shutdown_grace_ms a media request still waiting for its backend is cut with a 503 too', async () => {
+    // A backend that takes the image request and never answers.
+    const held: ServerResponse[] = [];
+    const upstream = await startFakeUpstream((_req, res) => void held.push(res));
+    try {
+      const { server, apiKey, dataDir } = await startBehind(upstream.url, 400, [
+        '  - { id: img, category: image, capabilities: [images], sizes: [256x256], pricing: { per_image: 0.02 }, deployments: [{ provider: sim }] }',
+      ]);
+      const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey, maxRetries: 0 });
+      const image = client.images.generate({ model: 'img', prompt: 'a lighthouse', size: '256x256' }, { headers: { 'x-request-id': `img-${process.pid}` } }).catch((err: unknown) => err);
+      while (held.length === 0) await new Promise((r) => setTimeout(r, 20));
+      server.process.kill('SIGTERM');
+      const err = (await image) as InstanceType<typeof OpenAI.APIError>;
+      expect(err).toBeInstanceOf(OpenAI.APIError);
+      expect(err.status).toBe(503);
+      expect(err.message).toMatch(/shutting down/);
+      expect(await exited(server)).toEqual({ code: 0, signal: null });
+      const records = await usageRecords(dataDir);
+      expect(records).toHaveLength(1);
+      expect(records[0]).toMatchObject({ request_id: `img-${process.pid}`, status: 503, cost_micros: 0 });
+    } finally {
+      for (const res of held) res.destroy();
+      await upstream.close();
+    }
   });
 
   it('readiness answers 503 while draining, on a connection still open, and the stream on it finishes', async () => {
