@@ -42,6 +42,11 @@ export function usageRecordId(at: number): string {
 
 /** Settles an admitted request once; a request that was never admitted has nothing to settle. */
 export function settleRequest(accounting: Accounting, state: RequestState, status: number): void {
+  if (state.requestDeferred === true) {
+    // A request that never reached admission (invalid, refused) still counts against requests per minute.
+    state.requestDeferred = false;
+    void accounting.limiter.takeRequest(state.principal!.limits).catch(() => undefined);
+  }
   const admission = state.admission;
   if (admission === undefined || admission.settled) return;
   admission.settled = true;

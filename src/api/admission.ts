@@ -2,7 +2,9 @@
 // backend sees it. Requests per minute are taken as soon as the caller is known (an invalid request
 // counts too); tokens — the prompt's estimate plus every output token it may produce — and a
 // concurrency slot are taken with the model known, all or nothing; then the maximum cost is reserved
-// against the balance. A refusal is a 429 naming the limit, or a 402.
+// against the balance. A refusal is a 429 naming the limit, or a 402. With Redis all of it is one
+// script (one round trip): the request per minute waits for it, and is taken at settlement by a request
+// that never reaches it.
 import { maxCostMicros, type MediaUsage } from '../accounting/pricing.js';
 import type { Accounting } from '../accounting/settlement.js';
 import type { Refusal } from '../limits/limiter.js';
@@ -44,6 +46,17 @@ export function rateLimitError(refusal: Refusal, tokens = 0): GatewayError {
 export async function takeRequest(accounting: Accounting, state: RequestState): Promise<void> {
   const principal = state.principal!;
   if (principal.limits.length === 0) return;
+  if (accounting.admit !== undefined) {
+    // Taken with the admission (one round trip to Redis instead of two), or at settlement.
+    state.requestDeferred = true;
+    return;
+  }
+  await takeRequestNow(accounting, state);
+}
+
+async function takeRequestNow(accounting: Accounting, state: RequestState): Promise<void> {
+  state.requestDeferred = false;
+  const principal = state.principal!;
   const result = await accounting.limiter.takeRequest(principal.limits);
   state.rateLimit = result.snapshot;
   if (!result.ok) {
@@ -83,7 +96,10 @@ export async function admitRequest(
   const prices = model.prices;
   const maxCost = maxCostMicros(prices, promptTokens, maxOutputTokens, maxMedia);
   // Both at once where the stores can (Redis: one round trip); undefined sends it the separate way.
-  const combined = accounting.admit !== undefined && principal.limits.length > 0 && maxCost > 0 ? await accounting.admit(principal.limits, tokens, principal.accountId, maxCost) : undefined;
+  const combined =
+    accounting.admit !== undefined && principal.limits.length > 0 && maxCost > 0
+      ? await accounting.admit(principal.limits, tokens, principal.accountId, maxCost, state.requestDeferred === true)
+      : undefined;
   if (combined !== undefined) {
     if (combined.kind === 'limited') {
       state.rateLimit = combined.refusal.snapshot;
@@ -94,10 +110,12 @@ export async function admitRequest(
       state.rateLimit = combined.snapshot;
       throw insufficientBalance(state, maxCost, combined.availableMicros);
     }
+    state.requestDeferred = false;
     state.rateLimit = combined.snapshot;
     state.admission = { endpoint, modelId: model.id, prices, lease: combined.lease, reservation: combined.reservation, extra: undefined, settled: false };
     return;
   }
+  if (state.requestDeferred === true) await takeRequestNow(accounting, state);
   let lease;
   if (principal.limits.length > 0) {
     const result = await accounting.limiter.admitWork(principal.limits, tokens);

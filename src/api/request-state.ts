@@ -40,6 +40,11 @@ export interface RequestState {
   settle?: SettleReason;
   /** The caller's rate-limit buckets as of admission: sent as the x-ratelimit-* headers. */
   rateLimit?: RateLimitSnapshot;
+  /**
+   * Its request from the requests-per-minute buckets is still to take: with Redis it goes with the
+   * admission's tokens, slot and reservation (one round trip), or at settlement if it never got there.
+   */
+  requestDeferred?: boolean;
   /** Limits and reservation held from admission to settlement. */
   admission?: Admission;
   /** The settled cost, micro-units. */

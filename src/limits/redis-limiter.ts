@@ -47,8 +47,8 @@ end
 
 /**
  * Lua pieces of an admission over a request's scopes, for this file's script and for the one that also
- * reserves the balance (redis/admission.ts), after LUA_NOW. With `mode` (req | work | peek), `tokens`, `lease` and
- * `leaseMs` set, and three KEYS (req, tok, conc) and three ARGV (rpm, tpm, conc; 0: no such limit) per
+ * reserves the balance (redis/admission.ts), after LUA_NOW. With `mode` (req | work | peek), `tokens`, `lease`,
+ * `leaseMs` and `takeReq` (whether a 'work' admission takes one request per minute too) set, and three KEYS (req, tok, conc) and three ARGV (rpm, tpm, conc; 0: no such limit) per
  * scope after the first `ko` keys and `ao` arguments: `check` reads every bucket and slot set into
  * req, tok, used and says in `ok` whether all pass; `apply` takes from them; `readings(out)` appends,
  * per scope, the requests level and the tokens level ('' when not limited) and the slots in use (-1 when
@@ -76,7 +76,7 @@ for i = 1, n do
     ${scope}
   if rpm > 0 then
     req[i] = level(KEYS[k + 1], rpm)
-    if mode == 'req' and req[i] < 1 then ok = false end
+    if (mode == 'req' or takeReq) and req[i] < 1 then ok = false end
   end
   if tpm > 0 then
     tok[i] = level(KEYS[k + 2], tpm)
@@ -92,7 +92,7 @@ end
     apply: `
 for i = 1, n do
     ${scope}
-  if mode == 'req' and rpm > 0 then
+  if (mode == 'req' or takeReq) and rpm > 0 then
     req[i] = req[i] - 1
     store(KEYS[k + 1], req[i], rpm)
   end
@@ -118,6 +118,7 @@ const ADMIT_LUA = limitLua(0, 4);
 const ADMIT = `${LUA_NOW}
 ${ADMIT_LUA.functions}
 local mode, tokens, lease, leaseMs = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+local takeReq = false
 ${ADMIT_LUA.check}
 if ok and mode ~= 'peek' then
 ${ADMIT_LUA.apply}
@@ -239,8 +240,11 @@ export class RedisLimiter implements Limiter {
     return `${this.instance}:${(this.nextLease++).toString(36)}`;
   }
 
-  /** What an admission script answered for tokens and a slot: the lease (kept and renewed), or the refusal. */
-  workResult(scopes: readonly LimitScope[], tokens: number, id: string, r: Reading): WorkAdmission {
+  /**
+   * What an admission script answered for tokens and a slot (and one request per minute when `withRequest`):
+   * the lease (kept and renewed), or the refusal.
+   */
+  workResult(scopes: readonly LimitScope[], tokens: number, id: string, r: Reading, withRequest = false): WorkAdmission {
     const snapshot = this.snapshot(scopes, r);
     if (r.ok) {
       const slot = scopes.some((s) => s.limits.concurrentRequests !== undefined);
@@ -250,7 +254,12 @@ export class RedisLimiter implements Limiter {
       if (slot) this.held.set(id, lease);
       return { ok: true, lease, snapshot };
     }
-    // The same choice of refusal as in memory: a tokens refusal names the longer wait, over a slot.
+    // The same choice of refusal as in memory: requests first (they would have been taken at arrival),
+    // then a tokens refusal naming the longer wait, over a slot.
+    if (withRequest) {
+      const requests = this.requestRefusal(scopes, r);
+      if (requests !== undefined) return { ...requests, snapshot };
+    }
     let refusal: Refusal | undefined;
     scopes.forEach((scope, i) => {
       const { tokensPerMinute: tpm, concurrentRequests: max } = scope.limits;
@@ -288,6 +297,13 @@ export class RedisLimiter implements Limiter {
       return this.degradedRequest(scopes, err);
     }
     if (r.ok) return { ok: true, snapshot: this.snapshot(scopes, r) };
+    const refusal = this.requestRefusal(scopes, r) ?? { ok: false, kind: 'requests', scope: scopes[0].id, limit: scopes[0].limits.requestsPerMinute ?? 0, retryAfterMs: 1000, snapshot: {} };
+    refusal.snapshot = this.snapshot(scopes, r);
+    return refusal;
+  }
+
+  /** The requests-per-minute refusal a reading calls for (the longest wait of the empty buckets), if any. */
+  private requestRefusal(scopes: readonly LimitScope[], r: Reading): Refusal | undefined {
     let refusal: Refusal | undefined;
     scopes.forEach((scope, i) => {
       const rpm = scope.limits.requestsPerMinute;
@@ -296,8 +312,6 @@ export class RedisLimiter implements Limiter {
       const wait = msToRefill(level, 1, rpm);
       if (refusal === undefined || wait > (refusal.retryAfterMs ?? 0)) refusal = { ok: false, kind: 'requests', scope: scope.id, limit: rpm, retryAfterMs: wait, snapshot: {} };
     });
-    refusal ??= { ok: false, kind: 'requests', scope: scopes[0].id, limit: scopes[0].limits.requestsPerMinute ?? 0, retryAfterMs: 1000, snapshot: {} };
-    refusal.snapshot = this.snapshot(scopes, r);
     return refusal;
   }
 

@@ -16,16 +16,24 @@ export type CombinedAdmission =
   | { kind: 'ok'; lease: Lease; reservation: Reservation; snapshot: RateLimitSnapshot };
 
 /** Admits `tokens` and a slot over `scopes` and reserves `amountMicros` for the account, or says why not. */
-export type AdmitAndReserve = (scopes: readonly LimitScope[], tokens: number, accountId: string, amountMicros: number) => Promise<CombinedAdmission | undefined>;
+export type AdmitAndReserve = (
+  scopes: readonly LimitScope[],
+  tokens: number,
+  accountId: string,
+  amountMicros: number,
+  /** Take one request per minute too (the request's, deferred from its arrival). */
+  withRequest: boolean,
+) => Promise<CombinedAdmission | undefined>;
 
 // KEYS: the account's hash and reservations, then per scope req, tok, conc. ARGV: the reservation's
-// six (BALANCE_LUA), tokens, lease id, then per scope rpm, tpm, conc. Returns a status — ok, short
+// six (BALANCE_LUA), tokens, lease id, whether to take a request per minute (1/0), then per scope rpm,
+// tpm, conc. Returns a status — ok, short
 // (with the available micro-units), limit, load — then the limits' readings.
-const LIMITS = limitLua(2, 8);
+const LIMITS = limitLua(2, 9);
 const ADMIT_AND_RESERVE = `${LUA_NOW}
 ${LIMITS.functions}
 ${BALANCE_LUA.head}
-local mode, tokens, lease = 'work', tonumber(ARGV[7]), ARGV[8]
+local mode, tokens, lease, takeReq = 'work', tonumber(ARGV[7]), ARGV[8], ARGV[9] == '1'
 ${LIMITS.check}
 if not ok then return readings({ 'limit', '' }) end
 ${BALANCE_LUA.available}
@@ -47,14 +55,14 @@ interface ScriptClient extends Redis {
 export function admitAndReserve(client: Redis, limiter: RedisLimiter, book: RedisBalanceBook): AdmitAndReserve {
   const scripts = client as ScriptClient;
   if (typeof scripts.floodgateAdmitReserve !== 'function') client.defineCommand('floodgateAdmitReserve', { lua: ADMIT_AND_RESERVE });
-  return async (scopes, tokens, accountId, amountMicros) => {
+  return async (scopes, tokens, accountId, amountMicros, withRequest) => {
     const leaseId = limiter.leaseId();
     const scopeKeys = limiter.scopeKeys(scopes);
     const scopeArgs = limiter.scopeArgs(scopes);
     let done;
     try {
       done = await book.withCredits(accountId, amountMicros, (keys, args) =>
-        scripts.floodgateAdmitReserve(keys.length + scopeKeys.length, ...keys, ...scopeKeys, ...args, tokens, leaseId, ...scopeArgs),
+        scripts.floodgateAdmitReserve(keys.length + scopeKeys.length, ...keys, ...scopeKeys, ...args, tokens, leaseId, withRequest ? 1 : 0, ...scopeArgs),
       );
     } catch (err) {
       if (err instanceof GatewayError) throw err; // the store could not be read
@@ -66,7 +74,7 @@ export function admitAndReserve(client: Redis, limiter: RedisLimiter, book: Redi
     if (status === 'load') return undefined;
     const reading = parseReadings(status === 'ok', reply, 2, scopes.length);
     if (status === 'limit') {
-      const refused = limiter.workResult(scopes, tokens, leaseId, reading);
+      const refused = limiter.workResult(scopes, tokens, leaseId, reading, withRequest);
       return refused.ok ? undefined : { kind: 'limited', refusal: refused };
     }
     if (status === 'short') return { kind: 'short', availableMicros: Math.max(0, Number(reply[1])), snapshot: limiter.snapshot(scopes, reading) };

@@ -207,14 +207,14 @@ describe('admission and reservation in one script', () => {
     const admit = admitAndReserve(conn.client, l, b);
     const scopes: LimitScope[] = [{ id: 'acct:c', limits: { tokensPerMinute: 1000, concurrentRequests: 2 } }];
 
-    const first = await admit(scopes, 100, 'acct-c', 400);
+    const first = await admit(scopes, 100, 'acct-c', 400, false);
     expect(first).toMatchObject({ kind: 'ok', snapshot: { tokens: { remaining: 900 } } });
     // The balance is short: a 402 with nothing taken (the tokens bucket still shows 900).
-    expect(await admit(scopes, 100, 'acct-c', 700)).toMatchObject({ kind: 'short', availableMicros: 600, snapshot: { tokens: { remaining: 900 } } });
-    const second = await admit(scopes, 100, 'acct-c', 400);
+    expect(await admit(scopes, 100, 'acct-c', 700, false)).toMatchObject({ kind: 'short', availableMicros: 600, snapshot: { tokens: { remaining: 900 } } });
+    const second = await admit(scopes, 100, 'acct-c', 400, false);
     expect(second?.kind).toBe('ok');
     // Both slots held: the limit answers first, though the balance is short too.
-    expect(await admit(scopes, 100, 'acct-c', 400)).toMatchObject({ kind: 'limited', refusal: { kind: 'concurrency' } });
+    expect(await admit(scopes, 100, 'acct-c', 400, false)).toMatchObject({ kind: 'limited', refusal: { kind: 'concurrency' } });
     // The separate way sees the same slots and balance.
     expect(await l.admitWork(scopes, 1)).toMatchObject({ ok: false, kind: 'concurrency' });
     expect(await b.reserve('acct-c', 201)).toEqual({ ok: false, availableMicros: 200 });
@@ -224,9 +224,27 @@ describe('admission and reservation in one script', () => {
     }
     await Promise.all([...(b as unknown as { inFlight: Set<Promise<void>> }).inFlight]); // the settle has landed
     // 1000 − 150 spent − 400 still reserved; and a top-up is found before refusing.
-    expect(await admit(scopes, 100, 'acct-c', 451)).toMatchObject({ kind: 'short', availableMicros: 450 });
+    expect(await admit(scopes, 100, 'acct-c', 451, false)).toMatchObject({ kind: 'short', availableMicros: 450 });
     balance += 1;
-    expect((await admit(scopes, 100, 'acct-c', 451))?.kind).toBe('ok');
+    expect((await admit(scopes, 100, 'acct-c', 451, false))?.kind).toBe('ok');
+  });
+});
+
+describe('admission with the deferred request per minute', () => {
+  it('takes the request with the tokens and reservation, and refuses with the requests limit first', async () => {
+    const conn = await connect(SHARED_REDIS_URL, sharedPrefix());
+    const l = limiter(conn);
+    const b = book(conn, (ids) => Promise.resolve(new Map(ids.map((id) => [id, { balanceMicros: 1000, debitedMicros: 0 }]))));
+    const admit = admitAndReserve(conn.client, l, b);
+    const scopes: LimitScope[] = [{ id: 'acct:r', limits: { requestsPerMinute: 2, tokensPerMinute: 1000 } }];
+    expect(await admit(scopes, 10, 'acct-r', 10, true)).toMatchObject({ kind: 'ok', snapshot: { requests: { remaining: 1 } } });
+    expect(await admit(scopes, 10, 'acct-r', 10, true)).toMatchObject({ kind: 'ok', snapshot: { requests: { remaining: 0 } } });
+    // The bucket is empty: a 429 for requests per minute (the balance would have been short as well).
+    const refused = await admit(scopes, 10, 'acct-r', 5000, true);
+    expect(refused).toMatchObject({ kind: 'limited', refusal: { kind: 'requests', limit: 2 } });
+    expect(refused?.kind === 'limited' && refused.refusal.retryAfterMs).toBeGreaterThan(0);
+    // Without the request (already taken at arrival), the requests bucket is not checked.
+    expect((await admit(scopes, 10, 'acct-r', 10, false))?.kind).toBe('ok');
   });
 });
 

@@ -50,7 +50,10 @@ describe('Redis going away', () => {
   it('follows each policy, fails reservations closed, counts it, and is global again when Redis is back', async () => {
     const rpm = await gw.createAccount({ tier: 'rpm3', creditMicros: 10_000_000 });
     const slot = await gw.createAccount({ tier: 'slot1', creditMicros: 10_000_000 });
-    expect([await ask(rpm.client), await ask(rpm.client), await ask(rpm.client), await ask(rpm.client)]).toEqual([200, 200, 200, 429]);
+    // An invalid request counts against requests per minute too (taken when it settles).
+    const invalid = await rpm.client.chat.completions.create({ model: 'sim-chat', messages: [] }).then(() => 200, statusOf);
+    expect(invalid).toBe(400);
+    expect([await ask(rpm.client), await ask(rpm.client), await ask(rpm.client)]).toEqual([200, 200, 429]);
 
     await redis.stop();
     // requests_per_minute is `closed`: 503 with Retry-After, not a silent local limit.
