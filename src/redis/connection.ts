@@ -2,7 +2,7 @@
 // reservations and the event channel. Commands never wait for a connection: while Redis is unreachable
 // they fail at once (no offline queue) or after `command_timeout_ms`, and each caller applies its
 // failure policy. The client reconnects by itself; outages and recoveries are logged once each.
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '../config/load.js';
 import type { Logger } from '../observability/logger.js';
 
@@ -30,7 +30,7 @@ export function redactRedisUrl(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//***@');
 }
 
-function createClient(config: RedisConfig, logger: Logger, role: string): Redis {
+function createClient(config: RedisConfig, logger: Logger, role: string, overrides: Partial<RedisOptions> = {}): Redis {
   const client = new Redis(config.url, {
     lazyConnect: true,
     enableOfflineQueue: false,
@@ -43,6 +43,7 @@ function createClient(config: RedisConfig, logger: Logger, role: string): Redis 
     // (batching them to the next tick cost a sequential request ~130 µs per call, measured).
     enableAutoPipelining: true,
     autoPipeliningIgnoredCommands: [...ADMISSION_COMMANDS],
+    ...overrides,
   });
   let down = false;
   client.on('error', (err: Error) => {
@@ -67,9 +68,8 @@ export function openRedis(config: RedisConfig, logger: Logger): RedisConnection 
     prefix: config.keyPrefix,
     config,
     subscriber() {
-      const sub = createClient(config, logger, 'events');
-      // A subscriber must queue its SUBSCRIBE until connected, and re-subscribes after each reconnect.
-      sub.options.enableOfflineQueue = true;
+      // A subscriber's SUBSCRIBE waits for the connection, however long Redis is away.
+      const sub = createClient(config, logger, 'events', { enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined });
       sub.connect().catch(() => undefined);
       subscribers.push(sub);
       return sub;

@@ -20,7 +20,12 @@ export interface ClusterEvents {
 export function clusterEvents(redis: RedisConnection, logger: Logger, handle: (event: ClusterEvent) => void): ClusterEvents {
   const channel = `${redis.prefix}events`;
   const sub: Redis = redis.subscriber();
-  sub.subscribe(channel).catch((err: unknown) => logger.warn({ err }, 'redis subscribe failed; it is retried on reconnect'));
+  // Subscribed on every (re)connection: an instance that started while Redis was away hears the others
+  // as soon as it is back (SUBSCRIBE to a channel already subscribed changes nothing).
+  const subscribe = (): void =>
+    void sub.subscribe(channel).catch((err: unknown) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'redis subscribe failed; tried again on reconnect'));
+  subscribe();
+  sub.on('ready', subscribe);
   sub.on('message', (from: string, text: string) => {
     if (from !== channel) return;
     let event: ClusterEvent;

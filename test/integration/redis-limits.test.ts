@@ -5,6 +5,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/load.js';
 import type { RawConfig } from '../../src/config/schema.js';
 import { openRedis, type RedisConnection } from '../../src/redis/connection.js';
+import { clusterEvents, type ClusterEvent } from '../../src/redis/events.js';
 import { RedisLimiter, type FailurePolicies } from '../../src/limits/redis-limiter.js';
 import { RedisBalanceBook, type CreditsLoader } from '../../src/accounting/redis-balance-book.js';
 import { admitAndReserve } from '../../src/redis/admission.js';
@@ -245,6 +246,34 @@ describe('admission with the deferred request per minute', () => {
     expect(refused?.kind === 'limited' && refused.refusal.retryAfterMs).toBeGreaterThan(0);
     // Without the request (already taken at arrival), the requests bucket is not checked.
     expect((await admit(scopes, 10, 'acct-r', 10, false))?.kind).toBe('ok');
+  });
+});
+
+describe('the events channel', () => {
+  it('an instance that started while Redis was away hears the others once it is back', async () => {
+    const server = await privateRedis();
+    const prefix = uniquePrefix('events');
+    const conn = openRedis(redisConfig(server.url, prefix), logger);
+    connections.push(conn);
+    const heard: ClusterEvent[] = [];
+    const events = clusterEvents(conn, logger, (e) => heard.push(e));
+    closers.push(() => events.close());
+    try {
+      await new Promise((r) => setTimeout(r, 300)); // it tries, and fails, to connect
+      await server.start();
+      const other = await connect(server.url, prefix);
+      const publisher = clusterEvents(other, logger, () => undefined);
+      closers.push(() => publisher.close());
+      for (let i = 0; i < 100 && heard.length === 0; i++) {
+        publisher.publish({ type: 'identities' });
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(heard[0]).toEqual({ type: 'identities' });
+    } finally {
+      for (const close of closers.splice(0)) await close().catch(() => undefined);
+      for (const c of connections.splice(0)) await c.close();
+      await server.stop();
+    }
   });
 });
 
