@@ -12,6 +12,9 @@
 //   available = credits − spent − reserved   (= balance − not-yet-written costs − reservations)
 //
 // Reserve, settle and release are each one Lua script, so no two instances can spend the same micro-unit.
+// After a Redis restart, or a settlement lost on its way, `spent` can miss costs the store has debited;
+// whenever credits are re-read while the account is quiet (nothing reserved, no settlement for 30 s),
+// `spent` is set to the store's debited_micros again, which is then exact.
 // `credits` is re-read from the store when it is older than `refreshMs`, after a ledger entry (`refresh`)
 // and before any refusal. Reservations fail closed: without Redis no priced request is admitted.
 import { randomBytes } from 'node:crypto';
@@ -46,8 +49,8 @@ end
 /**
  * Lua pieces of a reservation, for this file's script and the one that also admits the request's limits
  * (redis/admission.ts), after LUA_NOW. KEYS[1] is the account's hash, KEYS[2] its reservations; ARGV: amount, id, lease
- * ms, the longest credits may go unread (ms), then credits and debited as just read from the store ('' or
- * absent when not read). `head` sets the variables and returns {'load'} when credits are unknown or too
+ * ms, the longest credits may go unread (ms), credits and debited as just read from the store ('' when
+ * not read), and how long an account must be quiet before `spent` is set to the store's debited. `head` sets the variables and returns {'load'} when credits are unknown or too
  * old; `available` purges expired reservations and computes `available`; `take` reserves.
  */
 export const BALANCE_LUA = {
@@ -55,7 +58,14 @@ export const BALANCE_LUA = {
 local bal, res = KEYS[1], KEYS[2]
 local amount, id, leaseMs, maxAge = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 if ARGV[5] and ARGV[5] ~= '' then
-  if redis.call('HEXISTS', bal, 'spent') == 0 then redis.call('HSET', bal, 'spent', ARGV[6], 'reserved', 0) end
+  if redis.call('HEXISTS', bal, 'spent') == 0 then
+    redis.call('HSET', bal, 'spent', ARGV[6], 'reserved', 0)
+  else
+    -- Quiet (nothing reserved, nothing settled for a while): every settled cost is in the store by now,
+    -- so spent is the store's debited. This mends what a Redis restart or a lost settlement left.
+    local q = redis.call('HMGET', bal, 'reserved', 'ls')
+    if tonumber(q[1]) == 0 and (not q[2] or now - tonumber(q[2]) > tonumber(ARGV[7])) then redis.call('HSET', bal, 'spent', ARGV[6]) end
+  end
   redis.call('HSET', bal, 'credits', ARGV[5], 'at', now)
 else
   local at = redis.call('HGET', bal, 'at')
@@ -89,6 +99,7 @@ const SETTLE = `${LUA_NOW}
 ${PURGE}
 local bal, res = KEYS[1], KEYS[2]
 local id, cost = ARGV[1], tonumber(ARGV[2])
+if redis.call('HEXISTS', bal, 'spent') == 1 then redis.call('HSET', bal, 'ls', now) end
 local amount = redis.call('HGET', bal, 'r:' .. id)
 if not amount then return 0 end
 if amount ~= 'x' then redis.call('HINCRBY', bal, 'reserved', '-' .. amount) end
@@ -127,6 +138,12 @@ interface HeldReservation extends Reservation {
   id?: string;
 }
 
+/**
+ * Settled costs reach the store within usage.flush_ms (at most 10 s) plus a batch write: 30 s after an
+ * account's last settlement, with nothing reserved, none is still on its way.
+ */
+const QUIET_MS = 30_000;
+
 /** A settle that failed is tried again this often until it goes through (it is idempotent). */
 const SETTLE_RETRY_MS = 250;
 
@@ -146,6 +163,8 @@ export class RedisBalanceBook implements BalanceBook {
     private readonly load: CreditsLoader,
     private readonly onFailure: FailureReport,
     private readonly refreshMs = 1000,
+    /** An account this long without a reservation or a settlement has every settled cost in the store. */
+    private readonly quietMs = QUIET_MS,
   ) {
     this.client = redis.client as ScriptClient;
     if (typeof this.client.floodgateReserve !== 'function') {
@@ -192,7 +211,7 @@ export class RedisBalanceBook implements BalanceBook {
   ): Promise<{ id: string; reply: (string | number)[] } | undefined> {
     const id = `${this.instance}.${(this.next++).toString(36)}`;
     const keys = [this.balKey(accountId), this.resKey(accountId)];
-    const args = (credits = '', debited = ''): (string | number)[] => [amountMicros, id, this.redis.config.leaseMs, this.refreshMs, credits, debited];
+    const args = (credits = '', debited = ''): (string | number)[] => [amountMicros, id, this.redis.config.leaseMs, this.refreshMs, credits, debited, this.quietMs];
     let reply = await run(keys, args());
     if (reply[0] === 'load' || reply[0] === 'short') {
       const credits = (await this.loadCredits(accountId)).get(accountId);

@@ -26,14 +26,14 @@ export type AdmitAndReserve = (
 ) => Promise<CombinedAdmission | undefined>;
 
 // KEYS: the account's hash and reservations, then per scope req, tok, conc. ARGV: the reservation's
-// six (BALANCE_LUA), tokens, lease id, whether to take a request per minute (1/0), then per scope rpm,
-// tpm, conc. Returns a status — ok, short
+// seven (BALANCE_LUA), tokens, lease id, whether to take a request per minute (1/0), then per scope
+// rpm, tpm, conc. Returns a status — ok, short
 // (with the available micro-units), limit, load — then the limits' readings.
-const LIMITS = limitLua(2, 9);
+const LIMITS = limitLua(2, 10);
 const ADMIT_AND_RESERVE = `${LUA_NOW}
 ${LIMITS.functions}
 ${BALANCE_LUA.head}
-local mode, tokens, lease, takeReq = 'work', tonumber(ARGV[7]), ARGV[8], ARGV[9] == '1'
+local mode, tokens, lease, takeReq = 'work', tonumber(ARGV[8]), ARGV[9], ARGV[10] == '1'
 ${LIMITS.check}
 if not ok then return readings({ 'limit', '' }) end
 ${BALANCE_LUA.available}
