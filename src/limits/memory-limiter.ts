@@ -1,9 +1,9 @@
 // The in-process limiter (embedded default, one instance): token buckets and slot counters in a Map.
 // Everything a call decides happens synchronously, so it is atomic by construction. Idle scopes (full
 // buckets, no slot held) are swept so the map holds only recent callers.
-import type { BucketReading, Lease, LimitScope, LimitValues, Limiter, RateLimitSnapshot, Refusal, RequestAdmission, WorkAdmission } from './limiter.js';
+import { MINUTE_MS, requestsRefusal, snapshotOf, workRefusal, type ScopeLevels } from './buckets.js';
+import type { Lease, LimitScope, LimitValues, Limiter, RateLimitSnapshot, RequestAdmission, WorkAdmission } from './limiter.js';
 
-const MINUTE_MS = 60_000;
 const SWEEP_MS = 30_000;
 
 interface Bucket {
@@ -31,26 +31,6 @@ function refill(bucket: Bucket, perMinute: number, now: number): void {
   bucket.at = now;
 }
 
-export function msToRefill(level: number, target: number, perMinute: number): number {
-  return level >= target ? 0 : Math.ceil(((target - level) * MINUTE_MS) / perMinute);
-}
-
-/** What the headers say of a bucket holding `level` of `perMinute`. */
-export function readingOf(level: number, perMinute: number): BucketReading {
-  return { limit: perMinute, remaining: Math.max(0, Math.floor(level)), resetMs: msToRefill(level, perMinute, perMinute) };
-}
-
-function reading(bucket: Bucket, perMinute: number, now: number): BucketReading {
-  return readingOf(levelAt(bucket, perMinute, now), perMinute);
-}
-
-/** The tighter of two readings: fewer remaining, then the longer reset. */
-export function tighter(a: BucketReading | undefined, b: BucketReading): BucketReading {
-  if (a === undefined) return b;
-  if (b.remaining !== a.remaining) return b.remaining < a.remaining ? b : a;
-  return b.resetMs > a.resetMs ? b : a;
-}
-
 export class MemoryLimiter implements Limiter {
   private readonly scopes = new Map<string, ScopeState>();
   private readonly sweeper: NodeJS.Timeout;
@@ -75,30 +55,30 @@ export class MemoryLimiter implements Limiter {
     return s;
   }
 
-  private snapshot(scopes: readonly LimitScope[], now: number): RateLimitSnapshot {
-    const snap: RateLimitSnapshot = {};
-    for (const scope of scopes) {
+  /** What each scope's buckets hold at `now` (full when the scope is new) and its slots in use. */
+  private levels(scopes: readonly LimitScope[], now: number): ScopeLevels[] {
+    return scopes.map((scope) => {
       const s = this.scopes.get(scope.id);
       const { requestsPerMinute: rpm, tokensPerMinute: tpm } = scope.limits;
-      if (rpm !== undefined) snap.requests = tighter(snap.requests, s ? reading(s.requests, rpm, now) : { limit: rpm, remaining: rpm, resetMs: 0 });
-      if (tpm !== undefined) snap.tokens = tighter(snap.tokens, s ? reading(s.tokens, tpm, now) : { limit: tpm, remaining: tpm, resetMs: 0 });
-    }
-    return snap;
+      return {
+        requests: rpm === undefined ? undefined : s ? levelAt(s.requests, rpm, now) : rpm,
+        tokens: tpm === undefined ? undefined : s ? levelAt(s.tokens, tpm, now) : tpm,
+        inFlight: s?.inFlight ?? 0,
+      };
+    });
+  }
+
+  private snapshot(scopes: readonly LimitScope[], now: number): RateLimitSnapshot {
+    return snapshotOf(scopes, this.levels(scopes, now));
   }
 
   takeRequest(scopes: readonly LimitScope[]): Promise<RequestAdmission> {
     const now = this.clock();
-    let refusal: Refusal | undefined;
     for (const scope of scopes) {
       const rpm = scope.limits.requestsPerMinute;
-      if (rpm === undefined) continue;
-      const s = this.state(scope, now);
-      refill(s.requests, rpm, now);
-      if (s.requests.level < 1) {
-        const wait = msToRefill(s.requests.level, 1, rpm);
-        if (refusal === undefined || wait > (refusal.retryAfterMs ?? 0)) refusal = { ok: false, kind: 'requests', scope: scope.id, limit: rpm, retryAfterMs: wait, snapshot: {} };
-      }
+      if (rpm !== undefined) refill(this.state(scope, now).requests, rpm, now);
     }
+    const refusal = requestsRefusal(scopes, this.levels(scopes, now));
     if (refusal !== undefined) {
       refusal.snapshot = this.snapshot(scopes, now);
       return Promise.resolve(refusal);
@@ -109,28 +89,15 @@ export class MemoryLimiter implements Limiter {
 
   admitWork(scopes: readonly LimitScope[], tokens: number): Promise<WorkAdmission> {
     const now = this.clock();
-    let refusal: Refusal | undefined;
     let slot = false;
     for (const scope of scopes) {
       const { tokensPerMinute: tpm, concurrentRequests: max } = scope.limits;
       if (tpm === undefined && max === undefined) continue;
       const s = this.state(scope, now);
-      if (max !== undefined) {
-        slot = true;
-        // No bucket says when a slot frees: a second is the honest minimum to wait.
-        if (s.inFlight >= max && refusal === undefined) refusal = { ok: false, kind: 'concurrency', scope: scope.id, limit: max, retryAfterMs: 1000, snapshot: {} };
-      }
-      if (tpm !== undefined) {
-        refill(s.tokens, tpm, now);
-        if (s.tokens.level < tokens) {
-          // A request larger than the whole bucket can never pass: no wait helps.
-          const wait = tokens > tpm ? undefined : msToRefill(s.tokens.level, tokens, tpm);
-          if (refusal === undefined || refusal.kind === 'concurrency' || (wait ?? Infinity) > (refusal.retryAfterMs ?? Infinity)) {
-            refusal = { ok: false, kind: 'tokens', scope: scope.id, limit: tpm, retryAfterMs: wait, snapshot: {} };
-          }
-        }
-      }
+      if (max !== undefined) slot = true;
+      if (tpm !== undefined) refill(s.tokens, tpm, now);
     }
+    const refusal = workRefusal(scopes, this.levels(scopes, now), tokens);
     if (refusal !== undefined) {
       refusal.snapshot = this.snapshot(scopes, now);
       return Promise.resolve(refusal);

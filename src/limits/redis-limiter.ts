@@ -16,8 +16,9 @@ import type { Redis } from 'ioredis';
 import type { RedisFailurePolicy } from '../config/schema.js';
 import { GatewayError } from '../openai/errors.js';
 import type { RedisConnection } from '../redis/connection.js';
-import type { Lease, LimitKind, LimitScope, LimitValues, Limiter, RateLimitSnapshot, Refusal, RequestAdmission, WorkAdmission } from './limiter.js';
-import { MemoryLimiter, msToRefill, readingOf, tighter } from './memory-limiter.js';
+import type { Lease, LimitKind, LimitScope, LimitValues, Limiter, RateLimitSnapshot, RequestAdmission, WorkAdmission } from './limiter.js';
+import { MemoryLimiter } from './memory-limiter.js';
+import { requestsRefusal, snapshotOf, workRefusal, type ScopeLevels } from './buckets.js';
 
 export type FailurePolicies = Record<LimitKind, RedisFailurePolicy>;
 
@@ -166,25 +167,22 @@ interface RedisLease extends Lease {
   local?: Lease;
 }
 
-/** The buckets and slots of each scope as a script read them (after taking, when it took). */
+/** Whether a script admitted, and each scope's buckets and slots as it read them (after taking, when it took). */
 export interface Reading {
   ok: boolean;
-  req: (number | undefined)[];
-  tok: (number | undefined)[];
-  used: number[];
+  levels: ScopeLevels[];
 }
 
 /** `limitLua`'s readings, `n` scopes of them from `out[from]`. */
 export function parseReadings(ok: boolean, out: readonly (string | number)[], from: number, n: number): Reading {
-  const reading: Reading = { ok, req: [], tok: [], used: [] };
+  const levels: ScopeLevels[] = [];
   for (let i = 0; i < n; i++) {
-    const r = out[from + 3 * i];
-    const t = out[from + 1 + 3 * i];
-    reading.req.push(r === '' ? undefined : Number(r));
-    reading.tok.push(t === '' ? undefined : Number(t));
-    reading.used.push(Number(out[from + 2 + 3 * i]));
+    const requests = out[from + 3 * i];
+    const tokens = out[from + 1 + 3 * i];
+    const inFlight = Number(out[from + 2 + 3 * i]);
+    levels.push({ requests: requests === '' ? undefined : Number(requests), tokens: tokens === '' ? undefined : Number(tokens), inFlight: inFlight < 0 ? undefined : inFlight });
   }
-  return reading;
+  return { ok, levels };
 }
 
 export class RedisLimiter implements Limiter {
@@ -245,7 +243,7 @@ export class RedisLimiter implements Limiter {
    * the lease (kept and renewed), or the refusal.
    */
   workResult(scopes: readonly LimitScope[], tokens: number, id: string, r: Reading, withRequest = false): WorkAdmission {
-    const snapshot = this.snapshot(scopes, r);
+    const snapshot = snapshotOf(scopes, r.levels);
     if (r.ok) {
       const slot = scopes.some((s) => s.limits.concurrentRequests !== undefined);
       // Without a tokens or slot limit the lease holds nothing in Redis, and finishing it costs no call.
@@ -254,38 +252,11 @@ export class RedisLimiter implements Limiter {
       if (slot) this.held.set(id, lease);
       return { ok: true, lease, snapshot };
     }
-    // The same choice of refusal as in memory: requests first (they would have been taken at arrival),
-    // then a tokens refusal naming the longer wait, over a slot.
-    if (withRequest) {
-      const requests = this.requestRefusal(scopes, r);
-      if (requests !== undefined) return { ...requests, snapshot };
-    }
-    let refusal: Refusal | undefined;
-    scopes.forEach((scope, i) => {
-      const { tokensPerMinute: tpm, concurrentRequests: max } = scope.limits;
-      if (max !== undefined && r.used[i] >= max && refusal === undefined) refusal = { ok: false, kind: 'concurrency', scope: scope.id, limit: max, retryAfterMs: 1000, snapshot };
-      const level = r.tok[i];
-      if (tpm !== undefined && level !== undefined && level < tokens) {
-        const wait = tokens > tpm ? undefined : msToRefill(level, tokens, tpm);
-        if (refusal === undefined || refusal.kind === 'concurrency' || (wait ?? Infinity) > (refusal.retryAfterMs ?? Infinity)) {
-          refusal = { ok: false, kind: 'tokens', scope: scope.id, limit: tpm, retryAfterMs: wait, snapshot };
-        }
-      }
-    });
-    return refusal ?? { ok: false, kind: 'concurrency', scope: scopes[0].id, limit: 0, retryAfterMs: 1000, snapshot };
-  }
-
-  /** The headers' view of what a script read. */
-  snapshot(scopes: readonly LimitScope[], r: Reading): RateLimitSnapshot {
-    const snap: RateLimitSnapshot = {};
-    scopes.forEach((scope, i) => {
-      const { requestsPerMinute: rpm, tokensPerMinute: tpm } = scope.limits;
-      const req = r.req[i];
-      const tok = r.tok[i];
-      if (rpm !== undefined && req !== undefined) snap.requests = tighter(snap.requests, readingOf(req, rpm));
-      if (tpm !== undefined && tok !== undefined) snap.tokens = tighter(snap.tokens, readingOf(tok, tpm));
-    });
-    return snap;
+    // Requests first: they would have been taken at arrival.
+    const refusal = (withRequest ? requestsRefusal(scopes, r.levels) : undefined) ??
+      workRefusal(scopes, r.levels, tokens) ?? { ok: false, kind: 'concurrency', scope: scopes[0].id, limit: 0, retryAfterMs: 1000, snapshot };
+    refusal.snapshot = snapshot;
+    return refusal;
   }
 
   async takeRequest(scopes: readonly LimitScope[]): Promise<RequestAdmission> {
@@ -296,22 +267,10 @@ export class RedisLimiter implements Limiter {
     } catch (err) {
       return this.degradedRequest(scopes, err);
     }
-    if (r.ok) return { ok: true, snapshot: this.snapshot(scopes, r) };
-    const refusal = this.requestRefusal(scopes, r) ?? { ok: false, kind: 'requests', scope: scopes[0].id, limit: scopes[0].limits.requestsPerMinute ?? 0, retryAfterMs: 1000, snapshot: {} };
-    refusal.snapshot = this.snapshot(scopes, r);
-    return refusal;
-  }
-
-  /** The requests-per-minute refusal a reading calls for (the longest wait of the empty buckets), if any. */
-  private requestRefusal(scopes: readonly LimitScope[], r: Reading): Refusal | undefined {
-    let refusal: Refusal | undefined;
-    scopes.forEach((scope, i) => {
-      const rpm = scope.limits.requestsPerMinute;
-      const level = r.req[i];
-      if (rpm === undefined || level === undefined || level >= 1) return;
-      const wait = msToRefill(level, 1, rpm);
-      if (refusal === undefined || wait > (refusal.retryAfterMs ?? 0)) refusal = { ok: false, kind: 'requests', scope: scope.id, limit: rpm, retryAfterMs: wait, snapshot: {} };
-    });
+    const snapshot = snapshotOf(scopes, r.levels);
+    if (r.ok) return { ok: true, snapshot };
+    const refusal = requestsRefusal(scopes, r.levels) ?? { ok: false, kind: 'requests', scope: scopes[0].id, limit: scopes[0].limits.requestsPerMinute ?? 0, retryAfterMs: 1000, snapshot };
+    refusal.snapshot = snapshot;
     return refusal;
   }
 
@@ -343,7 +302,7 @@ export class RedisLimiter implements Limiter {
   }
 
   /** Tokens and slots while Redis is unreachable: each kind by its policy, the `local` ones in memory. */
-  async degradedWork(scopes: readonly LimitScope[], tokens: number, err: unknown): Promise<WorkAdmission> {
+  private async degradedWork(scopes: readonly LimitScope[], tokens: number, err: unknown): Promise<WorkAdmission> {
     const kinds: ('tokens' | 'concurrency')[] = [];
     if (scopes.some((s) => s.limits.tokensPerMinute !== undefined)) kinds.push('tokens');
     if (scopes.some((s) => s.limits.concurrentRequests !== undefined)) kinds.push('concurrency');
@@ -387,7 +346,7 @@ export class RedisLimiter implements Limiter {
   async peek(scopes: readonly LimitScope[]): Promise<RateLimitSnapshot> {
     if (scopes.length === 0) return {};
     try {
-      return this.snapshot(scopes, await this.call('peek', scopes, 0, ''));
+      return snapshotOf(scopes, (await this.call('peek', scopes, 0, '')).levels);
     } catch (err) {
       this.onFailure('peek', 'open', err);
       return this.local.peek(scopes);

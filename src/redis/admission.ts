@@ -8,6 +8,7 @@ import type { Reservation } from '../accounting/balance-book.js';
 import { BALANCE_LUA, type RedisBalanceBook } from '../accounting/redis-balance-book.js';
 import type { Lease, LimitScope, RateLimitSnapshot, Refusal } from '../limits/limiter.js';
 import { limitLua, LUA_NOW, parseReadings, type RedisLimiter } from '../limits/redis-limiter.js';
+import { snapshotOf } from '../limits/buckets.js';
 
 /** How an admission with a reservation ended. */
 export type CombinedAdmission =
@@ -77,7 +78,7 @@ export function admitAndReserve(client: Redis, limiter: RedisLimiter, book: Redi
       const refused = limiter.workResult(scopes, tokens, leaseId, reading, withRequest);
       return refused.ok ? undefined : { kind: 'limited', refusal: refused };
     }
-    if (status === 'short') return { kind: 'short', availableMicros: Math.max(0, Number(reply[1])), snapshot: limiter.snapshot(scopes, reading) };
+    if (status === 'short') return { kind: 'short', availableMicros: Math.max(0, Number(reply[1])), snapshot: snapshotOf(scopes, reading.levels) };
     const admitted = limiter.workResult(scopes, tokens, leaseId, reading);
     if (!admitted.ok) return undefined; // cannot happen: the script took them
     return { kind: 'ok', lease: admitted.lease, reservation: book.adopt(accountId, amountMicros, id), snapshot: admitted.snapshot };
