@@ -125,11 +125,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   };
   accounting.usage.onWriteFailure = () => metrics.usageWriteFailed();
   metrics.watch({ health: catalog.health, usageQueueDepth: () => accounting.usage.depth });
-  const pingStore = () =>
-    store.ping().catch((err: unknown) => {
-      metrics.storeError('ping');
-      throw err;
-    });
+  const pingStore = counted(() => store.ping(), 'ping');
   const admin = {
     store,
     config,

@@ -5,6 +5,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '../config/load.js';
 import type { Logger } from '../observability/logger.js';
+import { redactUrl } from '../observability/redact.js';
 
 export interface RedisConnection {
   client: Redis;
@@ -26,10 +27,6 @@ function retryDelay(attempt: number): number {
   return Math.min(50 * 2 ** Math.min(attempt, 6), 2000);
 }
 
-export function redactRedisUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
-}
-
 function createClient(config: RedisConfig, logger: Logger, role: string, overrides: Partial<RedisOptions> = {}): Redis {
   const client = new Redis(config.url, {
     lazyConnect: true,
@@ -49,12 +46,12 @@ function createClient(config: RedisConfig, logger: Logger, role: string, overrid
   client.on('error', (err: Error) => {
     if (down) return;
     down = true;
-    logger.warn({ redis: redactRedisUrl(config.url), role, err: err.message }, 'redis unreachable: limits follow their failure policy until it is back');
+    logger.warn({ redis: redactUrl(config.url), role, err: err.message }, 'redis unreachable: limits follow their failure policy until it is back');
   });
   client.on('ready', () => {
     if (!down) return;
     down = false;
-    logger.info({ redis: redactRedisUrl(config.url), role }, 'redis reachable again: limits are global again');
+    logger.info({ redis: redactUrl(config.url), role }, 'redis reachable again: limits are global again');
   });
   return client;
 }
@@ -79,7 +76,7 @@ export function openRedis(config: RedisConfig, logger: Logger): RedisConnection 
       return new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => {
           client.off('ready', onReady);
-          reject(new Error(`redis at ${redactRedisUrl(config.url)} did not answer within ${timeoutMs} ms`));
+          reject(new Error(`redis at ${redactUrl(config.url)} did not answer within ${timeoutMs} ms`));
         }, timeoutMs);
         const onReady = (): void => {
           clearTimeout(timer);

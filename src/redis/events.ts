@@ -1,14 +1,14 @@
 // Changes every instance must apply at once (SPEC §11): a key or account disabled, limits or allow-lists
-// changed, a balance credited, a deployment's circuit breaker opened or closed. The instance that made the change publishes on `<prefix>events`; every
-// instance (itself included) drops its cached identities or re-reads the balance. Without the broadcast
-// the key cache (≤ 1 s) still bounds how long another instance can honour a disabled key.
+// changed, a deployment's circuit breaker opened or closed. The instance that made the change publishes
+// on `<prefix>events`; every instance (itself included) drops its cached identities or follows the
+// breaker. Balances need no message: they live in Redis itself. Without the broadcast the key cache
+// (≤ 1 s) still bounds how long another instance can honour a disabled key.
 import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import type { RedisConnection } from './connection.js';
 
 export type ClusterEvent =
   | { type: 'identities' }
-  | { type: 'balance'; accountId: string }
   /** A deployment's circuit breaker opened (for `openMs`) or closed on one instance's own outcomes. */
   | { type: 'breaker'; deployment: string; state: 'open' | 'closed'; openMs: number };
 

@@ -13,6 +13,7 @@ import { metaRepository } from './meta.js';
 import { ledgerRepository } from './ledger.js';
 import { usageRepository } from './usage.js';
 import type { Store } from './store.js';
+import { redactUrl } from '../observability/redact.js';
 
 // Conventions every table follows, so one set of queries serves SQLite and PostgreSQL:
 // timestamps are integer milliseconds since the epoch (bigint columns), money is integer micro-units
@@ -289,10 +290,6 @@ function withStatementCache(sqlite: SqliteDatabase.Database, size = STATEMENT_CA
 }
 
 /** The URL with its user and password replaced (`postgres://***@db/floodgate`). */
-function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
-}
-
 /** `text` with the URL's password (as written and decoded) and the URL itself redacted. */
 function redactSecret(text: string, url: string): string {
   let out = text.split(url).join(redactUrl(url));
