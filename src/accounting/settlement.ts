@@ -29,7 +29,56 @@ export interface Admission {
   reservation: Reservation;
   /** What a pricier fallback model reserved on top, released at settlement. */
   extra: Reservation[] | undefined;
+  /** The prompt's tokens as the gateway counted them (o200k): the base of the prompt's billing bound. */
+  promptTokens: number;
+  /** Every output token the serving model may produce (`n` × its output cap): the completion's billing bound. */
+  maxCompletionTokens: number;
+  /** Each fallback model's own `n` × output cap, by catalog id: the bound once that model serves. */
+  fallbackCaps: Map<string, number> | undefined;
   settled: boolean;
+}
+
+/**
+ * Reported prompt tokens are billed up to PROMPT_MARGIN_FACTOR × the gateway's own count plus
+ * PROMPT_MARGIN_TOKENS. The margin is wide because the gateway's o200k count is only an estimate of a
+ * backend's: other models' tokenizers need more tokens for the same text (up to about twice for code and
+ * non-Latin scripts), images are counted at their low-detail price, and tool definitions and chat
+ * templates are not counted at all. A backend that bills beyond it is broken or lying: the excess is
+ * cut, counted and kept on the usage record.
+ */
+export const PROMPT_MARGIN_FACTOR = 2;
+export const PROMPT_MARGIN_TOKENS = 4096;
+
+export function promptTokenBound(countedTokens: number): number {
+  return countedTokens * PROMPT_MARGIN_FACTOR + PROMPT_MARGIN_TOKENS;
+}
+
+export interface BilledUsage {
+  promptTokens: number;
+  cachedTokens: number;
+  completionTokens: number;
+  reasoningTokens: number;
+  /** What the backend reported, when it was more than the request could legitimately use. */
+  reported: { promptTokens: number; completionTokens: number } | undefined;
+}
+
+/**
+ * The usage a request is billed for (SPEC §10): completion tokens up to what it allowed, prompt tokens up
+ * to the margin over the gateway's count, so a settled cost stays within a known distance of the
+ * reservation (SPEC §16). Cached and reasoning tokens are parts of the prompt and the completion, and are
+ * cut with them.
+ */
+export function billedUsage(reported: { promptTokens: number; cachedTokens: number; completionTokens: number; reasoningTokens: number }, bounds: { promptTokens: number; maxCompletionTokens: number }): BilledUsage {
+  const promptTokens = Math.min(reported.promptTokens, promptTokenBound(bounds.promptTokens));
+  const completionTokens = Math.min(reported.completionTokens, bounds.maxCompletionTokens);
+  const clamped = promptTokens < reported.promptTokens || completionTokens < reported.completionTokens;
+  return {
+    promptTokens,
+    cachedTokens: Math.min(reported.cachedTokens, promptTokens),
+    completionTokens,
+    reasoningTokens: Math.min(reported.reasoningTokens, completionTokens),
+    reported: clamped ? { promptTokens: reported.promptTokens, completionTokens: reported.completionTokens } : undefined,
+  };
 }
 
 /**
@@ -51,9 +100,23 @@ export function settleRequest(accounting: Accounting, state: RequestState, statu
   if (admission === undefined || admission.settled) return;
   admission.settled = true;
   const usage = state.usage;
-  const promptTokens = usage?.prompt_tokens ?? 0;
-  const cachedTokens = usage?.cache_read_input_tokens ?? 0;
-  const completionTokens = usage?.completion_tokens ?? 0;
+  const billed = billedUsage(
+    {
+      promptTokens: usage?.prompt_tokens ?? 0,
+      cachedTokens: usage?.cache_read_input_tokens ?? 0,
+      completionTokens: usage?.completion_tokens ?? 0,
+      reasoningTokens: tokenCount(usage?.completion_tokens_details?.reasoning_tokens),
+    },
+    admission,
+  );
+  const { promptTokens, cachedTokens, completionTokens } = billed;
+  if (usage !== undefined && billed.reported !== undefined) {
+    // The client was sent what the backend reported; the log line and the metrics show what was billed.
+    state.clamped = billed.reported;
+    state.usage = { ...usage, prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens, cache_read_input_tokens: cachedTokens };
+    const details = usage.completion_tokens_details;
+    if (details !== undefined) state.usage.completion_tokens_details = { ...details, reasoning_tokens: billed.reasoningTokens };
+  }
   const media = state.media;
   const cost = costMicros(admission.prices, { promptTokens, cachedTokens, completionTokens, media });
   state.costMicros = cost;
@@ -76,7 +139,9 @@ export function settleRequest(accounting: Accounting, state: RequestState, statu
     promptTokens,
     cachedTokens,
     completionTokens,
-    reasoningTokens: tokenCount(usage?.completion_tokens_details?.reasoning_tokens),
+    reasoningTokens: billed.reasoningTokens,
+    reportedPromptTokens: billed.reported?.promptTokens ?? null,
+    reportedCompletionTokens: billed.reported?.completionTokens ?? null,
     costMicros: cost,
     status,
     latencyMs: performance.now() - state.start,

@@ -80,6 +80,9 @@ export function usageRecordView(r: UsageRecord) {
     cached_tokens: r.cachedTokens,
     completion_tokens: r.completionTokens,
     reasoning_tokens: r.reasoningTokens,
+    // Set when the backend reported more than the request could use and the figures above were billed.
+    reported_prompt_tokens: r.reportedPromptTokens ?? null,
+    reported_completion_tokens: r.reportedCompletionTokens ?? null,
     cost_micros: r.costMicros,
     cost: formatMicros(r.costMicros),
     status: r.status,

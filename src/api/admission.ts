@@ -6,8 +6,9 @@
 // script (one round trip): the request per minute waits for it, and is taken at settlement by a request
 // that never reaches it.
 import { maxCostMicros, type MediaUsage } from '../accounting/pricing.js';
-import type { Accounting } from '../accounting/settlement.js';
-import type { Refusal } from '../limits/limiter.js';
+import type { Accounting, Admission } from '../accounting/settlement.js';
+import type { Reservation } from '../accounting/balance-book.js';
+import type { Lease, Refusal } from '../limits/limiter.js';
 import { GatewayError } from '../openai/errors.js';
 import type { CatalogModel } from '../routing/catalog.js';
 import type { RequestState } from './request-state.js';
@@ -112,7 +113,7 @@ export async function admitRequest(
     }
     state.requestDeferred = false;
     state.rateLimit = combined.snapshot;
-    state.admission = { endpoint, modelId: model.id, prices, lease: combined.lease, reservation: combined.reservation, extra: undefined, settled: false };
+    state.admission = newAdmission(endpoint, model, promptTokens, maxOutputTokens, combined.lease, combined.reservation);
     return;
   }
   if (state.requestDeferred === true) await takeRequestNow(accounting, state);
@@ -142,7 +143,11 @@ export async function admitRequest(
     }
     throw insufficientBalance(state, maxCost, reserved.availableMicros);
   }
-  state.admission = { endpoint, modelId: model.id, prices, lease, reservation: reserved.reservation, extra: undefined, settled: false };
+  state.admission = newAdmission(endpoint, model, promptTokens, maxOutputTokens, lease, reserved.reservation);
+}
+
+function newAdmission(endpoint: string, model: CatalogModel, promptTokens: number, maxOutputTokens: number, lease: Lease | undefined, reservation: Reservation): Admission {
+  return { endpoint, modelId: model.id, prices: model.prices, lease, reservation, extra: undefined, promptTokens, maxCompletionTokens: maxOutputTokens, fallbackCaps: undefined, settled: false };
 }
 
 /** The 402 for a request whose maximum cost the balance cannot cover. */
@@ -162,6 +167,8 @@ function insufficientBalance(state: RequestState, maxCost: number, availableMicr
 export async function admitFallback(accounting: Accounting, state: RequestState, model: CatalogModel, promptTokens: number, maxOutputTokens: number): Promise<boolean> {
   const admission = state.admission!;
   const maxCost = maxCostMicros(model.prices, promptTokens, maxOutputTokens);
+  // The fallback's own output cap bounds what it may bill, should it be the one that serves.
+  (admission.fallbackCaps ??= new Map()).set(model.id, maxOutputTokens);
   let held = admission.reservation.amountMicros;
   for (const r of admission.extra ?? []) held += r.amountMicros;
   if (maxCost > held) {
@@ -177,5 +184,6 @@ export function servedBy(state: RequestState, model: CatalogModel): void {
   const admission = state.admission!;
   admission.modelId = model.id;
   admission.prices = model.prices;
+  admission.maxCompletionTokens = admission.fallbackCaps?.get(model.id) ?? admission.maxCompletionTokens;
   state.servedModel = model.id;
 }

@@ -47,6 +47,11 @@ export interface RequestState {
   requestDeferred?: boolean;
   /** Limits and reservation held from admission to settlement. */
   admission?: Admission;
+  /**
+   * The usage the backend reported, when settlement billed less (more than the request could use: SPEC
+   * §10); `usage` then holds the billed figures.
+   */
+  clamped?: { promptTokens: number; completionTokens: number };
   /** The settled cost, micro-units. */
   costMicros?: number;
   errorCode?: string | null;

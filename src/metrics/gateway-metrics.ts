@@ -60,6 +60,7 @@ export class GatewayMetrics {
   private readonly cost: Counter<'model'>;
   private readonly rejections: Counter<'kind'>;
   private readonly usageWriteFailures: Counter;
+  private readonly usageClamped: Counter<'model' | 'kind'>;
   private readonly storeErrors: Counter<'operation'>;
   private readonly redisFailures: Counter<'operation' | 'policy'>;
 
@@ -136,6 +137,12 @@ export class GatewayMetrics {
       child.inc(0); // every kind is shown from the start, at 0
       this.rejectionSeries.set(kind, child);
     }
+    this.usageClamped = new Counter({
+      name: 'floodgate_usage_clamped_total',
+      help: 'Settled requests whose backend reported more tokens than the request could use, billed at the bound instead: by catalog model and kind (prompt, completion).',
+      labelNames: ['model', 'kind'],
+      registers,
+    });
     this.usageWriteFailures = new Counter({
       name: 'floodgate_usage_write_failures_total',
       help: 'Usage-record batch writes that failed (each is tried again).',
@@ -259,6 +266,11 @@ export class GatewayMetrics {
 
     const streamedTtft = state.stream === true ? state.ttftMs : undefined;
     const usage = state.admission !== undefined ? state.usage : undefined;
+    const clamped = state.clamped;
+    if (clamped !== undefined && usage !== undefined) {
+      if (clamped.promptTokens > usage.prompt_tokens) this.usageClamped.labels(model, 'prompt').inc();
+      if (clamped.completionTokens > usage.completion_tokens) this.usageClamped.labels(model, 'completion').inc();
+    }
     const cost = state.costMicros;
     if (streamedTtft === undefined && usage === undefined && !cost) return;
     const perModel = this.modelChildren(model);

@@ -32,10 +32,17 @@ export function logRequest(logger: Logger, state: RequestState, method: string, 
     line.completion_tokens = state.usage.completion_tokens;
     line.cached_tokens = state.usage.cache_read_input_tokens;
   }
+  if (state.clamped) {
+    // The backend reported more than the request could use; the figures above are what was billed.
+    line.usage_clamped = true;
+    line.reported_prompt_tokens = state.clamped.promptTokens;
+    line.reported_completion_tokens = state.clamped.completionTokens;
+  }
   if (state.costMicros !== undefined) line.cost_micros = state.costMicros;
   if (state.settle !== undefined) line.settle = state.settle;
   if (state.errorCode !== undefined) line.error_code = state.errorCode;
   if (aborted) line.client_aborted = true;
   if (status >= 500 && state.errorMessage) logger.warn({ ...line, error: state.errorMessage }, 'request');
+  else if (state.clamped) logger.warn(line, 'request');
   else logger.info(line, 'request');
 }

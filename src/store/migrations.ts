@@ -166,6 +166,18 @@ export const MIGRATIONS: Record<string, Migration> = {
       await db.schema.alterTable('accounts').dropColumn('debited_micros').execute();
     },
   },
+  '005_reported_usage': {
+    async up(db: Kysely<unknown>) {
+      // What a backend reported when settlement billed less (SPEC §10): null on every record it billed as
+      // reported, so the columns cost nothing on the usual record.
+      await db.schema.alterTable('usage_records').addColumn('reported_prompt_tokens', 'bigint').execute();
+      await db.schema.alterTable('usage_records').addColumn('reported_completion_tokens', 'bigint').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('usage_records').dropColumn('reported_completion_tokens').execute();
+      await db.schema.alterTable('usage_records').dropColumn('reported_prompt_tokens').execute();
+    },
+  },
 };
 
 /** Writes the one column type that differs by dialect: `blob` is `bytea` on PostgreSQL. */

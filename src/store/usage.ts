@@ -2,7 +2,7 @@
 // the accounts' balances in one transaction (the group commit of accounting/usage-writer), so the
 // balance and the records can never disagree. Queries give totals and time buckets per account, key,
 // model and time range.
-import { sql, type CompiledQuery, type Kysely, type Selectable, type SelectQueryBuilder } from 'kysely';
+import { sql, type ColumnType, type CompiledQuery, type Kysely, type Selectable, type SelectQueryBuilder } from 'kysely';
 import { toNumber, type Database, type UsageRecordsTable } from './database.js';
 import type { MediaUnit } from '../accounting/pricing.js';
 
@@ -22,6 +22,12 @@ export interface UsageRecord {
   cachedTokens: number;
   completionTokens: number;
   reasoningTokens: number;
+  /**
+   * What the backend reported, when it was more than the request could use and settlement billed less
+   * (SPEC §10): both figures, or null when the record bills what was reported. Absent: null.
+   */
+  reportedPromptTokens?: number | null;
+  reportedCompletionTokens?: number | null;
   costMicros: number;
   /** The HTTP status the client got. */
   status: number;
@@ -75,8 +81,21 @@ export interface UsageRepository {
   buckets(filter: UsageFilter, bucketMs: number): Promise<UsageBucket[]>;
 }
 
-/** Rows per INSERT, largest first: at most 1,216 parameters, well under SQLite's and PostgreSQL's bounds. */
+/** Rows per INSERT, largest first: at most 1,472 parameters, well under SQLite's and PostgreSQL's bounds. */
 const INSERT_SIZES = [64, 16, 4, 1] as const;
+
+/** The columns of migration 005 (the reported usage of a clamped record), typed where they are used. */
+interface ReportedUsageColumns {
+  reported_prompt_tokens: ColumnType<number | string | null, number | null | undefined, never>;
+  reported_completion_tokens: ColumnType<number | string | null, number | null | undefined, never>;
+}
+
+type UsageDatabase = Database & { usage_records: ReportedUsageColumns };
+type UsageRow = Selectable<UsageRecordsTable & ReportedUsageColumns>;
+
+function nullableCount(value: number | string | null): number | null {
+  return value === null ? null : toNumber(value);
+}
 
 function toRow(r: UsageRecord) {
   return {
@@ -93,6 +112,8 @@ function toRow(r: UsageRecord) {
     cached_tokens: r.cachedTokens,
     completion_tokens: r.completionTokens,
     reasoning_tokens: r.reasoningTokens,
+    reported_prompt_tokens: r.reportedPromptTokens ?? null,
+    reported_completion_tokens: r.reportedCompletionTokens ?? null,
     cost_micros: r.costMicros,
     status: r.status,
     latency_ms: Math.round(r.latencyMs),
@@ -104,7 +125,7 @@ function toRow(r: UsageRecord) {
   };
 }
 
-function toUsageRecord(row: Selectable<UsageRecordsTable>): UsageRecord {
+function toUsageRecord(row: UsageRow): UsageRecord {
   return {
     id: row.id,
     createdAt: toNumber(row.created_at),
@@ -119,6 +140,8 @@ function toUsageRecord(row: Selectable<UsageRecordsTable>): UsageRecord {
     cachedTokens: toNumber(row.cached_tokens),
     completionTokens: toNumber(row.completion_tokens),
     reasoningTokens: toNumber(row.reasoning_tokens),
+    reportedPromptTokens: nullableCount(row.reported_prompt_tokens),
+    reportedCompletionTokens: nullableCount(row.reported_completion_tokens),
     costMicros: toNumber(row.cost_micros),
     status: row.status,
     latencyMs: row.latency_ms,
@@ -130,7 +153,7 @@ function toUsageRecord(row: Selectable<UsageRecordsTable>): UsageRecord {
   };
 }
 
-function filtered<O>(query: SelectQueryBuilder<Database, 'usage_records', O>, f: UsageFilter): SelectQueryBuilder<Database, 'usage_records', O> {
+function filtered<O>(query: SelectQueryBuilder<UsageDatabase, 'usage_records', O>, f: UsageFilter): SelectQueryBuilder<UsageDatabase, 'usage_records', O> {
   let q = query;
   if (f.accountId !== undefined) q = q.where('account_id', '=', f.accountId);
   if (f.keyId !== undefined) q = q.where('key_id', '=', f.keyId);
@@ -174,7 +197,8 @@ function rowValues(r: UsageRecord): unknown[] {
   return Object.values(toRow(r));
 }
 
-export function usageRepository(db: Kysely<Database>): UsageRepository {
+export function usageRepository(store: Kysely<Database>): UsageRepository {
+  const db = store.withTables<{ usage_records: ReportedUsageColumns }>();
   // An INSERT of n rows, built and compiled once per size: building a multi-row INSERT with Kysely costs
   // more than SQLite takes to store the rows.
   const inserts = new Map<number, CompiledQuery>();

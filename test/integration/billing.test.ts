@@ -7,16 +7,40 @@ import { countChatPromptTokens, countTokens } from '../../src/accounting/tokeniz
 import { costMicros, maxCostMicros, modelPrices } from '../../src/accounting/pricing.js';
 import type { RawConfig } from '../../src/config/schema.js';
 import type { UsageRecord } from '../../src/store/usage.js';
+import { promptTokenBound } from '../../src/accounting/settlement.js';
 import { rawRequest, startFakeUpstream, startTestGateway, testConfig, type FakeUpstream, type TestGateway } from '../helpers/gateway.js';
 
 const PRICING = { input: 1, cached_input: 0.1, output: 2 };
 const prices = modelPrices(PRICING);
+/** Ten times PRICING: the fallback that must reserve more than its primary did. */
+const PRICEY = { input: 10, cached_input: 1, output: 20 };
 
 let fake: FakeUpstream;
 let gw: TestGateway;
 
-/** A backend that streams (or answers) three words and never reports usage. */
+/** The usage the scripted backend reports for a request (given the output cap it received). */
+type UsageScript = (body: Record<string, unknown>) => Record<string, unknown>;
+
+/** What `scripted-*` models' backend reports: set by each test that uses it. */
+let script: UsageScript = () => ({ prompt_tokens: 1, completion_tokens: 1 });
+
+/** A backend that answers one word and reports whatever usage the test scripts, streamed or not. */
+function scriptedBackend(req: { body: Record<string, unknown> }, res: ServerResponse): void {
+  const usage = script(req.body);
+  if (req.body.stream === true) {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(`data: ${JSON.stringify({ id: 'x', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { content: 'Hi' }, finish_reason: null }] })}\n\n`);
+    res.write(`data: ${JSON.stringify({ id: 'x', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`);
+    res.end(`data: ${JSON.stringify({ id: 'x', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [], usage })}\n\ndata: [DONE]\n\n`);
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ id: 'x', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'Hi' }, finish_reason: 'stop' }], usage }));
+}
+
+/** A backend that streams (or answers) three words and never reports usage; `scripted-*` models get `scriptedBackend`. */
 function noUsageBackend(req: { body: Record<string, unknown> }, res: ServerResponse): void {
+  if (typeof req.body.model === 'string' && req.body.model.startsWith('scripted-')) return scriptedBackend(req, res);
   const words = ['Hello', ' there', ' friend'];
   if (req.body.stream === true) {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -40,6 +64,13 @@ function billingConfig(fakeUrl: string): RawConfig {
   config.providers.nousage = { type: 'openai', base_url: `${fakeUrl}/v1` };
   const model = (id: string, provider: string) => ({ id, category: 'text' as const, defaults: { max_tokens: 50 }, capabilities: ['chat' as const], pricing: PRICING, deployments: [{ provider }] });
   config.models.push(model('slow-chat', 'slow'), { ...model('trickle-chat', 'trickle'), defaults: { max_tokens: 400 } }, model('nousage-chat', 'nousage'));
+  // Backends that report what the test scripts; `scripted-down` is refused at the TCP level (port 1).
+  config.providers.down = { type: 'openai', base_url: 'http://127.0.0.1:1/v1' };
+  config.models.push(
+    { ...model('scripted-chat', 'nousage'), capabilities: ['chat' as const, 'n' as const] },
+    { ...model('scripted-pricey', 'nousage'), pricing: PRICEY },
+    { ...model('scripted-down', 'down'), fallbacks: ['scripted-pricey'] },
+  );
   return config;
 }
 
@@ -214,5 +245,115 @@ describe('usage records', () => {
     expect(res.status).toBe(400);
     expect(await recordsOf(acct.accountId)).toHaveLength(0);
     expect((await gw.gateway.store.accounts.getById(acct.accountId))!.balanceMicros).toBe(1_000_000);
+  });
+});
+
+describe('settlement bounds (SPEC §10, §16)', () => {
+  const chat = (apiKey: string, body: Record<string, unknown>) =>
+    rawRequest(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}` }, json: body });
+
+  it('bills a backend that reports more than the request allowed at the bound, and keeps what it reported', async () => {
+    const messages = [{ role: 'user', content: 'Count to three.' }];
+    const counted = countChatPromptTokens(messages);
+    script = () => ({ prompt_tokens: 1_000_000, completion_tokens: 100_000, completion_tokens_details: { reasoning_tokens: 90_000 } });
+    const maxCost = maxCostMicros(prices, counted, 10);
+    const acct = await gw.createAccount({ creditMicros: maxCost });
+    const plain = await chat(acct.apiKey, { model: 'scripted-chat', messages, max_tokens: 10 });
+    expect(plain.status).toBe(200);
+    // The first request took the balance below zero by its overshoot; n = 2: two choices may each produce the cap.
+    await gw.gateway.store.ledger.record({ accountId: acct.accountId, kind: 'credit', amountMicros: 100_000, reason: 'test', actor: 'test' });
+    const streamed = await chat(acct.apiKey, { model: 'scripted-chat', messages, max_tokens: 10, n: 2, stream: true });
+    expect(streamed.status).toBe(200);
+    const records = await waitForRecords(acct.accountId, 2);
+    const byId = new Map(records.map((r) => [r.requestId, r]));
+    const promptBound = promptTokenBound(counted);
+    for (const [res, completion] of [
+      [plain, 10],
+      [streamed, 20],
+    ] as const) {
+      const r = byId.get(res.headers.get('x-request-id')!)!;
+      expect(r).toMatchObject({ promptTokens: promptBound, completionTokens: completion, reasoningTokens: completion, reportedPromptTokens: 1_000_000, reportedCompletionTokens: 100_000 });
+      expect(r.costMicros).toBe(costMicros(prices, { promptTokens: promptBound, cachedTokens: 0, completionTokens: completion }));
+    }
+    const balance = (await gw.gateway.store.accounts.getById(acct.accountId))!.balanceMicros;
+    expect(balance).toBe(maxCost + 100_000 - records.reduce((sum, r) => sum + r.costMicros, 0));
+    // The first request's overshoot past its reservation is the prompt margin, no more.
+    const first = byId.get(plain.headers.get('x-request-id')!)!;
+    expect(first.costMicros - maxCost).toBe(costMicros(prices, { promptTokens: promptBound - counted, cachedTokens: 0, completionTokens: 0 }));
+
+    const line = gw.logs.find((l) => l.request_id === plain.headers.get('x-request-id') && l.msg === 'request')!;
+    expect(line).toMatchObject({ usage_clamped: true, prompt_tokens: promptBound, completion_tokens: 10, reported_prompt_tokens: 1_000_000, reported_completion_tokens: 100_000, cost_micros: first.costMicros });
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(metrics).toMatch(/floodgate_usage_clamped_total\{model="scripted-chat",kind="completion"\} 2\b/);
+    expect(metrics).toMatch(/floodgate_usage_clamped_total\{model="scripted-chat",kind="prompt"\} 2\b/);
+    const admin = await rawRequest(`${gw.url}/admin/v1/usage/records?account_id=${acct.accountId}`, { headers: { authorization: `Bearer ${gw.adminToken}` } });
+    const view = (admin.json().data as Record<string, unknown>[]).find((v) => v.request_id === plain.headers.get('x-request-id'))!;
+    expect(view).toMatchObject({ prompt_tokens: promptBound, completion_tokens: 10, reported_prompt_tokens: 1_000_000, reported_completion_tokens: 100_000 });
+  });
+
+  it('bills what a backend reports within the bounds as it is, and records no reported figures', async () => {
+    const messages = [{ role: 'user', content: 'Count to three.' }];
+    const counted = countChatPromptTokens(messages);
+    // Another tokenizer's count, well within the margin; every output token the cap allows.
+    script = () => ({ prompt_tokens: counted * 2, completion_tokens: 10 });
+    const acct = await gw.createAccount({ creditMicros: 1_000_000 });
+    expect((await chat(acct.apiKey, { model: 'scripted-chat', messages, max_tokens: 10 })).status).toBe(200);
+    const [r] = await waitForRecords(acct.accountId, 1);
+    expect(r).toMatchObject({ promptTokens: counted * 2, completionTokens: 10, reportedPromptTokens: null, reportedCompletionTokens: null });
+  });
+
+  it('bills cached prompt tokens at the cached price, exactly', async () => {
+    script = () => ({ prompt_tokens: 1000, completion_tokens: 5, prompt_tokens_details: { cached_tokens: 800 } });
+    const acct = await gw.createAccount({ creditMicros: 1_000_000 });
+    const res = await chat(acct.apiKey, { model: 'scripted-chat', messages: [{ role: 'user', content: 'Again, please.' }], max_tokens: 10 });
+    expect(res.status).toBe(200);
+    const [r] = await waitForRecords(acct.accountId, 1);
+    // 200 uncached × 1 + 800 cached × 0.1 + 5 out × 2 micro-units per token.
+    expect(r).toMatchObject({ promptTokens: 1000, cachedTokens: 800, completionTokens: 5, costMicros: 290 });
+    expect((await gw.gateway.store.accounts.getById(acct.accountId))!.balanceMicros).toBe(1_000_000 - 290);
+  });
+
+  it('gives back what a pricier fallback reserved on top: the account can reserve its whole balance again', async () => {
+    const messages = [{ role: 'user', content: 'Fall back, please.' }];
+    const counted = countChatPromptTokens(messages);
+    // Every token the request may use, so the fallback's cost is its whole reservation.
+    script = (body) => ({ prompt_tokens: counted, completion_tokens: body.max_tokens });
+    const priceyMax = maxCostMicros(modelPrices(PRICEY), counted, 10);
+    expect(priceyMax).toBeGreaterThan(maxCostMicros(prices, counted, 10));
+    const acct = await gw.createAccount({ creditMicros: 2 * priceyMax });
+    const first = await chat(acct.apiKey, { model: 'scripted-down', messages, max_tokens: 10 });
+    expect(first.status).toBe(200);
+    expect(first.headers.get('x-floodgate-fallback')).toContain('model=scripted-pricey');
+    const [r] = await waitForRecords(acct.accountId, 1);
+    expect(r).toMatchObject({ model: 'scripted-pricey', costMicros: priceyMax });
+    // What is left is exactly one more such request's maximum cost.
+    const second = await chat(acct.apiKey, { model: 'scripted-pricey', messages, max_tokens: 10 });
+    expect(second.status).toBe(200);
+    await waitForRecords(acct.accountId, 2);
+    expect((await gw.gateway.store.accounts.getById(acct.accountId))!.balanceMicros).toBe(0);
+  });
+
+  it('admits exactly as many racing requests as the balance covers: N−1, N and N+1 of them', async () => {
+    const messages = [{ role: 'user', content: 'Race!' }];
+    const counted = countChatPromptTokens(messages);
+    // Each request costs its whole reservation, so a settled one frees nothing for the others.
+    script = (body) => ({ prompt_tokens: counted, completion_tokens: body.max_tokens });
+    const unit = maxCostMicros(prices, counted, 1);
+    const n = 6;
+    const cases = [
+      { balance: n * unit - 1, admitted: n - 1 },
+      { balance: n * unit, admitted: n },
+      { balance: (n + 1) * unit, admitted: n + 1 },
+    ];
+    await Promise.all(
+      cases.map(async (c) => {
+        const acct = await gw.createAccount({ creditMicros: c.balance });
+        const responses = await Promise.all(Array.from({ length: 2 * n + 4 }, () => chat(acct.apiKey, { model: 'scripted-chat', messages, max_tokens: 1 })));
+        expect(responses.filter((res) => res.status === 200)).toHaveLength(c.admitted);
+        expect(responses.filter((res) => res.status === 402)).toHaveLength(2 * n + 4 - c.admitted);
+        await waitForRecords(acct.accountId, c.admitted);
+        expect((await gw.gateway.store.accounts.getById(acct.accountId))!.balanceMicros).toBe(c.balance - c.admitted * unit);
+      }),
+    );
   });
 });

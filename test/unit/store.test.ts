@@ -118,7 +118,7 @@ describe.each(DIALECTS)('migrations ($name)', (dialect) => {
   it('reports what ran when opened without migrating, and runs nothing twice', async () => {
     const store = await open(await dialect.newUrl(tempDir()), false);
     expect(await migrationStatus(store.db)).toEqual(Object.keys(MIGRATIONS).map((name) => ({ name, applied: false })));
-    expect(await migrateToLatest(store.db)).toEqual(['001_accounts_keys', '002_ledger_usage', '003_media', '004_debited']);
+    expect(await migrateToLatest(store.db)).toEqual(['001_accounts_keys', '002_ledger_usage', '003_media', '004_debited', '005_reported_usage']);
     expect(await migrateToLatest(store.db)).toEqual([]);
     expect(await migrationStatus(store.db)).toEqual(Object.keys(MIGRATIONS).map((name) => ({ name, applied: true })));
   });
@@ -138,7 +138,7 @@ describe.each(DIALECTS)('migrations ($name)', (dialect) => {
       .insertInto('usage_records')
       .values([usageRecordRow('u1', 'acct_a', 7), usageRecordRow('u2', 'acct_a', 5)])
       .execute();
-    expect(await migrateToLatest(store.db)).toEqual(['004_debited']);
+    expect(await migrateToLatest(store.db)).toEqual(['004_debited', '005_reported_usage']);
     const credits = await store.accounts.credits(['acct_a', 'acct_b', 'acct_none']);
     expect(credits).toEqual(
       new Map([
@@ -404,9 +404,12 @@ describe.each(DIALECTS)('ledger, usage debits and video jobs ($name)', (dialect)
     const a = await store.accounts.create({ name: 'a' });
     const records = [0, 1, 59_999, 60_000, 125_000].map((i) => usageRecord(a.id, 2, i));
     records[4] = { ...records[4], mediaUnit: 'video_second', mediaUnits: 4, ttftMs: 12.6, latencyMs: 40.4, deployment: null, errorCode: 'x' };
+    // A clamped record keeps what the backend reported (past 2^32: bigint columns).
+    records[3] = { ...records[3], reportedPromptTokens: 9_000_000_000, reportedCompletionTokens: 70 };
     await store.usage.insertBatch(records);
     const listed = await store.usage.list({ accountId: a.id });
-    expect(listed[0]).toEqual({ ...records[4], ttftMs: 13, latencyMs: 40 });
+    expect(listed[0]).toEqual({ ...records[4], ttftMs: 13, latencyMs: 40, reportedPromptTokens: null, reportedCompletionTokens: null });
+    expect(listed[1]).toMatchObject({ reportedPromptTokens: 9_000_000_000, reportedCompletionTokens: 70 });
     expect(listed.map((r) => r.createdAt)).toEqual(records.map((r) => r.createdAt).reverse());
     expect((await store.usage.list({ accountId: a.id }, { limit: 2, before: records[3].createdAt })).map((r) => r.createdAt)).toEqual([records[2].createdAt, records[1].createdAt]);
     const start = 1_700_000_000_000 - (1_700_000_000_000 % 60_000);
