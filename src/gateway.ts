@@ -9,6 +9,7 @@ import { buildApp } from './http/app.js';
 import { VideoJobRunner } from './api/videos.js';
 import { drainServer, RequestDrain, trackConnections } from './http/drain.js';
 import { createLogger, type Logger } from './observability/logger.js';
+import { addSecretPrefixes } from './observability/redact.js';
 import { buildCatalog } from './routing/catalog.js';
 import { openStore } from './store/database.js';
 import type { Store } from './store/store.js';
@@ -60,6 +61,8 @@ function keyLookup(store: Store): KeyLookup {
 }
 
 export async function startGateway(config: Config, options: StartOptions = {}): Promise<Gateway> {
+  // Keys of the configured form are masked in every log line, whatever their prefix.
+  addSecretPrefixes([config.auth.keyPrefix]);
   const logger = options.logger ?? createLogger(config.logging.level);
   // First, so that every part can count its failures (store, Redis, usage writes).
   const metrics = new GatewayMetrics({ processMetrics: config.metrics.enabled });

@@ -22,6 +22,7 @@ import { admitFallback, admitRequest, servedBy } from './admission.js';
 import { choicesGenerated, forwardOutputCap, resolveOutputCap } from './output-cap.js';
 import { rateLimitHeaders } from '../limits/headers.js';
 import type { Accounting } from '../accounting/settlement.js';
+import { errorForLog } from '../observability/request-log.js';
 
 export interface InferenceEndpoint<Req extends JsonObject> {
   endpoint: Endpoint;
@@ -256,7 +257,7 @@ export async function runInference<Req extends JsonObject>(
     }
     if (relayed.error) {
       state.errorCode = relayed.error.code;
-      state.errorMessage = relayed.error.message;
+      state.errorMessage = errorForLog(relayed.error);
     }
   } catch (err) {
     if (err instanceof ClientDisconnected) {

@@ -15,7 +15,7 @@ import { asGatewayError, errorHeaders, GatewayError, invalidRequest } from '../o
 import { requestIdFrom } from '../openai/ids.js';
 import type { Catalog } from '../routing/catalog.js';
 import type { Logger } from '../observability/logger.js';
-import { logRequest } from '../observability/request-log.js';
+import { errorForLog, logRequest } from '../observability/request-log.js';
 import type { Authenticator } from './auth.js';
 import { applyCors, handlePreflight } from './cors.js';
 import { parseJsonBody } from './json-body.js';
@@ -75,10 +75,7 @@ function sendError(reply: FastifyReply, err: GatewayError, docUrl: string | unde
   const state = reply.request.state;
   if (state) {
     state.errorCode = err.code;
-    if (err.status >= 500) {
-      const cause = err.cause instanceof Error ? ` (${err.cause.message})` : '';
-      state.errorMessage = err.message + cause;
-    }
+    if (err.status >= 500) state.errorMessage = errorForLog(err);
   }
   void reply
     .code(err.status)

@@ -1,6 +1,8 @@
 // The process logger (pino, JSON lines). Secrets never reach it: requests are logged field by field
-// (observability/request-log), never as headers or bodies.
+// (observability/request-log), never as headers or bodies, and every line passes the redaction on its way
+// out (`redactLogLine`), so that a key inside an error message or a path is masked whatever wrote it.
 import { pino, type Logger } from 'pino';
+import { redactLogLine } from './redact.js';
 
 export type { Logger };
 
@@ -10,7 +12,7 @@ const BATCH_BYTES = 8 * 1024;
 const FLUSH_MS = 200;
 
 export function createLogger(level: string, destination: NodeJS.WritableStream | number = 1): Logger {
-  const options = { level, base: { service: 'floodgate' }, timestamp: pino.stdTimeFunctions.isoTime };
+  const options = { level, base: { service: 'floodgate' }, timestamp: pino.stdTimeFunctions.isoTime, hooks: { streamWrite: redactLogLine } };
   if (typeof destination !== 'number') return pino(options, destination);
   // One asynchronous write per line costs a thread-pool round trip per request (~45 us of p50 latency,
   // measured): lines are batched, and a timer bounds how long one waits.

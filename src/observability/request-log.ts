@@ -3,12 +3,20 @@
 // it failed (a single successful attempt is the deployment and upstream_ms already). No keys, no bodies.
 import type { Logger } from 'pino';
 import type { RequestState } from '../api/request-state.js';
+import type { GatewayError } from '../openai/errors.js';
+import { pathForLog, redactSecrets } from './redact.js';
+
+/** What the log line says of a failure: the message, its cause and what the backend said (redacted). */
+export function errorForLog(err: GatewayError): string {
+  const cause = err.cause instanceof Error ? ` (${err.cause.message})` : '';
+  return redactSecrets(err.detail === undefined ? err.message + cause : `${err.message}${cause} ${err.detail}`);
+}
 
 export function logRequest(logger: Logger, state: RequestState, method: string, url: string, status: number, aborted: boolean): void {
   const line: Record<string, unknown> = {
     request_id: state.id,
     method,
-    path: url.length > 200 ? url.slice(0, 200) : url,
+    path: pathForLog(url),
     status,
     latency_ms: Math.round((performance.now() - state.start) * 1000) / 1000,
   };
@@ -16,7 +24,8 @@ export function logRequest(logger: Logger, state: RequestState, method: string, 
     line.account_id = state.principal.accountId;
     line.key_id = state.principal.keyId;
   }
-  if (state.model !== undefined) line.model = state.model;
+  // A name the catalog knows is the operator's; anything else is the client's text.
+  if (state.model !== undefined) line.model = state.modelId !== undefined ? state.model : redactSecrets(state.model.slice(0, 256));
   if (state.servedModel !== undefined) line.served_model = state.servedModel;
   if (state.deployment !== undefined) line.deployment = state.deployment;
   const attempts = state.attempts;

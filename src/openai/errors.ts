@@ -63,6 +63,8 @@ export interface GatewayErrorOptions {
   cause?: unknown;
   /** Retrying cannot help (a request larger than a limit): sends `x-should-retry: false`. */
   noRetry?: boolean;
+  /** For the log line only, never sent: what a backend said (already redacted). */
+  detail?: string;
 }
 
 export class GatewayError extends Error {
@@ -75,6 +77,8 @@ export class GatewayError extends Error {
   readonly noRetry: boolean;
   /** The backend's HTTP status, when this error is a backend's answer (for the request's log line). */
   upstreamStatus: number | undefined;
+  /** For the log line only, never sent to the client: a redacted excerpt of what the backend said. */
+  readonly detail: string | undefined;
 
   constructor(readonly errorName: ErrorName, message: string, options: GatewayErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -87,6 +91,7 @@ export class GatewayError extends Error {
     this.retryAfterMs = options.retryAfterMs;
     this.docUrl = entry.docUrl === true;
     this.noRetry = entry.noRetry === true || options.noRetry === true;
+    this.detail = options.detail;
   }
 
   toBody(docUrl?: string): { error: ErrorBody } {

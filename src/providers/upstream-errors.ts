@@ -1,6 +1,9 @@
 // A backend's error, mapped to ours (SPEC §6): its 400s about the request pass through as 400s, its
 // credential problems are our misconfiguration (502), overload is 503, timeouts 504, the rest 502.
+// A backend's body is never shown to the client but for a 400's message (SPEC §16), and that one with
+// anything shaped like a secret masked; the log gets a short, redacted excerpt (GatewayError.detail).
 import { GatewayError } from '../openai/errors.js';
+import { redactedExcerpt, redactSecrets } from '../observability/redact.js';
 
 const CONTEXT_PATTERNS = /context[_ ]length|maximum context|context window|too many tokens|prompt is too long|exceeds the (model's )?max/i;
 
@@ -10,7 +13,7 @@ function backendMessage(body: unknown): { message?: string; param?: string; code
   const inner = (obj.error !== null && typeof obj.error === 'object' ? obj.error : obj) as Record<string, unknown>;
   const message = typeof inner.message === 'string' ? inner.message : typeof obj.error === 'string' ? obj.error : typeof obj.detail === 'string' ? obj.detail : undefined;
   return {
-    message: message?.slice(0, 1000),
+    message: message === undefined ? undefined : redactSecrets(message.slice(0, 1000)),
     param: typeof inner.param === 'string' ? inner.param : undefined,
     code: typeof inner.code === 'string' ? inner.code : undefined,
   };
@@ -26,11 +29,19 @@ export function parseRetryAfter(value: string | string[] | undefined): number | 
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
+/** What the backend said, for the log line only: a short excerpt, secrets masked. */
+function logExcerpt(body: unknown): string | undefined {
+  if (body === undefined || body === null || body === '') return undefined;
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  return `backend said: ${redactedExcerpt(text)}`;
+}
+
 /** The GatewayError for a backend's non-2xx answer. `body` is its parsed JSON (or text). */
 export function mapUpstreamStatus(status: number, body: unknown, retryAfterMs?: number): GatewayError {
   const { message, param, code } = backendMessage(body);
+  const detail = logExcerpt(body);
   if (status === 401 || status === 403) {
-    return new GatewayError('upstream_error', `The backend refused the gateway's credentials (HTTP ${status}); this is a gateway configuration problem.`);
+    return new GatewayError('upstream_error', `The backend refused the gateway's credentials (HTTP ${status}); this is a gateway configuration problem.`, { detail });
   }
   if (status === 400 || status === 409 || status === 413 || status === 422) {
     const text = message ?? `The backend rejected the request (HTTP ${status}).`;
@@ -40,14 +51,13 @@ export function mapUpstreamStatus(status: number, body: unknown, retryAfterMs?: 
     return new GatewayError('invalid_request', text, { param: param ?? null });
   }
   if (status === 429 || status === 503) {
-    return new GatewayError('model_unavailable', `The backend is overloaded (HTTP ${status}); retry shortly.`, { retryAfterMs: retryAfterMs ?? 1000 });
+    return new GatewayError('model_unavailable', `The backend is overloaded (HTTP ${status}); retry shortly.`, { retryAfterMs: retryAfterMs ?? 1000, detail });
   }
-  if (status === 504 || status === 408) return new GatewayError('upstream_timeout', `The backend timed out (HTTP ${status}).`);
-  return new GatewayError('upstream_error', `The backend failed (HTTP ${status})${message ? `: ${message}` : '.'}`);
+  if (status === 504 || status === 408) return new GatewayError('upstream_timeout', `The backend timed out (HTTP ${status}).`, { detail });
+  return new GatewayError('upstream_error', `The backend failed (HTTP ${status}).`, { detail });
 }
 
 /** An error event received inside a backend's stream (`data: {"error": …}`). */
 export function mapStreamErrorEvent(event: Record<string, unknown>): GatewayError {
-  const { message } = backendMessage(event);
-  return new GatewayError('upstream_error', `The backend reported an error mid-stream${message ? `: ${message}` : '.'}`);
+  return new GatewayError('upstream_error', 'The backend reported an error mid-stream.', { detail: logExcerpt(event) });
 }

@@ -73,6 +73,7 @@ export async function startTestGateway(raw: RawConfig = testConfig(), opts: { da
   // A restart, or a second gateway on a shared store, prints no key: its callers use keys they made before.
   const apiKey = gateway.firstStart.apiKey ?? (opts.dataDir === undefined && raw.store === undefined ? undefined : '');
   if (apiKey === undefined) throw new Error('the first start printed no API key');
+  const issuedKeys = apiKey === '' ? [] : [apiKey];
   return {
     gateway,
     url: gateway.url,
@@ -86,14 +87,27 @@ export async function startTestGateway(raw: RawConfig = testConfig(), opts: { da
       const account = await store.accounts.create({ name: `acct-${randomUUID()}`, tier: opts.tier ?? config.limits.defaultTier });
       if (opts.creditMicros) await store.ledger.record({ accountId: account.id, kind: 'credit', amountMicros: opts.creditMicros, reason: 'test credit', actor: 'test' });
       const { apiKey, record } = await issueApiKey(store.keys, config.auth.keyPrefix, resolvePepper(config), { accountId: account.id, limits: opts.keyLimits ?? null });
+      issuedKeys.push(apiKey);
       return { accountId: account.id, keyId: record.id, apiKey, client: new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey, maxRetries: 0 }) };
     },
     flushUsage: () => gateway.accounting.usage.flush(),
     async close() {
       await gateway.close();
       if (!opts.keepData) rmSync(dataDir, { recursive: true, force: true });
+      // SPEC §16: no key in any log line, whatever the test sent where.
+      assertNoKeyLogged(logs, issuedKeys);
     },
   };
+}
+
+/** Fails when a log line carries one of the keys (SPEC §16: keys are never logged, not even in a path). */
+export function assertNoKeyLogged(logs: readonly Record<string, unknown>[], keys: readonly string[]): void {
+  for (const line of logs) {
+    const text = JSON.stringify(line);
+    // Compared by the secret part, so that a key cut short or re-encoded is found too.
+    const leaked = keys.find((key) => text.includes(key.slice(-32)));
+    if (leaked !== undefined) throw new Error(`a log line carries an API key (${leaked.slice(0, 6)}…): ${text.slice(0, 300)}`);
+  }
 }
 
 export interface ChildServer {
