@@ -161,9 +161,10 @@ export const PricingSchema = Type.Object(
  */
 export const LimitValuesSchema = Type.Object(
   {
-    requests_per_minute: Opt(PositiveInt()),
-    tokens_per_minute: Opt(PositiveInt()),
-    concurrent_requests: Opt(PositiveInt()),
+    // Safe integers only (SPEC §16): a JSON or YAML figure past 2^53 arrives rounded, and is refused.
+    requests_per_minute: Opt(PositiveInt({ maximum: Number.MAX_SAFE_INTEGER })),
+    tokens_per_minute: Opt(PositiveInt({ maximum: Number.MAX_SAFE_INTEGER })),
+    concurrent_requests: Opt(PositiveInt({ maximum: Number.MAX_SAFE_INTEGER })),
   },
   { additionalProperties: false },
 );
@@ -209,8 +210,8 @@ export const RedisSchema = Type.Object(
 
 export const BillingSchema = Type.Object(
   {
-    /** Credit given to the account created on the first start (currency units, e.g. USD). */
-    initial_credit: Opt(Type.Number({ minimum: 0 })),
+    /** Credit given to the account created on the first start (currency units, e.g. USD; at most the largest balance, 10^9). */
+    initial_credit: Opt(Type.Number({ minimum: 0, maximum: 1_000_000_000 })),
   },
   { additionalProperties: false },
 );
@@ -259,6 +260,11 @@ export const CircuitBreakerSchema = Type.Object(
     error_rate: Opt(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
     /** How long an open breaker stays open before a trial request (or probe) is let through. */
     open_ms: Opt(Type.Integer({ minimum: 100, maximum: 3_600_000 })),
+    /**
+     * Each trial that fails doubles the cool-down (with jitter), up to this: a backend that stays down
+     * (or keeps refusing our credentials) is probed ever more rarely, not every `open_ms` forever.
+     */
+    max_open_ms: Opt(Type.Integer({ minimum: 100, maximum: 3_600_000 })),
   },
   { additionalProperties: false },
 );

@@ -6,6 +6,7 @@
 // models that use them, so one backend has one breaker however many catalog entries point at it. With
 // probes on (the default) the trial is always a probe, so no client waits on a backend that may be down.
 import type { CircuitBreakerConfig, ProbesConfig } from '../config/schema.js';
+import { backoffMs } from './backoff.js';
 
 export type BreakerState = 'closed' | 'open' | 'half_open';
 
@@ -61,6 +62,8 @@ export class CircuitBreaker {
   retryAt = 0;
   /** A half-open trial is in flight. */
   private trialRunning = false;
+  /** Trials that failed in a row since the breaker last closed: each one doubles the next cool-down. */
+  private failedTrials = 0;
   private readonly counts: RollingCounts;
 
   constructor(
@@ -72,8 +75,8 @@ export class CircuitBreaker {
     private readonly requestTrials: boolean,
     /** Called each time the breaker opens. */
     private readonly onOpen: () => void = () => undefined,
-    /** Called when this breaker's own outcomes open or close it (not when a peer's news does). */
-    private readonly onTransition: (state: 'open' | 'closed') => void = () => undefined,
+    /** Called when this breaker's own outcomes open it (with its cool-down) or close it (not when a peer's news does). */
+    private readonly onTransition: (state: 'open' | 'closed', openMs: number) => void = () => undefined,
   ) {
     this.counts = new RollingCounts(cfg.window_ms);
   }
@@ -113,8 +116,8 @@ export class CircuitBreaker {
       this.trialRunning = false;
       if (outcome === 'success') {
         this.close();
-        this.onTransition('closed');
-      } else if (outcome === 'failure') this.open(now);
+        this.onTransition('closed', 0);
+      } else if (outcome === 'failure') this.open(now, ++this.failedTrials);
       return;
     }
     // Calls sent before the breaker opened and ending after it tell nothing new.
@@ -122,7 +125,7 @@ export class CircuitBreaker {
     this.counts.add(now, outcome === 'failure');
     if (outcome === 'success') return;
     const { requests, failures } = this.counts.totals(now);
-    if (requests >= this.cfg.min_requests && failures >= this.cfg.error_rate * requests) this.open(now);
+    if (requests >= this.cfg.min_requests && failures >= this.cfg.error_rate * requests) this.open(now, 0);
   }
 
   /**
@@ -132,7 +135,7 @@ export class CircuitBreaker {
   openedElsewhere(openMs: number, now: number): void {
     if (this.state !== 'closed') return;
     this.state = 'open';
-    this.retryAt = now + Math.max(0, Math.min(openMs, this.cfg.open_ms));
+    this.retryAt = now + Math.max(0, Math.min(openMs, this.maxOpenMs));
     this.counts.clear();
     this.onOpen();
   }
@@ -148,16 +151,24 @@ export class CircuitBreaker {
     return this.counts.totals(now);
   }
 
-  private open(now: number): void {
+  /** The longest cool-down: `max_open_ms`, or `open_ms` where that is longer. */
+  private get maxOpenMs(): number {
+    return Math.max(this.cfg.open_ms, this.cfg.max_open_ms);
+  }
+
+  /** Opens for `open_ms` when the window tripped it, and for a backed-off while after `failedTrials` failed trials. */
+  private open(now: number, failedTrials: number): void {
+    const openMs = failedTrials === 0 ? this.cfg.open_ms : Math.round(backoffMs(this.cfg.open_ms, failedTrials, this.maxOpenMs));
     this.state = 'open';
-    this.retryAt = now + this.cfg.open_ms;
+    this.retryAt = now + openMs;
     this.counts.clear();
     this.onOpen();
-    this.onTransition('open');
+    this.onTransition('open', openMs);
   }
 
   private close(): void {
     this.state = 'closed';
+    this.failedTrials = 0;
     this.counts.clear();
   }
 }
@@ -179,7 +190,7 @@ export class DeploymentHealth {
     readonly name: string,
     breaker: Required<CircuitBreakerConfig>,
     private readonly probes: Required<ProbesConfig>,
-    onTransition: (state: 'open' | 'closed') => void = () => undefined,
+    onTransition: (state: 'open' | 'closed', openMs: number) => void = () => undefined,
   ) {
     this.breaker = new CircuitBreaker(breaker, !probes.enabled, () => this.scheduleTrialProbe(), onTransition);
   }
@@ -260,7 +271,7 @@ export class HealthRegistry {
   get(name: string): DeploymentHealth {
     let health = this.byName.get(name);
     if (health === undefined) {
-      health = new DeploymentHealth(name, this.breaker, this.probes, (state) => this.onTransition?.(name, state, this.breaker.open_ms));
+      health = new DeploymentHealth(name, this.breaker, this.probes, (state, openMs) => this.onTransition?.(name, state, openMs));
       this.byName.set(name, health);
     }
     return health;

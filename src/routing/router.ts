@@ -6,6 +6,7 @@
 import { abortableSleep, type CallSignal } from '../providers/call-signal.js';
 import { GatewayError } from '../openai/errors.js';
 import type { CatalogDeployment, CatalogModel } from './catalog.js';
+import { backoffMs as backoff } from './backoff.js';
 
 /** One attempt, as the request's log line shows it. */
 export interface AttemptRecord {
@@ -104,7 +105,7 @@ export async function routeModel<T>(model: CatalogModel, signal: CallSignal, log
       // Every live deployment has failed once: the same again, after a backoff.
       deployment = chooseDeployment(model.deployments, undefined, Date.now());
       if (deployment === undefined) break;
-      const wait = Math.max(backoffMs * 2 ** repeats++, lastError?.retryAfterMs ?? 0);
+      const wait = Math.max(backoff(backoffMs, repeats++), lastError?.retryAfterMs ?? 0);
       if (performance.now() - start + wait > budgetMs) break;
       await abortableSleep(wait, signal);
       // The wait may have changed what is live.

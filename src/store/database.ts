@@ -1,7 +1,7 @@
 // The store's database: the table types Kysely checks queries against, and opening a store from
 // `store.url`: a SQLite file (embedded) or PostgreSQL (scale-out, §11), through the same queries and migrations.
 import { videoJobRepository } from './video-jobs.js';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
@@ -239,8 +239,27 @@ export function sqlitePath(url: string): string {
   return resolve(rest);
 }
 
+/**
+ * The database holds key hashes, balances and usage: readable by its owner only (0600, like the pepper).
+ * A new file is made so before SQLite opens it (SQLite gives its -wal and -shm files the database's mode);
+ * an older, looser one is tightened.
+ */
+function restrictToOwner(path: string): void {
+  closeSync(openSync(path, 'a', 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      chmodSync(file, 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+}
+
 function openSqlite(path: string, opts: OpenStoreOptions): SqliteDatabase.Database {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') {
+    mkdirSync(dirname(path), { recursive: true });
+    restrictToOwner(path);
+  }
   const sqlite = new SqliteDatabase(path);
   try {
     // WAL lets readers run beside the writer; NORMAL sync is durable across process crashes (fsync at

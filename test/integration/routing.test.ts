@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelConfig, RawConfig } from '../../src/config/schema.js';
 import { countTokens } from '../../src/accounting/tokenizer.js';
-import { rawRequest, spawnCli, spawnSimulator, sseData, startTestGateway, testConfig, type ChildServer, type TestGateway } from '../helpers/gateway.js';
+import { rawRequest, spawnCli, spawnSimulator, sseData, startFakeUpstream, startTestGateway, testConfig, type ChildServer, type FakeUpstream, type TestGateway } from '../helpers/gateway.js';
 
 type Any = Record<string, any>;
 
@@ -302,4 +302,40 @@ describe('every deployment down', () => {
     const after = await rawRequest(`${gw.url}/admin/v1/deployments`, { headers: { authorization: `Bearer ${gw.adminToken}` } });
     expect(after.json().data.find((d: Any) => d.id === 'down1/fragile')).toMatchObject({ state: 'closed', retry_at: null, upstream_model: 'fragile', models: ['fragile'] });
   }, 30_000);
+});
+
+describe('a backend that refuses our credentials', () => {
+  let gw: TestGateway;
+  let upstream: FakeUpstream;
+
+  beforeAll(async () => {
+    upstream = await startFakeUpstream((_req, res) => {
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { message: 'Incorrect API key provided', type: 'invalid_request_error' } }));
+    });
+    const config: RawConfig = testConfig({
+      routing: { retry: { attempts: 1 }, circuit_breaker: { min_requests: 1, open_ms: 100, max_open_ms: 800 }, probes: { enabled: true, timeout_ms: 500 } },
+    });
+    config.providers = { ...config.providers, locked: openai(upstream.url, { api_key: 'sk-wrong-credentials-0123456789' }) };
+    config.models = [...config.models, model('locked', [{ provider: 'locked' }])];
+    gw = await startTestGateway(config);
+  });
+
+  afterAll(async () => {
+    await gw?.close();
+    await upstream?.close();
+  });
+
+  it('is probed ever more rarely (exponential backoff with jitter up to max_open_ms), not every open_ms forever', async () => {
+    const res = await rawRequest(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${gw.apiKey}` }, json: { model: 'locked', messages: [user] } });
+    expect(res.status).toBe(502);
+    const opened = Date.now();
+    await new Promise((r) => setTimeout(r, 3000));
+    // Every open_ms (100 ms) that would be ~30 probes in 3 s; backed off (≤ 100, 200, 400, 800, 800, …
+    // each at least half that), at most 1 + 3000 / 50-ish in theory, but in practice well under 15.
+    const probes = upstream.requests.length - 1;
+    expect(probes).toBeGreaterThanOrEqual(3);
+    expect(probes).toBeLessThan(15);
+    expect(Date.now() - opened).toBeGreaterThanOrEqual(3000);
+  }, 15_000);
 });

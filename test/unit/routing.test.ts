@@ -2,6 +2,7 @@
 // power-of-two-choices draw, and the retry loop's budget, backoff and error handling.
 import { describe, expect, it } from 'vitest';
 import { CircuitBreaker, DeploymentHealth } from '../../src/routing/health.js';
+import { backoffMs } from '../../src/routing/backoff.js';
 import { chooseDeployment, routeModel, type AttemptRecord } from '../../src/routing/router.js';
 import type { CatalogDeployment, CatalogModel } from '../../src/routing/catalog.js';
 import { CallSignal } from '../../src/providers/call-signal.js';
@@ -9,7 +10,7 @@ import { GatewayError } from '../../src/openai/errors.js';
 import { DEFAULT_BREAKER, DEFAULT_PROBES } from '../../src/config/load.js';
 import { DEFAULT_TIMEOUTS } from '../../src/routing/timeouts.js';
 
-const BREAKER = { window_ms: 10_000, min_requests: 4, error_rate: 0.5, open_ms: 1000 };
+const BREAKER = { window_ms: 10_000, min_requests: 4, error_rate: 0.5, open_ms: 1000, max_open_ms: 8000 };
 
 describe('circuit breaker', () => {
   it('stays closed below the minimum request count, however many of them fail', () => {
@@ -61,11 +62,46 @@ describe('circuit breaker', () => {
     expect(b.available(2001)).toBe(false);
     b.end(trial, 'failure', 2050);
     expect(b.state).toBe('open');
-    expect(b.retryAt).toBe(3050);
-    expect(b.available(3050)).toBe(true);
-    b.end(b.begin(), 'success', 3060);
+    // A failed trial: the next cool-down is backed off (2 × open_ms, half of it jittered).
+    expect(b.retryAt).toBeGreaterThanOrEqual(3050);
+    expect(b.retryAt).toBeLessThanOrEqual(4050);
+    expect(b.available(4050)).toBe(true);
+    b.end(b.begin(), 'success', 4060);
     expect(b.state).toBe('closed');
-    expect(b.window(3060).requests).toBe(0);
+    expect(b.window(4060).requests).toBe(0);
+  });
+
+  it('trials that keep failing are spaced ever wider, with jitter, up to max_open_ms; a success starts over', () => {
+    const cooldowns: number[][] = [];
+    for (let run = 0; run < 20; run++) {
+      const b = new CircuitBreaker(BREAKER, false);
+      for (let i = 0; i < 4; i++) b.end(false, 'failure', 0);
+      const waits = [b.retryAt];
+      let now = b.retryAt;
+      for (let n = 0; n < 6; n++) {
+        expect(b.startTrial()).toBe(true);
+        b.end(true, 'failure', now);
+        waits.push(b.retryAt - now);
+        now = b.retryAt;
+      }
+      cooldowns.push(waits);
+      // Closed by a good trial: the next opening is open_ms again.
+      expect(b.startTrial()).toBe(true);
+      b.end(true, 'success', now);
+      for (let i = 0; i < 4; i++) b.end(false, 'failure', now);
+      expect(b.retryAt - now).toBe(1000);
+    }
+    for (const waits of cooldowns) {
+      expect(waits[0]).toBe(1000);
+      // The n-th failed trial waits within [half, all] of min(open_ms × 2^n, max_open_ms).
+      waits.slice(1).forEach((wait, i) => {
+        const full = Math.min(1000 * 2 ** (i + 1), 8000);
+        expect(wait).toBeGreaterThanOrEqual(full / 2);
+        expect(wait).toBeLessThanOrEqual(full);
+      });
+    }
+    // Jittered: twenty breakers failing alike do not all come back at the same moment.
+    expect(new Set(cooldowns.map((w) => w[3])).size).toBeGreaterThan(5);
   });
 
   it('with probes: stays open for requests until a probe takes the trial', () => {
@@ -246,5 +282,19 @@ describe('routeModel', () => {
     const started = performance.now();
     await expect(routeModel(catalogModel([only]), signal, [], (d) => d.provider.call(undefined as never))).rejects.toThrow('client gone');
     expect(performance.now() - started).toBeLessThan(1000);
+  });
+});
+
+describe('backoff', () => {
+  it('doubles, is capped, and keeps between half and all of the wait (equal jitter)', () => {
+    const draws = Array.from({ length: 200 }, () => backoffMs(100, 3, 500));
+    for (const d of draws) {
+      expect(d).toBeGreaterThanOrEqual(250);
+      expect(d).toBeLessThanOrEqual(500);
+    }
+    expect(new Set(draws).size).toBeGreaterThan(100);
+    const uncapped = Array.from({ length: 200 }, () => backoffMs(10, 2));
+    for (const d of uncapped) expect(d).toBeGreaterThanOrEqual(20);
+    expect(Math.max(...uncapped)).toBeLessThanOrEqual(40);
   });
 });

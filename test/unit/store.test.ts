@@ -1,6 +1,6 @@
 // The store's repositories on both dialects (SQLite and a throwaway database on the real PostgreSQL), and
 // what only one of them has: SQLite's pragmas and statement cache, PostgreSQL's pool and row locks.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,6 +77,20 @@ afterEach(async () => {
 });
 
 describe('openStore', () => {
+  it('keeps the SQLite database and its WAL readable by the owner only (0600), tightening an older file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'floodgate-mode-'));
+    tempDirs.push(dir);
+    const loose = join(dir, 'old.db');
+    writeFileSync(loose, '', { mode: 0o644 });
+    chmodSync(loose, 0o644);
+    for (const path of [join(dir, 'new', 'floodgate.db'), loose]) {
+      const store = await openStore({ url: `sqlite:${path}` });
+      await store.accounts.create({ name: 'mode' });
+      for (const file of [path, `${path}-wal`]) expect((statSync(file).mode & 0o777).toString(8)).toBe('600');
+      await store.close();
+    }
+  });
+
   it('creates the parent directory, uses WAL with foreign keys on, and migrates once', async () => {
     const { store, url, dir } = await freshStore();
     expect(existsSync(join(dir, 'sub', 'floodgate.db'))).toBe(true);
