@@ -7,7 +7,7 @@ import type { Store } from '../store/store.js';
 import { AlreadyExistsError } from '../store/store.js';
 import type { AccountRecord, AccountStatus } from '../store/accounts.js';
 import type { ApiKeyRecord } from '../store/api-keys.js';
-import { BalanceTooLowError, type LedgerEntry, type LedgerKind } from '../store/ledger.js';
+import { BalanceTooHighError, BalanceTooLowError, MAX_BALANCE_MICROS, type LedgerEntry, type LedgerKind } from '../store/ledger.js';
 import type { UsageBucket, UsageFilter, UsageRecord, UsageTotals } from '../store/usage.js';
 import { issueApiKey } from '../auth/bootstrap.js';
 import { accountLimitFigures } from '../limits/scopes.js';
@@ -87,13 +87,21 @@ function normalizeLimits(limits: LimitValuesConfig | null | undefined): LimitVal
   return Object.keys(out).length === 0 ? null : out;
 }
 
+/** Beyond it no balance could take the amount (or give it back), so it is refused outright. */
+function checkAmountSize(amount: { micros: number; param: string }): { micros: number; param: string } {
+  if (Math.abs(amount.micros) > MAX_BALANCE_MICROS) {
+    throw inputError(amount.param, `must be at most ${formatMicros(MAX_BALANCE_MICROS)} (${MAX_BALANCE_MICROS} micro-units), the largest balance an account may hold`);
+  }
+  return amount;
+}
+
 /** `amount` (currency units) or `amount_micros`, exactly one of them; undefined when neither is given. */
 function amountFrom(decimal: string | number | undefined, micros: number | undefined, decimalParam: string, microsParam: string): { micros: number; param: string } | undefined {
   if (decimal !== undefined && micros !== undefined) throw inputError(microsParam, `give ${decimalParam} or ${microsParam}, not both`);
-  if (micros !== undefined) return { micros, param: microsParam };
+  if (micros !== undefined) return checkAmountSize({ micros, param: microsParam });
   if (decimal === undefined) return undefined;
   try {
-    return { micros: parseAmountMicros(decimal), param: decimalParam };
+    return checkAmountSize({ micros: parseAmountMicros(decimal), param: decimalParam });
   } catch (err) {
     if (err instanceof AmountError) throw inputError(decimalParam, err.message);
     throw err;
@@ -266,6 +274,9 @@ export async function recordLedgerEntry(ctx: AdminContext, ref: string, spec: Le
   } catch (err) {
     if (err instanceof BalanceTooLowError) {
       throw inputError(spec.amountParam, `would take the balance below zero (the balance is ${formatMicros(err.balanceMicros)})`);
+    }
+    if (err instanceof BalanceTooHighError) {
+      throw inputError(spec.amountParam, `would take the balance past ${formatMicros(MAX_BALANCE_MICROS)}, the largest an account may hold (the balance is ${formatMicros(err.balanceMicros)})`);
     }
     throw err;
   }

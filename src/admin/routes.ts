@@ -39,6 +39,8 @@ import { checkKeysQuery } from './validate.js';
 import { accountView, deploymentViews, keyView, ledgerEntryView, listView, usageRecordView, usageReportView } from './views.js';
 import type { Catalog } from '../routing/catalog.js';
 import { formatMicros } from './money.js';
+import { parseJsonBody } from '../http/json-body.js';
+import { findInexactNumber } from './exact-numbers.js';
 
 export type { AdminEvents };
 
@@ -93,12 +95,37 @@ function idParam(request: FastifyRequest): string {
   return (request.params as { id: string }).id;
 }
 
+/** No body, or an empty one, is no options: the operation's defaults (or its 400 naming what is required). */
+function bodyOf(request: FastifyRequest): unknown {
+  return request.body ?? {};
+}
+
+/**
+ * The app's JSON parser, except that an empty body is no body (`curl -X POST -H 'content-type:
+ * application/json'`), and a number JSON.parse would round (a limit past 2^53, an amount with more digits
+ * than a double holds) is a 400 naming its field rather than a silently different figure.
+ */
+function parseAdminJson(request: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void): void {
+  const text = typeof body === 'string' ? body : body.toString('utf8');
+  if (text.trim() === '') return done(null, undefined);
+  parseJsonBody(request, text, (err, parsed) => {
+    if (err) return done(err);
+    const inexact = findInexactNumber(text);
+    if (inexact === undefined) return done(null, parsed);
+    const token = inexact.token.length > 40 ? `${inexact.token.slice(0, 40)}…` : inexact.token;
+    const message = `${token} cannot be read exactly as a JSON number (exact up to ${Number.MAX_SAFE_INTEGER} for integers, about 15 significant digits otherwise); send amounts as decimal strings ("10.50")`;
+    done(invalidRequest(inexact.path, inexact.path === null ? `The request body: ${message}.` : `${inexact.path}: ${message}.`));
+  });
+}
+
 export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void {
   const ctx: AdminContext = deps;
   const { config } = deps;
   const showAccount = (account: AccountRecord) => accountView(account, effectiveAccountLimits(config, account));
 
   app.addHook('onRequest', async (request) => authenticateAdmin(deps, request.headers.authorization));
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, parseAdminJson);
   // Unknown admin paths answer 404 only to the admin: the auth hook above runs first.
   app.setNotFoundHandler(async (request) => {
     throw new GatewayError('not_found', `Unknown admin endpoint: ${request.method} ${request.url.split('?')[0]}.`);
@@ -109,7 +136,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
   app.post(
     '/accounts',
     adminRoute(async (request, reply) => {
-      const { account } = await createAccount(ctx, checkNewAccount(config, request.body), ADMIN_API_ACTOR);
+      const { account } = await createAccount(ctx, checkNewAccount(config, bodyOf(request)), ADMIN_API_ACTOR);
       return reply.code(201).send(showAccount(account));
     }),
   );
@@ -127,7 +154,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
   app.patch(
     '/accounts/:id',
     adminRoute(async (request) => {
-      const patch = checkAccountPatch(config, request.body);
+      const patch = checkAccountPatch(config, bodyOf(request));
       return showAccount((await updateAccount(ctx, idParam(request), patch)).after);
     }),
   );
@@ -135,7 +162,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
   app.post(
     '/accounts/:id/credits',
     adminRoute(async (request, reply) => {
-      const spec = checkLedgerEntry(request.body, ADMIN_API_ACTOR);
+      const spec = checkLedgerEntry(bodyOf(request), ADMIN_API_ACTOR);
       const { entry } = await recordLedgerEntry(ctx, idParam(request), spec);
       return reply.code(201).send({ entry: ledgerEntryView(entry), balance_micros: entry.balanceAfterMicros, balance: formatMicros(entry.balanceAfterMicros) });
     }),
@@ -154,7 +181,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
     '/accounts/:id/keys',
     adminRoute(async (request, reply) => {
       const now = Date.now();
-      const spec = checkNewKey(request.body, now);
+      const spec = checkNewKey(bodyOf(request), now);
       const issued = await createKey(ctx, idParam(request), spec, now);
       return reply.code(201).send({ ...keyView(issued.record, now), key: issued.apiKey, warnings: issued.warnings });
     }),

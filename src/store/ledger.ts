@@ -27,6 +27,21 @@ export interface NewLedgerEntry {
   actor: string;
 }
 
+/**
+ * The largest balance an account may hold: 10^15 micro-units (1,000,000,000 currency units). A credit
+ * that would go past it is refused, so a balance plus any credit stays far inside the safe integers
+ * (2^53 ≈ 9.007 × 10^15) and the balance and the ledger's running figures always agree (SPEC §16).
+ */
+export const MAX_BALANCE_MICROS = 1_000_000_000_000_000;
+
+/** A credit would take the balance past MAX_BALANCE_MICROS. */
+export class BalanceTooHighError extends Error {
+  override name = 'BalanceTooHighError';
+  constructor(readonly balanceMicros: number) {
+    super(`the balance (${balanceMicros} micro-units) cannot go above ${MAX_BALANCE_MICROS}`);
+  }
+}
+
 /** A debit would take the balance below zero. */
 export class BalanceTooLowError extends Error {
   override name = 'BalanceTooLowError';
@@ -38,7 +53,8 @@ export class BalanceTooLowError extends Error {
 export interface LedgerRepository {
   /**
    * Adds the entry and applies it to the balance in one transaction. Undefined when there is no such
-   * account; BalanceTooLowError when a debit would take the balance below zero.
+   * account; BalanceTooLowError when a debit would take the balance below zero, BalanceTooHighError when a
+   * credit would take it past MAX_BALANCE_MICROS.
    */
   record(entry: NewLedgerEntry, now?: number): Promise<LedgerEntry | undefined>;
   /** Newest first; `before` (ms) pages back. */
@@ -63,7 +79,7 @@ function toLedgerEntry(row: Selectable<LedgerEntriesTable>): LedgerEntry {
 export function ledgerRepository(db: Kysely<Database>): LedgerRepository {
   return {
     async record(entry, now = Date.now()) {
-      if (!Number.isSafeInteger(entry.amountMicros)) throw new RangeError('amountMicros must be a safe integer');
+      if (!Number.isSafeInteger(entry.amountMicros) || Math.abs(entry.amountMicros) > MAX_BALANCE_MICROS) throw new RangeError(`amountMicros must be an integer within ±${MAX_BALANCE_MICROS}`);
       return db.transaction().execute(async (trx) => {
         const updated = await trx
           .updateTable('accounts')
@@ -75,6 +91,8 @@ export function ledgerRepository(db: Kysely<Database>): LedgerRepository {
         const balanceAfter = toNumber(updated.balance_micros);
         // Checked after the update, inside the transaction: a concurrent debit cannot slip between.
         if (entry.amountMicros < 0 && balanceAfter < 0) throw new BalanceTooLowError(balanceAfter - entry.amountMicros);
+        // The store adds in 64-bit integers, so the sum is exact there even when it is past the cap.
+        if (entry.amountMicros > 0 && balanceAfter > MAX_BALANCE_MICROS) throw new BalanceTooHighError(balanceAfter - entry.amountMicros);
         const row = {
           id: LEDGER_ID_PREFIX + randomBase62(20),
           account_id: entry.accountId,

@@ -174,11 +174,63 @@ describe('accounts', () => {
     expect(list.body.data.some((a: any) => a.name === 'ok')).toBe(false);
   });
 
-  it('a body that is not JSON is 400; no body is 400', async () => {
+  it('a body that is not JSON is 400; no body, or an empty one, is no options', async () => {
     const res = await rawRequest(`${gw.url}/admin/v1/accounts`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"name":' });
     expect(res.status).toBe(400);
     expect(res.json().error.type).toBe('invalid_request_error');
-    expect400(await call('POST', '/accounts'), null);
+    // No options: what is required is named.
+    expect400(await call('POST', '/accounts'), 'name');
+    const account = await newAccount();
+    const empty = (method: string, path: string) => rawRequest(`${gw.url}/admin/v1${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '' });
+    const emptyAccount = await empty('POST', '/accounts');
+    expect400({ status: emptyAccount.status, body: emptyAccount.json(), headers: emptyAccount.headers }, 'name');
+    const createKey = await empty('POST', `/accounts/${account.id}/keys`);
+    expect(createKey.status, createKey.text).toBe(201);
+    expect(createKey.json()).toMatchObject({ object: 'api_key', account_id: account.id, name: null, expires_at: null });
+    expect((await call('POST', `/accounts/${account.id}/keys`)).status).toBe(201);
+    const disable = await empty('POST', `/keys/${createKey.json().id}/disable`);
+    expect(disable.status, disable.text).toBe(200);
+    const credit = await empty('POST', `/accounts/${account.id}/credits`);
+    expect(credit.status).toBe(400);
+    expect(credit.json().error.param).toBe('reason');
+    const patch = await empty('PATCH', `/accounts/${account.id}`);
+    expect(patch.status).toBe(400);
+    expect(patch.json().error.message).toMatch(/Nothing to change/);
+  });
+
+  it('refuses a limit or an amount that is not a safe integer, and a balance past the maximum, naming the field', async () => {
+    // Raw text: JSON.stringify cannot write 2^53 + 1, and JSON.parse reads it as 2^53.
+    const raw = (method: string, path: string, body: string) => rawRequest(`${gw.url}/admin/v1${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
+    const expectRaw400 = async (res: Promise<{ status: number; json: () => any; headers: Headers }>, param: string) => {
+      const r = await res;
+      expect400({ status: r.status, body: r.json(), headers: r.headers }, param);
+    };
+    const huge = '9007199254740993';
+    await expectRaw400(raw('POST', '/accounts', `{"name":"huge-${Date.now()}","limits":{"requests_per_minute":${huge}}}`), 'limits.requests_per_minute');
+    const account = await newAccount();
+    await expectRaw400(raw('PATCH', `/accounts/${account.id}`, `{"limits":{"tokens_per_minute":${huge}}}`), 'limits.tokens_per_minute');
+    await expectRaw400(raw('POST', `/accounts/${account.id}/keys`, `{"limits":{"concurrent_requests":${huge}}}`), 'limits.concurrent_requests');
+    await expectRaw400(raw('POST', `/accounts/${account.id}/credits`, `{"amount_micros":${huge},"reason":"r"}`), 'amount_micros');
+    await expectRaw400(raw('POST', '/accounts', `{"name":"huge2-${Date.now()}","initial_credit_micros":${huge}}`), 'initial_credit_micros');
+    // 9,007,199,254 USD is a safe number of micro-units, but more than any balance may hold.
+    await expectRaw400(raw('POST', `/accounts/${account.id}/credits`, '{"amount":"9007199254","reason":"r"}'), 'amount');
+    // A JSON number with more digits than a double keeps exactly: sent as a string it is fine.
+    await expectRaw400(raw('POST', `/accounts/${account.id}/credits`, '{"amount":100000000.0000001,"reason":"r"}'), 'amount');
+    await expectRaw400(raw('POST', `/accounts/${account.id}/credits`, '{"amount":999999999.9999991,"reason":"r"}'), 'amount');
+    expect((await call('POST', `/accounts/${account.id}/credits`, { amount: 999_999_999.99999, reason: 'r' })).status).toBe(201);
+    expect((await call('POST', `/accounts/${account.id}/credits`, { amount: '0.000010', reason: 'r' })).status).toBe(201);
+    // At the maximum (10^15 micro-units): one micro-unit more is refused, and nothing changes.
+    const over = await call('POST', `/accounts/${account.id}/credits`, { amount_micros: 1, reason: 'r' });
+    expect400(over, 'amount_micros');
+    expect(over.body.error.message).toMatch(/1000000000\.000000/);
+    const after = await call('GET', `/accounts/${account.id}`);
+    expect(after.body.balance_micros).toBe(1_000_000_000_000_000);
+    const ledger = await call('GET', `/accounts/${account.id}/ledger`);
+    expect(ledger.body.data).toHaveLength(2);
+    expect(ledger.body.data[0].balance_after_micros).toBe(after.body.balance_micros);
+    expect(ledger.body.data.reduce((sum: number, e: any) => sum + e.amount_micros, 0)).toBe(after.body.balance_micros);
+    // Taking money off is still possible.
+    expect((await call('POST', `/accounts/${account.id}/credits`, { amount: '-1', kind: 'adjustment', reason: 'r' })).status).toBe(201);
   });
 
   it('lists accounts and gets one by id or by name', async () => {

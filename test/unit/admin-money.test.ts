@@ -3,6 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { AmountError, formatMicros, parseAmountMicros } from '../../src/admin/money.js';
 import { parseDuration, parseTimestamp, TimeFormatError, unixSeconds, unixSecondsExact } from '../../src/admin/time.js';
+import { findInexactNumber, isExactNumber } from '../../src/admin/exact-numbers.js';
+import { MAX_BALANCE_MICROS } from '../../src/store/ledger.js';
 
 describe('parseAmountMicros', () => {
   it('reads decimal strings exactly', () => {
@@ -120,5 +122,31 @@ describe('parseDuration', () => {
     expect(parseDuration('30d')).toBe(30 * 86_400_000);
     expect(parseDuration('2w')).toBe(14 * 86_400_000);
     for (const bad of ['30', '0d', 'd', '1.5h', '-1d', '3x', '']) expect(() => parseDuration(bad), bad).toThrow(/bad duration/);
+  });
+});
+
+describe('exact JSON numbers (SPEC §16)', () => {
+  it('tells the numbers a double holds exactly from those JSON.parse would round', () => {
+    for (const token of ['0', '-0', '1', '10.50', '0.1', '-12.345678', '9007199254740991', '-9007199254740991', '1000000000.000001', '1e3', '2.5E-3', '100', '1.0']) {
+      expect(isExactNumber(token), token).toBe(true);
+    }
+    for (const token of ['9007199254740993', '9007199254740992.5', '999999999.9999991', '0.10000000000000001', '1e400', '123456789012345678901234567890']) {
+      expect(isExactNumber(token), token).toBe(false);
+    }
+  });
+
+  it('finds the first inexact number in a body with the path of its field', () => {
+    expect(findInexactNumber('{"name":"a","limits":{"requests_per_minute":60}}')).toBeUndefined();
+    expect(findInexactNumber('{"name":"x,9007199254740993","limits":{"requests_per_minute":9007199254740993}}')).toEqual({ path: 'limits.requests_per_minute', token: '9007199254740993' });
+    expect(findInexactNumber('{"a":[1, 2, {"b\\"c": 999999999.9999991}]}')).toEqual({ path: 'a[2].b"c', token: '999999999.9999991' });
+    expect(findInexactNumber('9007199254740993')).toEqual({ path: null, token: '9007199254740993' });
+  });
+});
+
+describe('the largest balance', () => {
+  it('is 10^15 micro-units, so a balance plus any accepted credit stays a safe integer', () => {
+    expect(MAX_BALANCE_MICROS).toBe(1_000_000_000_000_000);
+    expect(Number.isSafeInteger(2 * MAX_BALANCE_MICROS)).toBe(true);
+    expect(formatMicros(MAX_BALANCE_MICROS)).toBe('1000000000.000000');
   });
 });
