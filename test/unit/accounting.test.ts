@@ -13,6 +13,7 @@ import { openStore } from '../../src/store/database.js';
 import type { Store } from '../../src/store/store.js';
 import type { UsageRecord } from '../../src/store/usage.js';
 import { usageRecordFixture } from '../helpers/usage.js';
+import { billedUsage, PROMPT_MARGIN_FACTOR, PROMPT_MARGIN_TOKENS, promptTokenBound } from '../../src/accounting/settlement.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createTestDatabase } from '../helpers/postgres.js';
 
@@ -60,6 +61,39 @@ describe('pricing', () => {
     // Past 2^53 pico-units the sum is done in BigInt, still exact: 10^9 tokens × 10^8 + 1 token × 1.
     const huge = modelPrices({ input: 100, output: 0.000001 })!;
     expect(costMicros(huge, { promptTokens: 1_000_000_000, cachedTokens: 0, completionTokens: 1 })).toBe(100_000_000_001);
+  });
+});
+
+describe('billed usage (SPEC §10: a settled cost never exceeds what the request could cost)', () => {
+  const bounds = { promptTokens: 100, maxCompletionTokens: 50 };
+
+  it('bills what the backend reported when it is within the bounds, and says nothing was cut', () => {
+    const reported = { promptTokens: 150, cachedTokens: 40, completionTokens: 50, reasoningTokens: 30 };
+    expect(billedUsage(reported, bounds)).toEqual({ ...reported, reported: undefined });
+    const edge = { promptTokens: promptTokenBound(100), cachedTokens: 0, completionTokens: 50, reasoningTokens: 0 };
+    expect(billedUsage(edge, bounds).reported).toBeUndefined();
+  });
+
+  it('cuts completion tokens at n × the output cap, and reasoning tokens with them', () => {
+    const billed = billedUsage({ promptTokens: 10, cachedTokens: 0, completionTokens: 100_000, reasoningTokens: 99_000 }, bounds);
+    expect(billed).toEqual({ promptTokens: 10, cachedTokens: 0, completionTokens: 50, reasoningTokens: 50, reported: { promptTokens: 10, completionTokens: 100_000 } });
+  });
+
+  it('cuts prompt tokens at the stated margin over the gateway count, and cached tokens with them', () => {
+    expect(promptTokenBound(100)).toBe(100 * PROMPT_MARGIN_FACTOR + PROMPT_MARGIN_TOKENS);
+    const bound = promptTokenBound(100);
+    const billed = billedUsage({ promptTokens: 1_000_000, cachedTokens: 999_000, completionTokens: 5, reasoningTokens: 0 }, bounds);
+    expect(billed).toEqual({ promptTokens: bound, cachedTokens: bound, completionTokens: 5, reasoningTokens: 0, reported: { promptTokens: 1_000_000, completionTokens: 5 } });
+    // Exactly one past the bound is cut.
+    expect(billedUsage({ promptTokens: bound + 1, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 }, bounds).promptTokens).toBe(bound);
+  });
+
+  it('keeps the overshoot past a reservation within the prompt margin', () => {
+    const prices = modelPrices({ input: 3, cached_input: 0.3, output: 15 });
+    const reserved = maxCostMicros(prices, bounds.promptTokens, bounds.maxCompletionTokens);
+    const billed = billedUsage({ promptTokens: 10 ** 9, cachedTokens: 0, completionTokens: 10 ** 9, reasoningTokens: 0 }, bounds);
+    const cost = costMicros(prices, billed);
+    expect(cost - reserved).toBe(costMicros(prices, { promptTokens: promptTokenBound(100) - 100, cachedTokens: 0, completionTokens: 0 }));
   });
 });
 
