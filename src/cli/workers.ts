@@ -2,6 +2,7 @@
 // prepares the store once (migrations, first-start credentials printed once), forks the workers — each
 // runs the gateway on the same port, which node:cluster shares — restarts a worker that dies, with a
 // backoff, and on SIGTERM / SIGINT has every worker drain as a single process does, exiting when all have.
+import type { ChildProcess } from 'node:child_process';
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { InvalidArgumentError } from 'commander';
@@ -86,6 +87,110 @@ function sendTo(worker: Worker, message: ToWorker): void {
   }
 }
 
+/** node:cluster's round-robin handoff of one accepted connection to a worker (lib/internal/cluster). */
+interface ClusterHandoff {
+  cmd: 'NODE_CLUSTER';
+  act: 'newconn';
+  seq: number;
+}
+
+interface ClosableHandle {
+  close(): void;
+}
+
+function isHandoff(message: unknown): message is ClusterHandoff {
+  const m = message as Partial<ClusterHandoff> | null;
+  return typeof m === 'object' && m !== null && m.cmd === 'NODE_CLUSTER' && m.act === 'newconn' && typeof m.seq === 'number';
+}
+
+function isClosable(handle: unknown): handle is ClosableHandle {
+  return typeof handle === 'object' && handle !== null && typeof (handle as Partial<ClosableHandle>).close === 'function';
+}
+
+/** A handoff the primary made that no worker has acknowledged yet. */
+interface Unacknowledged {
+  handoff: ClusterHandoff;
+  handle: ClosableHandle;
+  /** Workers this connection was handed to already (by Node, then by the guard). */
+  tried: Set<Worker>;
+}
+
+/**
+ * Keeps a worker's death from stranding a connection. The cluster's primary accepts every connection and
+ * sends its handle to a worker, closing its own copy only when that worker acknowledges it; a worker that
+ * dies first — killed, or exiting with the handoff still unread in its channel — never does, and Node
+ * keeps that connection open forever with nobody to serve it (the client waits, and no server timeout
+ * runs on a socket no server holds). Node stops handing connections to a worker at its 'disconnect'; the
+ * guard then hands the ones it left unacknowledged to another serving worker, and closes them when none
+ * is left (a client sees a close, never a hang). Its own handoffs carry negative sequence numbers, which
+ * Node never uses: the acknowledgement is the guard's to act on (close the primary's copy once accepted,
+ * try the next worker when refused), not Node's, whose listening handle may be gone by then (Node keeps
+ * its never-called callback for the lost handoff: a few bytes per death). If Node's internal handoff ever
+ * changes shape, nothing is matched and nothing changes.
+ */
+export class HandoffGuard {
+  private readonly unacknowledged = new Map<Worker, Map<number, Unacknowledged>>();
+  private nextSeq = -1;
+
+  /** `serving`: the workers whose server is listening (only they can take a connection). */
+  constructor(private readonly serving: () => Worker[]) {}
+
+  watch(worker: Worker): void {
+    const pending = new Map<number, Unacknowledged>();
+    this.unacknowledged.set(worker, pending);
+    const child: ChildProcess = worker.process;
+    const send = child.send.bind(child) as (...args: unknown[]) => boolean;
+    child.send = ((...args: unknown[]) => {
+      const [message, handle] = args;
+      if (isHandoff(message) && message.seq >= 0 && isClosable(handle)) pending.set(message.seq, { handoff: message, handle, tried: new Set([worker]) });
+      return send(...args);
+    }) as ChildProcess['send'];
+    child.on('internalMessage', (message: unknown) => {
+      const reply = message as { cmd?: unknown; ack?: unknown; accepted?: unknown } | null;
+      if (reply?.cmd !== 'NODE_CLUSTER' || typeof reply.ack !== 'number') return;
+      const entry = pending.get(reply.ack);
+      if (entry === undefined) return;
+      pending.delete(reply.ack);
+      // Node's own handoffs are Node's to settle; the guard's are its own.
+      if (reply.ack >= 0) return;
+      if (reply.accepted === true) entry.handle.close();
+      else this.rehand(entry);
+    });
+    const lost = (): void => {
+      this.unacknowledged.delete(worker);
+      const entries = [...pending.values()];
+      pending.clear();
+      for (const entry of entries) this.rehand(entry);
+    };
+    worker.once('disconnect', lost);
+    worker.once('exit', lost);
+  }
+
+  private rehand(entry: Unacknowledged): void {
+    const candidates = this.serving().filter((w) => !entry.tried.has(w) && w.isConnected() && this.unacknowledged.has(w));
+    const target = candidates[Math.floor(Math.random() * candidates.length)];
+    if (target === undefined) {
+      entry.handle.close();
+      return;
+    }
+    const seq = this.nextSeq--;
+    entry.tried.add(target);
+    const pending = this.unacknowledged.get(target)!;
+    pending.set(seq, entry);
+    const failed = (): void => {
+      pending.delete(seq);
+      entry.handle.close();
+    };
+    try {
+      target.process.send({ ...entry.handoff, seq }, entry.handle as Parameters<ChildProcess['send']>[1], (err: Error | null) => {
+        if (err) failed();
+      });
+    } catch {
+      failed();
+    }
+  }
+}
+
 /**
  * In the primary: prepares the store, forks `count` workers and supervises them. Shared limits are a must
  * (each worker would otherwise admit the whole limit): the config needs `redis.url`.
@@ -125,6 +230,9 @@ export async function runPrimary(config: Config, count: number): Promise<void> {
     slot.restart = undefined;
     slot.readyAt = undefined;
     const worker = cluster.fork();
+    handoffs.watch(worker);
+    // A send into a channel that has just closed is an 'error' on the worker: not a reason for the primary to crash.
+    worker.on('error', (err: Error) => logger.warn({ err, worker_pid: worker.process.pid }, 'worker channel error'));
     slot.worker = worker;
     bySlot.set(worker, slot);
     worker.on('message', (message: unknown) => {
@@ -139,6 +247,7 @@ export async function runPrimary(config: Config, count: number): Promise<void> {
   };
 
   const live = (): Worker[] => slots.flatMap((s) => (s.worker ? [s.worker] : []));
+  const handoffs = new HandoffGuard(() => slots.flatMap((s) => (s.worker && s.readyAt !== undefined ? [s.worker] : [])));
 
   const stop = (): void => {
     stopping = true;

@@ -17,6 +17,12 @@
 // prom-client's own `clusterMetrics()` asks every connected worker, ready or not (a worker still starting
 // never answers and the scrape times out), with one registry list per process: hence this protocol.
 //
+// Counters never go down in the merge, though a worker dies and its replacement counts from zero (which
+// Prometheus would read as a reset): the primary keeps each worker's registry as collected at each scrape
+// — it collects at scrapes only, not between them — and when a worker goes, its last counters and
+// histograms stay in every later merge (its gauges go with it: its streams in flight are no more). What a
+// worker counted after the last scrape before its death is lost; the merged series stay monotonic.
+//
 // Only node:cluster and prom-client are imported here (the cluster test runs this file on its own).
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry, type Registry } from 'prom-client';
@@ -28,6 +34,8 @@ const COLLECTED = 'floodgate:metrics:collected';
 const AGGREGATE = 'floodgate:metrics:aggregate';
 
 type RegistryJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+type MetricJson = RegistryJson[number];
+type SampleJson = MetricJson['values'][number] & { metricName?: string };
 
 interface Message {
   type: string;
@@ -48,6 +56,36 @@ export interface ClusterMetricsOptions {
   registries?: Registry[];
 }
 
+function sampleKey(sample: SampleJson): string {
+  const labels = Object.entries(sample.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `${sample.metricName ?? ''}\u0000${JSON.stringify(labels)}`;
+}
+
+/**
+ * `retired` with a gone worker's cumulative series added: counters and histograms (buckets, sums and
+ * counts), summed per series. One registry however many workers have gone, so memory stays flat.
+ */
+export function retireWorkerMetrics(retired: RegistryJson, gone: RegistryJson): RegistryJson {
+  const byName = new Map(retired.map((metric) => [metric.name, metric]));
+  for (const metric of gone) {
+    // The enum's declared values are numbers; the JSON carries prom-client's type names.
+    const type = metric.type as unknown as string;
+    if (type !== 'counter' && type !== 'histogram') continue;
+    const kept = byName.get(metric.name);
+    if (kept === undefined) {
+      byName.set(metric.name, { ...metric, values: metric.values.map((v: SampleJson) => ({ ...v, labels: { ...v.labels } })) });
+      continue;
+    }
+    const series = new Map(kept.values.map((v: SampleJson) => [sampleKey(v), v]));
+    for (const sample of metric.values as SampleJson[]) {
+      const same = series.get(sampleKey(sample));
+      if (same !== undefined) same.value += sample.value;
+      else kept.values.push({ ...sample, labels: { ...sample.labels } });
+    }
+  }
+  return [...byName.values()];
+}
+
 interface Collection {
   receive(workerId: number, metrics: RegistryJson): void;
   drop(workerId: number): void;
@@ -58,26 +96,30 @@ interface Collection {
 export function serveClusterMetrics(options: ClusterMetricsOptions = {}): () => void {
   const timeoutMs = options.timeoutMs ?? 5000;
   const ready = new Map<number, Worker>();
+  /** Each ready worker's registry as collected at the latest scrape. */
+  const lastCollected = new Map<number, RegistryJson>();
+  /** The cumulative series of every worker gone, kept in each merge. */
+  let retired: RegistryJson = [];
   const collections = new Map<number, Collection>();
   let nextId = 0;
 
-  function collect(): Promise<RegistryJson[]> {
+  /** Refreshes `lastCollected` from every ready worker. */
+  function collect(): Promise<void> {
     const id = nextId++;
     const workers = [...ready.values()].filter((w) => w.isConnected());
     return new Promise((resolve, reject) => {
-      const results: RegistryJson[] = [];
       const waiting = new Set(workers.map((w) => w.id));
       const finish = (err?: Error): void => {
         clearTimeout(timer);
         collections.delete(id);
         if (err) reject(err);
-        else resolve(results);
+        else resolve();
       };
       const timer = setTimeout(() => finish(new Error(`metrics: ${waiting.size} worker(s) did not answer within ${timeoutMs} ms`)), timeoutMs);
       const collection: Collection = {
         receive(workerId, metrics) {
           if (!waiting.delete(workerId)) return;
-          results.push(metrics);
+          if (ready.has(workerId)) lastCollected.set(workerId, metrics);
           if (waiting.size === 0) finish();
         },
         // A worker that exits mid-scrape is left out, not waited for.
@@ -98,8 +140,10 @@ export function serveClusterMetrics(options: ClusterMetricsOptions = {}): () => 
 
   async function aggregate(): Promise<string> {
     const own = await Promise.all((options.registries ?? []).map((r) => r.getMetricsAsJSON()));
-    const workers = await collect();
-    return AggregatorRegistry.aggregate([...own, ...workers]).metrics();
+    await collect();
+    // From the cache, not this collection's answers: a worker that answered and then went is in `retired`
+    // now, and must not be counted twice.
+    return AggregatorRegistry.aggregate([...own, retired, ...lastCollected.values()]).metrics();
   }
 
   const onMessage = (worker: Worker, message: unknown): void => {
@@ -119,6 +163,11 @@ export function serveClusterMetrics(options: ClusterMetricsOptions = {}): () => 
   };
   const onGone = (worker: Worker): void => {
     ready.delete(worker.id);
+    const last = lastCollected.get(worker.id);
+    if (last !== undefined) {
+      lastCollected.delete(worker.id);
+      retired = retireWorkerMetrics(retired, last);
+    }
     for (const collection of collections.values()) collection.drop(worker.id);
   };
   cluster.on('message', onMessage);

@@ -1,7 +1,9 @@
 // Cluster metrics (src/metrics/cluster.ts) with real node:cluster workers: a scrape on one worker gets
 // every ready worker's registry merged by the primary (sums, and a gauge's own aggregator), plus the
-// primary's; a worker that never shared its registry (still starting) does not hold the scrape up, and
-// one that has exited drops out. The workers run the module transpiled on its own (it imports only
+// primary's; a worker that never shared its registry (still starting) does not hold the scrape up; one
+// that has exited (even killed outright) keeps its counters and histograms in the merge — as collected at
+// the last scrape before its death: the primary collects at scrapes only — but not its gauges, and a
+// replacement's counts add to them, so no merged counter ever goes down. The workers run the module transpiled on its own (it imports only
 // node:cluster and prom-client), from a directory under node_modules so that prom-client resolves.
 import cluster, { type Worker } from 'node:cluster';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,13 +15,14 @@ import { serveClusterMetrics } from '../../src/metrics/cluster.js';
 import { REPO_ROOT } from '../helpers/gateway.js';
 
 const WORKER_SCRIPT = `
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { fetchClusterMetrics, shareWorkerMetrics } from './cluster.mjs';
 
 const n = Number(process.env.WORKER_N);
 const registry = new Registry();
 new Counter({ name: 'test_requests_total', help: 'requests', labelNames: ['model'], registers: [registry] }).labels('m').inc(n);
 new Gauge({ name: 'test_breaker_state', help: 'worst state', aggregator: 'max', registers: [registry] }).set(n);
+new Histogram({ name: 'test_duration_seconds', help: 'durations', buckets: [3], registers: [registry] }).observe(n);
 if (process.env.SHARE === '1') shareWorkerMetrics(registry);
 process.on('message', (message) => {
   if (message?.type !== 'test:scrape') return;
@@ -108,14 +111,45 @@ describe('cluster metrics', () => {
     }
   });
 
-  it('leaves out a worker that has exited', async () => {
+  it("keeps a killed worker's counters and histograms (not its gauges), and adds its replacement's", async () => {
+    // The scrape before the death is what the primary keeps of worker 2 (it collects at scrapes only).
+    const before = await scrapeOn(workers.get(1)!);
+    expect(sample(before, 'test_requests_total{model="m"}')).toBe(3);
     const gone = workers.get(2)!;
+    await new Promise<void>((resolve) => {
+      gone.once('exit', () => resolve());
+      gone.process.kill('SIGKILL');
+    });
+    const after = await scrapeOn(workers.get(1)!);
+    expect(sample(after, 'test_requests_total{model="m"}')).toBe(3);
+    expect(sample(after, 'test_duration_seconds_count')).toBe(2);
+    expect(sample(after, 'test_duration_seconds_bucket{le="3"}')).toBe(2);
+    expect(sample(after, 'test_duration_seconds_sum')).toBe(3);
+    // Its gauge went with it: the worst breaker state is worker 1's now.
+    expect(sample(after, 'test_breaker_state')).toBe(1);
+    expect(sample(after, 'test_primary_total')).toBe(5);
+
+    // The replacement counts from zero; the merge goes on from where it was.
+    const replacement = await fork(4, true);
+    let text = '';
+    for (let i = 0; i < 40 && sample(text, 'test_breaker_state') !== 4; i++) {
+      text = await scrapeOn(replacement);
+      if (sample(text, 'test_breaker_state') !== 4) await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(sample(text, 'test_requests_total{model="m"}')).toBe(7);
+    expect(sample(text, 'test_duration_seconds_count')).toBe(3);
+    expect(sample(text, 'test_duration_seconds_bucket{le="3"}')).toBe(2);
+    expect(sample(text, 'test_breaker_state')).toBe(4);
+  });
+
+  it('keeps a worker that exits gracefully once, though it is gone twice (disconnect, then exit)', async () => {
+    const gone = workers.get(4)!;
     await new Promise<void>((resolve) => {
       gone.once('exit', () => resolve());
       gone.kill();
     });
     const text = await scrapeOn(workers.get(1)!);
-    expect(sample(text, 'test_requests_total{model="m"}')).toBe(1);
+    expect(sample(text, 'test_requests_total{model="m"}')).toBe(7);
     expect(sample(text, 'test_breaker_state')).toBe(1);
   });
 });

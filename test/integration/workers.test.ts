@@ -1,7 +1,9 @@
 // `floodgate serve --workers N` (SPEC §11): one port served by N processes sharing Redis; the first-start
 // credentials printed once by the primary; a worker that dies restarted; SIGTERM to the primary drains
 // every worker (in-flight streams finish) and exits 0; without redis.url, --workers 2 refuses to start.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// A worker killed while connections arrive leaves none of them hanging, and the merged /metrics counters
+// never go down across its death and restart.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,6 +83,29 @@ async function until(what: () => boolean, timeoutMs: number): Promise<void> {
   }
 }
 
+/** The primary's child processes: its workers. */
+function workerPids(primary: ChildServer): number[] {
+  const pid = primary.process.pid!;
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+}
+
+/** The sum of every floodgate_requests_total series of a scrape (which one worker answers for all). */
+function requestsTotal(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    request(`${url}/metrics`, { agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => {
+        if (res.statusCode !== 200) return reject(new Error(`/metrics answered ${res.statusCode}: ${text}`));
+        resolve(text.split('\n').reduce((sum, line) => (line.startsWith('floodgate_requests_total{') ? sum + Number(line.slice(line.lastIndexOf(' ') + 1)) : sum), 0));
+      });
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
 describe('serve --workers', () => {
   it('refuses --workers 2 without redis.url: exit 1, naming redis.url', async () => {
     const { file } = writeConfig({});
@@ -158,4 +183,53 @@ describe('serve --workers', () => {
       await store.close();
     }
   });
+  it('a worker killed as connections arrive: each is answered or closed, none hangs; merged counters never go down', async () => {
+    const { file } = writeConfig({ redis: { url: SHARED_REDIS_URL, key_prefix: prefix } });
+    const primary = await spawnCli(['serve', '--workers', '2', '--config', file], /Floodgate listening on/);
+    servers.push(primary);
+    const apiKey = primary.output.find((l) => l.startsWith('API key: '))!.slice('API key: '.length);
+    const ask = (id: string) => chat(primary.url, apiKey, { model: 'sim-chat', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 }, id);
+    let n = 0;
+    /** Until both workers of the moment have served a request (a restarted one is listening again). */
+    const bothServing = async (): Promise<void> => {
+      const ids = new Set<string>();
+      for (let i = 0; i < 200; i++) {
+        const pids = workerPids(primary);
+        const served = servingPids(primary, ids);
+        if (pids.length === 2 && pids.every((p) => served.has(p))) return;
+        const id = `serving-${process.pid}-${n++}`;
+        ids.add(id);
+        await ask(id).catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      throw new Error('the workers did not both serve');
+    };
+    /** A request's outcome: its status, `closed` (reset or closed without an answer) or `hung` (neither in 5 s). */
+    const outcome = (id: string): Promise<string> => {
+      let timer: NodeJS.Timeout | undefined;
+      const hung = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('hung'), 5000)));
+      const settled = ask(id).then(
+        (res) => String(res.status),
+        () => 'closed',
+      );
+      return Promise.race([settled, hung]).finally(() => clearTimeout(timer));
+    };
+
+    // The primary keeps what it collected at the last scrape before a death: scrape, then kill.
+    let counted = 0;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await bothServing();
+      await new Promise((r) => setTimeout(r, 200));
+      const before = await requestsTotal(primary.url);
+      expect(before).toBeGreaterThanOrEqual(counted);
+      counted = before;
+      const [victim] = workerPids(primary);
+      process.kill(victim, 'SIGKILL');
+      const outcomes = await Promise.all(Array.from({ length: 30 }, () => outcome(`burst-${process.pid}-${n++}`)));
+      expect(outcomes.filter((o) => o === 'hung')).toEqual([]);
+      await until(() => logLines(primary).some((l) => l.msg === 'worker exited unexpectedly; restarting it' && l.worker_pid === victim), 3000);
+    }
+    await bothServing();
+    expect(await requestsTotal(primary.url)).toBeGreaterThan(counted);
+  }, 60_000);
 });
