@@ -17,6 +17,10 @@
 // `spent` is set to the store's debited_micros again, which is then exact.
 // `credits` is re-read from the store when it is older than `refreshMs`, after a ledger entry (`refresh`)
 // and before any refusal. Reservations fail closed: without Redis no priced request is admitted.
+// The requests admitted before an outage may still run after it: on every new connection (and after a
+// failed renewal) the instance writes back each reservation it holds — lost in a Redis restart, or
+// expired meanwhile — before admissions go on (connection.ts), so they count against the balance until
+// settled, and their settlement counts its cost once.
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { GatewayError } from '../openai/errors.js';
@@ -59,7 +63,9 @@ local bal, res = KEYS[1], KEYS[2]
 local amount, id, leaseMs, maxAge = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 if ARGV[5] and ARGV[5] ~= '' then
   if redis.call('HEXISTS', bal, 'spent') == 0 then
-    redis.call('HSET', bal, 'spent', ARGV[6], 'reserved', 0)
+    -- A fresh record may already hold reservations written back after a restart: keep them.
+    redis.call('HSET', bal, 'spent', ARGV[6])
+    redis.call('HSETNX', bal, 'reserved', 0)
   else
     -- Quiet (nothing reserved, nothing settled for a while): every settled cost is in the store by now,
     -- so spent is the store's debited. This mends what a Redis restart or a lost settlement left.
@@ -120,6 +126,23 @@ end
 return 1
 `;
 
+// After an outage: KEYS: per reservation the account's hash and reservations; ARGV: lease ms, then per
+// reservation its id and amount. One Redis lost (a restart) or expired ('x': taken out of reserved) counts
+// again; one still there is renewed.
+const WRITE_BACK = `${LUA_NOW}
+local leaseMs = tonumber(ARGV[1])
+for i = 1, #KEYS / 2 do
+  local bal, res, id, amount = KEYS[2 * i - 1], KEYS[2 * i], ARGV[2 * i], ARGV[2 * i + 1]
+  local had = redis.call('HGET', bal, 'r:' .. id)
+  if not had or had == 'x' then
+    redis.call('HINCRBY', bal, 'reserved', amount)
+    redis.call('HSET', bal, 'r:' .. id, amount)
+  end
+  redis.call('ZADD', res, now + leaseMs, id)
+end
+return 1
+`;
+
 // ARGV: credits. Sets an account's credits after a ledger entry, keeping spent and reserved.
 const SET_CREDITS = `${LUA_NOW}
 if redis.call('HEXISTS', KEYS[1], 'spent') == 0 then return 0 end
@@ -131,6 +154,7 @@ interface ScriptClient extends Redis {
   floodgateReserve(...args: (string | number)[]): Promise<string[]>;
   floodgateSettle(...args: (string | number)[]): Promise<number>;
   floodgateRenewReservations(...args: (string | number)[]): Promise<number>;
+  floodgateWriteBackReservations(...args: (string | number)[]): Promise<number>;
   floodgateSetCredits(...args: (string | number)[]): Promise<number>;
 }
 
@@ -157,6 +181,8 @@ export class RedisBalanceBook implements BalanceBook {
   private readonly instance = randomBytes(6).toString('base64url');
   private next = 0;
   private closed = false;
+  /** A renewal failed: Redis may have lost or expired reservations, so the next one writes them all back. */
+  private stale = false;
 
   constructor(
     private readonly redis: RedisConnection,
@@ -172,9 +198,11 @@ export class RedisBalanceBook implements BalanceBook {
       this.client.defineCommand('floodgateSettle', { numberOfKeys: 2, lua: SETTLE });
       this.client.defineCommand('floodgateRenewReservations', { lua: RENEW });
       this.client.defineCommand('floodgateSetCredits', { numberOfKeys: 1, lua: SET_CREDITS });
+      this.client.defineCommand('floodgateWriteBackReservations', { lua: WRITE_BACK });
     }
-    this.renewer = setInterval(() => void this.renew(), Math.max(200, Math.floor(redis.config.leaseMs / 3)));
+    this.renewer = setInterval(() => void this.renew(this.stale), Math.max(200, Math.floor(redis.config.leaseMs / 3)));
     this.renewer.unref();
+    redis.onConnect(() => this.renew(true));
   }
 
   private balKey(accountId: string): string {
@@ -209,6 +237,7 @@ export class RedisBalanceBook implements BalanceBook {
     amountMicros: number,
     run: (keys: string[], args: (string | number)[]) => Promise<(string | number)[]>,
   ): Promise<{ id: string; reply: (string | number)[] } | undefined> {
+    if (this.redis.recovering !== undefined) await this.redis.recovering;
     const id = `${this.instance}.${(this.next++).toString(36)}`;
     const keys = [this.balKey(accountId), this.resKey(accountId)];
     const args = (credits = '', debited = ''): (string | number)[] => [amountMicros, id, this.redis.config.leaseMs, this.refreshMs, credits, debited, this.quietMs];
@@ -290,17 +319,26 @@ export class RedisBalanceBook implements BalanceBook {
     }
   }
 
-  private async renew(): Promise<void> {
+  /** Extends every reservation held; `again` (after an outage) writes back the ones Redis lost or expired. */
+  private async renew(again: boolean): Promise<void> {
+    if (again) this.stale = false;
     if (this.held.size === 0) return;
     const keys: string[] = [];
-    const ids: string[] = [];
+    const args: (string | number)[] = [];
     for (const [id, r] of this.held) {
-      keys.push(this.resKey(r.accountId));
-      ids.push(id);
+      if (again) {
+        keys.push(this.balKey(r.accountId), this.resKey(r.accountId));
+        args.push(id, r.amountMicros);
+      } else {
+        keys.push(this.resKey(r.accountId));
+        args.push(id);
+      }
     }
     try {
-      await this.client.floodgateRenewReservations(keys.length, ...keys, this.redis.config.leaseMs, ...ids);
+      if (again) await this.client.floodgateWriteBackReservations(keys.length, ...keys, this.redis.config.leaseMs, ...args);
+      else await this.client.floodgateRenewReservations(keys.length, ...keys, this.redis.config.leaseMs, ...args);
     } catch (err) {
+      this.stale = true;
       this.onFailure('renew_reservations', 'closed', err);
     }
   }

@@ -8,6 +8,11 @@
 // scored by expiry). A slot is leased for `lease_ms` and renewed every third of it while its request
 // runs; an instance that dies stops renewing, and its slots come back by themselves.
 //
+// After an outage (a new connection, or a failed renewal) the instance writes back every slot it still
+// holds: the ones Redis lost in a restart or let expire meanwhile, and the ones its requests took while
+// Redis was away (in memory under `local`, nowhere under `open`). Admissions wait for that (connection.ts),
+// so a limit counts every request running in the cluster again, not a full new set beside them.
+//
 // While Redis is unreachable each kind of limit follows its policy: `closed` refuses with a 503,
 // `open` admits without that limit, `local` enforces it in this instance's memory. Every failure is
 // reported (metric and log) through `onFailure`.
@@ -144,13 +149,19 @@ end
 return 1
 `;
 
-// KEYS: slot sets; ARGV: lease ms, then the lease id held in each. A slot already expired stays gone:
-// someone else may hold it now.
+// KEYS: slot sets; ARGV: lease ms, whether to write back (1/0), then the lease id held in each. A renewal
+// leaves a slot already expired gone (someone else may hold it now); a write-back after an outage adds it
+// again, since its request is still running and the count must see it, even above the limit.
 const RENEW = `${LUA_NOW}
-local leaseMs = tonumber(ARGV[1])
+local leaseMs, again = tonumber(ARGV[1]), ARGV[2] == '1'
 local renewed = 0
 for i = 1, #KEYS do
-  renewed = renewed + redis.call('ZADD', KEYS[i], 'XX', 'CH', now + leaseMs, ARGV[i + 1])
+  if again then
+    redis.call('ZADD', KEYS[i], now + leaseMs, ARGV[i + 2])
+    renewed = renewed + 1
+  else
+    renewed = renewed + redis.call('ZADD', KEYS[i], 'XX', 'CH', now + leaseMs, ARGV[i + 2])
+  end
   redis.call('PEXPIRE', KEYS[i], leaseMs * 2)
 end
 return renewed
@@ -162,9 +173,13 @@ interface ScriptClient extends Redis {
   floodgateRenew(...args: (string | number)[]): Promise<number>;
 }
 
-/** A lease taken in Redis (`token` is its id) or, during an outage, in memory (`local`). */
+/**
+ * A lease taken in Redis (`token` is its id) or during an outage (`outage`: in memory as `local` under that
+ * policy); an outage lease with a slot gets a `token` too once its slot is written back to Redis.
+ */
 interface RedisLease extends Lease {
   local?: Lease;
+  outage?: boolean;
 }
 
 /** Whether a script admitted, and each scope's buckets and slots as it read them (after taking, when it took). */
@@ -190,6 +205,12 @@ export class RedisLimiter implements Limiter {
   private readonly local: MemoryLimiter;
   /** Leases with a slot in Redis, renewed until finished. */
   private readonly held = new Map<string, RedisLease>();
+  /** Leases admitted during an outage holding a slot Redis has not been told of yet. */
+  private readonly unregistered = new Set<RedisLease>();
+  /** Slots whose release failed: given back once Redis answers again. */
+  private readonly releasing = new Map<string, RedisLease>();
+  /** A call failed: Redis may have lost or expired slots, so the next renewal writes them all back. */
+  private stale = false;
   private readonly renewer: NodeJS.Timeout;
   private readonly instance = randomBytes(6).toString('base64url');
   private nextLease = 0;
@@ -206,8 +227,9 @@ export class RedisLimiter implements Limiter {
       this.client.defineCommand('floodgateRenew', { lua: RENEW });
     }
     this.local = new MemoryLimiter();
-    this.renewer = setInterval(() => void this.renew(), Math.max(200, Math.floor(redis.config.leaseMs / 3)));
+    this.renewer = setInterval(() => void this.renew(this.stale), Math.max(200, Math.floor(redis.config.leaseMs / 3)));
     this.renewer.unref();
+    redis.onConnect(() => this.renew(true));
   }
 
   private key(scope: string, kind: 'req' | 'tok' | 'conc'): string {
@@ -215,6 +237,7 @@ export class RedisLimiter implements Limiter {
   }
 
   private async call(mode: 'req' | 'work' | 'peek', scopes: readonly LimitScope[], tokens: number, lease: string): Promise<Reading> {
+    if (mode === 'work' && this.redis.recovering !== undefined) await this.redis.recovering;
     const args: (string | number)[] = [scopes.length * 3, ...this.scopeKeys(scopes), mode, tokens, lease, this.redis.config.leaseMs, ...this.scopeArgs(scopes)];
     const out = await this.client.floodgateAdmit(...args);
     return parseReadings(out[0] === 1, out, 1, scopes.length);
@@ -316,30 +339,51 @@ export class RedisLimiter implements Limiter {
       if (this.policies.concurrency === 'local' && scope.limits.concurrentRequests !== undefined) limits.concurrentRequests = scope.limits.concurrentRequests;
       if (limits.tokensPerMinute !== undefined || limits.concurrentRequests !== undefined) localScopes.push({ id: scope.id, limits });
     }
-    const lease: RedisLease = { scopes, tokens, slot: false, finished: false };
-    if (localScopes.length === 0) return { ok: true, lease, snapshot: {} };
-    const local = await this.local.admitWork(localScopes, tokens);
-    if (!local.ok) return local;
-    lease.local = local.lease;
-    return { ok: true, lease, snapshot: local.snapshot };
+    const slot = kinds.includes('concurrency');
+    const lease: RedisLease = { scopes, tokens, slot, finished: false, outage: true };
+    let snapshot: RateLimitSnapshot = {};
+    if (localScopes.length > 0) {
+      const local = await this.local.admitWork(localScopes, tokens);
+      if (!local.ok) return local;
+      lease.local = local.lease;
+      snapshot = local.snapshot;
+    }
+    if (slot) {
+      // Redis must count it once it answers again.
+      this.unregistered.add(lease);
+      this.stale = true;
+    }
+    return { ok: true, lease, snapshot };
   }
 
   async finish(lease: Lease, usedTokens: number): Promise<void> {
     if (lease.finished) return;
     lease.finished = true;
     const own = lease as RedisLease;
-    if (own.local !== undefined) return this.local.finish(own.local, usedTokens);
+    this.unregistered.delete(own);
+    if (own.local !== undefined) await this.local.finish(own.local, usedTokens);
     if (own.token === undefined) return;
     this.held.delete(own.token);
+    // An outage lease took its tokens in memory (or nowhere): Redis's bucket has none of them to give back.
+    await this.release(own, own.outage === true ? 0 : lease.tokens - usedTokens);
+  }
+
+  /** Gives a lease's slot back in Redis, and `back` tokens (negative: takes more). */
+  private async release(lease: RedisLease, back: number): Promise<void> {
     const args: (string | number)[] = [lease.scopes.length * 2];
     for (const s of lease.scopes) args.push(this.key(s.id, 'tok'), this.key(s.id, 'conc'));
-    args.push(own.token, lease.tokens - usedTokens);
+    args.push(lease.token!, back);
     for (const s of lease.scopes) args.push(s.limits.tokensPerMinute ?? 0, s.limits.concurrentRequests ?? 0);
     try {
       await this.client.floodgateFinish(...args);
     } catch (err) {
-      // The slot expires by itself within the lease time; the tokens stay taken until their bucket refills.
+      // The tokens stay taken until their bucket refills; the slot is given back once Redis answers (its
+      // lease would free it anyway, but a slot counted after its request ended refuses others meanwhile).
       this.onFailure('finish', 'closed', err);
+      if (lease.slot) {
+        this.releasing.set(lease.token!, lease);
+        this.stale = true;
+      }
     }
   }
 
@@ -353,29 +397,47 @@ export class RedisLimiter implements Limiter {
     }
   }
 
-  /** Extends every slot this instance holds; one script call for all of them. */
-  private async renew(): Promise<void> {
-    if (this.held.size === 0) return;
-    const keys: string[] = [];
-    const ids: string[] = [];
-    for (const [id, lease] of this.held) {
-      for (const s of lease.scopes) {
-        if (s.limits.concurrentRequests === undefined) continue;
-        keys.push(this.key(s.id, 'conc'));
-        ids.push(id);
+  /**
+   * Extends every slot this instance holds, one script call for all of them; `again` after an outage: writes
+   * them all back (the outage leases' too) and gives back the slots whose release failed.
+   */
+  private async renew(again: boolean): Promise<void> {
+    const releases: Promise<void>[] = [];
+    if (again) {
+      this.stale = false;
+      for (const lease of this.unregistered) {
+        lease.token = this.leaseId();
+        this.held.set(lease.token, lease);
+      }
+      this.unregistered.clear();
+      // Slot only: whether the failed call gave the tokens back is unknown, and twice would be worse.
+      for (const lease of this.releasing.values()) releases.push(this.release(lease, 0));
+      this.releasing.clear();
+    }
+    if (this.held.size > 0) {
+      const keys: string[] = [];
+      const ids: string[] = [];
+      for (const [id, lease] of this.held) {
+        for (const s of lease.scopes) {
+          if (s.limits.concurrentRequests === undefined) continue;
+          keys.push(this.key(s.id, 'conc'));
+          ids.push(id);
+        }
+      }
+      try {
+        await this.client.floodgateRenew(keys.length, ...keys, this.redis.config.leaseMs, again ? 1 : 0, ...ids);
+      } catch (err) {
+        this.stale = true;
+        this.onFailure('renew', this.policies.concurrency, err);
       }
     }
-    try {
-      await this.client.floodgateRenew(keys.length, ...keys, this.redis.config.leaseMs, ...ids);
-    } catch (err) {
-      this.onFailure('renew', this.policies.concurrency, err);
-    }
+    await Promise.all(releases);
   }
 
   /** The slots still held (after a drain, none) go back at once rather than when their lease runs out. */
   async close(): Promise<void> {
     clearInterval(this.renewer);
-    await Promise.all([...this.held.values()].map((lease) => this.finish(lease, lease.tokens)));
+    await Promise.all([...this.held.values(), ...this.unregistered].map((lease) => this.finish(lease, lease.tokens)));
     await this.local.close();
   }
 }

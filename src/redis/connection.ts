@@ -1,7 +1,9 @@
 // The Redis connection of a scale-out deployment (SPEC §11): limits, concurrency leases, balance
 // reservations and the event channel. Commands never wait for a connection: while Redis is unreachable
 // they fail at once (no offline queue) or after `command_timeout_ms`, and each caller applies its
-// failure policy. The client reconnects by itself; outages and recoveries are logged once each.
+// failure policy. The client reconnects by itself; outages and recoveries are logged once each. On every
+// (re)connection the holders of leases write back what this instance still holds (Redis may have lost it,
+// or let it expire), and admissions wait for that: a count that misses running requests admits too many.
 import { Redis, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '../config/load.js';
 import type { Logger } from '../observability/logger.js';
@@ -16,6 +18,10 @@ export interface RedisConnection {
   subscriber(): Redis;
   /** Resolves once connected (or rejects after `timeoutMs`). */
   ready(timeoutMs: number): Promise<void>;
+  /** Run on every connection, before admissions go out on it: re-registers what this instance holds. */
+  onConnect(task: () => Promise<void>): void;
+  /** While a connection's tasks run (or it is being set up): settles when they are done. Admissions wait on it. */
+  readonly recovering: Promise<void> | undefined;
   close(): Promise<void>;
 }
 
@@ -59,11 +65,40 @@ function createClient(config: RedisConfig, logger: Logger, role: string, overrid
 export function openRedis(config: RedisConfig, logger: Logger): RedisConnection {
   const client = createClient(config, logger, 'commands');
   const subscribers: Redis[] = [];
+  const tasks: (() => Promise<void>)[] = [];
+  // Opened when the socket connects, before the ready check: status turns 'ready' (and commands can go)
+  // a tick before the 'ready' event, and an admission in that tick must wait for the tasks too.
+  let gate: { promise: Promise<void>; open: () => void } | undefined;
+  const openGate = (): void => {
+    const g = gate;
+    gate = undefined;
+    g?.open();
+  };
+  client.on('connect', () => {
+    if (gate !== undefined) return;
+    let open!: () => void;
+    const promise = new Promise<void>((resolve) => (open = resolve));
+    gate = { promise, open };
+  });
+  client.on('ready', () => {
+    const g = gate;
+    // Each task reports its own failures (and retries on its next round); the gate opens regardless.
+    void Promise.allSettled(tasks.map(async (task) => task())).then(() => {
+      if (gate === g) openGate();
+    });
+  });
+  client.on('close', openGate); // admissions fall back to their failure policies
   client.connect().catch(() => undefined); // the error handler logs; the client keeps retrying
   return {
     client,
     prefix: config.keyPrefix,
     config,
+    onConnect(task) {
+      tasks.push(task);
+    },
+    get recovering() {
+      return gate?.promise;
+    },
     subscriber() {
       // A subscriber's SUBSCRIBE waits for the connection, however long Redis is away.
       const sub = createClient(config, logger, 'events', { enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined });

@@ -1,6 +1,7 @@
 // The Redis limiter and balance book against the real Redis: two instances (two connections) drawing
 // from one set of buckets, slots and balances; leases that expire; each failure policy while a private
 // redis-server is down, and global limits again once it is back.
+import { once } from 'node:events';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/load.js';
 import type { RawConfig } from '../../src/config/schema.js';
@@ -352,5 +353,129 @@ describe('Redis going away', () => {
       for (const close of closers.splice(0)) await close().catch(() => undefined);
       await server.stop();
     }
+  });
+});
+
+describe('what an instance holds, after Redis comes back', () => {
+  const conc = (conn: RedisConnection, scope: string): Promise<number> => conn.client.zcard(`${conn.prefix}rl:${scope}:conc`);
+
+  it('slots taken during the outage (local and open) and slots Redis lost are written back, renewed, and released once', async () => {
+    const server = await privateRedis();
+    await server.start();
+    try {
+      const prefix = uniquePrefix('rereg');
+      const connA = await connect(server.url, prefix);
+      const connB = await connect(server.url, prefix);
+      const local = limiter(connA, { requests: 'local', tokens: 'local', concurrency: 'local' });
+      const open = limiter(connB, { requests: 'open', tokens: 'open', concurrency: 'open' });
+      const scopes: LimitScope[] = [{ id: 'acct:s', limits: { concurrentRequests: 2, tokensPerMinute: 1000 } }];
+      const before = await local.admitWork(scopes, 10);
+      const endedDuringOutage = await open.admitWork(scopes, 10);
+      expect(before.ok && endedDuringOutage.ok).toBe(true);
+      expect(await conc(connA, 'acct:s')).toBe(2);
+
+      await server.stop();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // local: two more in this instance's memory; open: any number.
+      const localLeases = await Promise.all([local.admitWork(scopes, 10), local.admitWork(scopes, 10), local.admitWork(scopes, 10)]);
+      expect(localLeases.map((r) => r.ok)).toEqual([true, true, false]);
+      const openLeases = await Promise.all([open.admitWork(scopes, 10), open.admitWork(scopes, 10), open.admitWork(scopes, 10)]);
+      expect(openLeases.every((r) => r.ok)).toBe(true);
+      // Its release cannot reach Redis now: given back once Redis answers.
+      if (endedDuringOutage.ok) await open.finish(endedDuringOutage.lease, 10);
+
+      // Back, empty: 1 from before + 2 local + 3 open are running, and Redis counts them all.
+      await server.start();
+      await Promise.all([connA.ready(5000), connB.ready(5000)]);
+      expect(await local.admitWork(scopes, 1)).toMatchObject({ ok: false, kind: 'concurrency' });
+      expect(await open.admitWork(scopes, 1)).toMatchObject({ ok: false, kind: 'concurrency' });
+      expect(await conc(connA, 'acct:s')).toBe(6);
+      // Renewed like any slot: still counted after several lease times (1 s).
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(await conc(connA, 'acct:s')).toBe(6);
+      expect(await open.admitWork(scopes, 1)).toMatchObject({ ok: false, kind: 'concurrency' });
+
+      // Each ends once (a second finish changes nothing): none left, and the limit is 2 again.
+      const all = [before, ...localLeases.slice(0, 2), ...openLeases];
+      for (const [i, r] of all.entries()) {
+        const owner = i < 3 ? local : open;
+        if (r.ok) {
+          await owner.finish(r.lease, 5);
+          await owner.finish(r.lease, 5);
+        }
+      }
+      expect(await conc(connA, 'acct:s')).toBe(0);
+      const next = await Promise.all([local.admitWork(scopes, 1), open.admitWork(scopes, 1), local.admitWork(scopes, 1)]);
+      expect(next.filter((r) => r.ok)).toHaveLength(2);
+    } finally {
+      for (const close of closers.splice(0)) await close().catch(() => undefined);
+      await server.stop();
+    }
+  });
+
+  it('a slot that expired while Redis kept its data is written back on reconnection', async () => {
+    const conn = await connect(SHARED_REDIS_URL, sharedPrefix());
+    const l = limiter(conn);
+    const scopes: LimitScope[] = [{ id: 'acct:e', limits: { concurrentRequests: 1 } }];
+    const held = await l.admitWork(scopes, 1);
+    expect(held.ok).toBe(true);
+    // As if the instance could not renew it for longer than the lease.
+    await conn.client.zremrangebyrank(`${conn.prefix}rl:acct:e:conc`, 0, -1);
+    const back = once(conn.client, 'ready');
+    conn.client.disconnect(true);
+    await back;
+    expect(await l.admitWork(scopes, 1)).toMatchObject({ ok: false, kind: 'concurrency' });
+    if (held.ok) await l.finish(held.lease, 1);
+    expect((await l.admitWork(scopes, 1)).ok).toBe(true);
+  });
+
+  it('reservations are written back: the balance is not reserved twice, and a settlement counts once', async () => {
+    const server = await privateRedis();
+    await server.start();
+    try {
+      const conn = await connect(server.url, uniquePrefix('rereg-bal'));
+      const b = book(conn, (ids) => Promise.resolve(new Map(ids.map((id) => [id, { balanceMicros: 1000, debitedMicros: 0 }]))));
+      const running = await b.reserve('acct-w', 600);
+      expect(running.ok).toBe(true);
+      await server.stop();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // Reservations fail closed while Redis is away.
+      await expect(b.reserve('acct-w', 10)).rejects.toMatchObject({ code: 'limits_unavailable' });
+
+      // Back, empty: the 600 still running is reserved again before anything else is admitted.
+      await server.start();
+      await conn.ready(5000);
+      expect(await b.reserve('acct-w', 401)).toEqual({ ok: false, availableMicros: 400 });
+      // Renewed past its lease (1 s).
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(await b.reserve('acct-w', 401)).toEqual({ ok: false, availableMicros: 400 });
+      if (running.ok) {
+        b.settle(running.reservation, 250);
+        b.settle(running.reservation, 250);
+      }
+      await Promise.all([...(b as unknown as { inFlight: Set<Promise<void>> }).inFlight]);
+      expect(await conn.client.hget(`${conn.prefix}bal:acct-w`, 'reserved')).toBe('0');
+      expect(await b.reserve('acct-w', 751)).toEqual({ ok: false, availableMicros: 750 });
+      expect((await b.reserve('acct-w', 750)).ok).toBe(true);
+    } finally {
+      for (const close of closers.splice(0)) await close().catch(() => undefined);
+      await server.stop();
+    }
+  });
+
+  it('a reservation that expired while Redis kept its data counts again on reconnection', async () => {
+    const conn = await connect(SHARED_REDIS_URL, sharedPrefix());
+    const b = book(conn, (ids) => Promise.resolve(new Map(ids.map((id) => [id, { balanceMicros: 1000, debitedMicros: 0 }]))));
+    const running = await b.reserve('acct-x', 600);
+    expect(running.ok).toBe(true);
+    // As if unrenewed past its lease: expired, and taken out of the total by the next admission.
+    const resKey = `${conn.prefix}res:acct-x`;
+    const [id] = await conn.client.zrange(resKey, '0', '0');
+    await conn.client.zadd(resKey, '1', id);
+    expect(await b.reserve('acct-x', 1001)).toEqual({ ok: false, availableMicros: 1000 });
+    const back = once(conn.client, 'ready');
+    conn.client.disconnect(true);
+    await back;
+    expect(await b.reserve('acct-x', 401)).toEqual({ ok: false, availableMicros: 400 });
   });
 });
