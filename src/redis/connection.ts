@@ -78,7 +78,13 @@ export function openRedis(config: RedisConfig, logger: Logger): RedisConnection 
     if (gate !== undefined) return;
     let open!: () => void;
     const promise = new Promise<void>((resolve) => (open = resolve));
-    gate = { promise, open };
+    const g = { promise, open };
+    gate = g;
+    // A server that accepts the socket but never answers the ready check must not hold admissions: they
+    // go their failure policy's way after as long as a connection attempt and a command may take.
+    setTimeout(() => {
+      if (gate === g) openGate();
+    }, Math.max(config.commandTimeoutMs, 1000) + config.commandTimeoutMs).unref();
   });
   client.on('ready', () => {
     const g = gate;
