@@ -7,7 +7,7 @@ import { warmTokenizer } from './accounting/tokenizer.js';
 import { Authenticator, type KeyLookup } from './http/auth.js';
 import { buildApp } from './http/app.js';
 import { VideoJobRunner } from './api/videos.js';
-import { drainServer, RequestDrain, trackConnections } from './http/drain.js';
+import { drainServer, RequestDrain, ServerConnections } from './http/drain.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { addSecretPrefixes } from './observability/redact.js';
 import { buildCatalog } from './routing/catalog.js';
@@ -144,7 +144,21 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   };
   const videoRunner = new VideoJobRunner(store, catalog, book, logger, 500, shared && (() => shared.claim('video-runner', 5000)));
   const requests = new RequestDrain();
-  const app = buildApp({ config, catalog, authenticator, logger, pingStore, admin, accounting, store, videoRunner, drain: requests, metrics: config.metrics.enabled ? metrics : undefined });
+  const connections = new ServerConnections(config.server, logger, (reason) => metrics.connectionDropped(reason));
+  const app = buildApp({
+    config,
+    catalog,
+    authenticator,
+    logger,
+    pingStore,
+    admin,
+    accounting,
+    store,
+    videoRunner,
+    drain: requests,
+    connections,
+    metrics: config.metrics.enabled ? metrics : undefined,
+  });
   const closeAccounting = async () => {
     // After the HTTP server has drained: every request has settled, so everything is in the writer's queue.
     await accounting.usage.close();
@@ -154,7 +168,6 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       await book.close();
     }
   };
-  const drain = trackConnections(app.server);
   try {
     await app.listen({ host: config.server.host, port: config.server.port });
   } catch (err) {
@@ -177,7 +190,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     firstStart,
     async close() {
       // Stops accepting, lets requests run up to the grace period, then cuts them; all have settled after it.
-      await drainServer(app.server, () => app.close(), requests, drain, config.server.shutdownGraceMs, logger);
+      await drainServer(app.server, () => app.close(), requests, connections, config.server.shutdownGraceMs, logger);
       await videoRunner.stop();
       await closeAccounting();
       authenticator.close();

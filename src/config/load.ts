@@ -29,6 +29,12 @@ export interface Config {
     heartbeatMs: number;
     /** How long a graceful shutdown lets in-flight requests run before it cuts them. */
     shutdownGraceMs: number;
+    /** Slow and idle clients: see `server.*_timeout_ms` and `server.max_connections` in the schema. */
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    bodyIdleTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    maxConnections: number;
     publicModels: boolean;
     cors: CorsConfig | null;
   };
@@ -186,6 +192,10 @@ export function resolveConfig(doc: unknown, source: string, overrides: ConfigOve
   const dataDir = resolve(overrides.dataDir ?? raw.data_dir ?? './data');
   const basePath = (raw.server?.base_path ?? '/v1').replace(/\/+$/, '') || '';
   const cors = raw.server?.cors;
+  const headersTimeoutMs = raw.server?.headers_timeout_ms ?? 10_000;
+  const requestTimeoutMs = raw.server?.request_timeout_ms ?? 300_000;
+  // Node checks both on the same pass; headers that may outlast the whole request make no sense.
+  if (requestTimeoutMs > 0 && headersTimeoutMs > requestTimeoutMs) throw new ConfigError(`server.headers_timeout_ms (${headersTimeoutMs}) must not exceed server.request_timeout_ms (${requestTimeoutMs})`);
   return {
     source,
     server: {
@@ -195,6 +205,11 @@ export function resolveConfig(doc: unknown, source: string, overrides: ConfigOve
       bodyLimitBytes: raw.server?.body_limit_bytes ?? 8 * 1024 * 1024,
       heartbeatMs: raw.server?.heartbeat_ms ?? 15_000,
       shutdownGraceMs: raw.server?.shutdown_grace_ms ?? 30_000,
+      headersTimeoutMs,
+      requestTimeoutMs,
+      bodyIdleTimeoutMs: raw.server?.body_idle_timeout_ms ?? 30_000,
+      keepAliveTimeoutMs: raw.server?.keep_alive_timeout_ms ?? 65_000,
+      maxConnections: raw.server?.max_connections ?? 10_000,
       publicModels: raw.server?.public_models ?? false,
       cors: cors && cors.origins.length > 0 ? { origins: cors.origins, maxAgeS: cors.max_age_s ?? 600 } : null,
     },

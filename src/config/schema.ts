@@ -333,6 +333,16 @@ export const ConfigSchema = Type.Object(
           heartbeat_ms: Opt(PositiveInt()),
           /** On SIGTERM / SIGINT, how long in-flight requests and streams may run on before they are cut. */
           shutdown_grace_ms: Opt(Type.Integer({ minimum: 0 })),
+          /** Slow or idle clients (SPEC §16): the time a request's headers may take to arrive, from its first byte. */
+          headers_timeout_ms: Opt(PositiveInt()),
+          /** The time a whole request (headers and body) may take to arrive; 0 for no limit. The response is not limited. */
+          request_timeout_ms: Opt(Type.Integer({ minimum: 0 })),
+          /** How long a request body may stop arriving before the connection is closed (a 408). */
+          body_idle_timeout_ms: Opt(PositiveInt()),
+          /** How long an idle keep-alive connection stays open. */
+          keep_alive_timeout_ms: Opt(PositiveInt()),
+          /** Connections this process holds at once; more are closed as they arrive. 0 for no cap. */
+          max_connections: Opt(Type.Integer({ minimum: 0 })),
           /** Allow `GET /v1/models` without a key. */
           public_models: Opt(Type.Boolean()),
           cors: Opt(

@@ -1,7 +1,6 @@
 // The HTTP layer (Fastify), kept thin: request id, CORS, auth, body parsing and limits, the routes, and
 // one error handler that turns every failure into OpenAI's envelope. The pipeline lives in api/.
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Socket } from 'node:net';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Config } from '../config/load.js';
 import { runInference, type InferenceDeps, type InferenceEndpoint } from '../api/inference.js';
 import type { JsonObject } from '../providers/types.js';
@@ -29,9 +28,9 @@ import { createSpeech, createTranscription, generateImages } from '../api/media.
 import { createVideo, findVideo, videoJobView, type VideoDeps, type VideoJobRunner } from '../api/videos.js';
 import { validateImageRequest, validateSpeechRequest, validateTranscriptionFields, validateVideoRequest } from '../openai/validate.js';
 import type { Store } from '../store/store.js';
-import { MULTIPART_LIMITS, receiveForm } from './uploads.js';
+import { MAX_UPLOAD_BYTES, MULTIPART_LIMITS, receiveForm } from './uploads.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
-import type { RequestDrain } from './drain.js';
+import { ServerConnections, type RequestDrain } from './drain.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -57,6 +56,8 @@ export interface AppDeps {
   metrics?: GatewayMetrics;
   /** The graceful shutdown: readiness while draining, the cutoff, the count of requests in flight. */
   drain?: RequestDrain;
+  /** The server's connection limits and bookkeeping; made from `config.server` when absent. */
+  connections?: ServerConnections;
 }
 
 /** Routes by path below the base path, for telling 405 from 404. */
@@ -97,11 +98,38 @@ function fromFastifyError(err: unknown): GatewayError {
       return invalidRequest(null, 'The request body is empty; send a JSON object.');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return invalidRequest(null, 'The Content-Length header does not match the body.');
+    case 'FST_ERR_BAD_URL':
+      return invalidRequest(null, 'The request path is not valid: it has a malformed percent-encoding.');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new GatewayError('uri_too_long', 'A segment of the request path is too long.');
   }
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     return invalidRequest(null, 'The request could not be read.');
   }
   return asGatewayError(err);
+}
+
+/**
+ * A body refused as too large may still be arriving. Closing the connection under the upload can reach the
+ * client as a reset instead of the 413 (its write fails before it has read the answer), so the rest is read
+ * and dropped — up to `limit` bytes more, past which the connection is closed — on a connection that stays
+ * open. A stalled upload ends at the body idle timeout.
+ */
+function discardRestOfBody(reply: FastifyReply, limit: number): void {
+  const raw = reply.request.raw;
+  if (raw.complete) return;
+  if (Number(raw.headers['content-length']) > limit) {
+    reply.header('connection', 'close');
+    return;
+  }
+  // Fastify asks for a close on any body it could not parse.
+  reply.removeHeader('connection');
+  let discarded = 0;
+  raw.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > limit) raw.socket.destroy();
+  });
+  raw.resume();
 }
 
 function notFound(request: FastifyRequest, basePath: string): GatewayError {
@@ -123,25 +151,26 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const docUrl = config.auth.docUrl;
   const basePath = config.server.basePath;
   const metrics = deps.metrics;
+  const connections = deps.connections ?? new ServerConnections(config.server, logger);
   const app = Fastify({
     // No Fastify logger: it would make a child logger per request. The request line and unexpected
     // errors are logged by us, with our pino logger.
     logger: false,
     bodyLimit: config.server.bodyLimitBytes,
     genReqId: (req) => requestIdFrom(req.headers['x-request-id']),
-    keepAliveTimeout: 65_000,
+    ...connections.serverOptions,
     return503OnClosing: false,
-    // Malformed requests Node's parser rejects (absurd headers, bad framing) still get our envelope.
-    clientErrorHandler: (err: NodeJS.ErrnoException, socket: Socket) => {
-      if (!socket.writable) return socket.destroy();
-      const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-      const status = tooLarge ? 431 : 400;
-      const body = JSON.stringify({
-        error: { message: tooLarge ? 'The request headers are too large.' : 'The request could not be parsed as HTTP.', type: 'invalid_request_error', param: null, code: null },
-      });
-      socket.end(`HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    // Malformed requests Node's parser rejects (absurd headers, bad framing) and header or request
+    // timeouts still get our envelope.
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket) => connections.clientError(err, socket),
+    // What the router refuses before any hook runs (a malformed percent-encoding, an over-long path parameter).
+    frameworkErrors: (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      reply.raw.setHeader('x-request-id', request.id);
+      applyCors(config.server.cors, request, reply);
+      sendError(reply, fromFastifyError(err), docUrl);
     },
   });
+  connections.attach(app.server);
 
   const drain = deps.drain;
   const inference: InferenceDeps = { catalog, heartbeatMs: config.server.heartbeatMs, accounting, shutdown: drain?.cutoff };
@@ -149,16 +178,28 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);
 
+  /** Answered while draining, like /healthz, rather than refused: the load balancer's and the scraper's. */
+  const servedWhileDraining = new Set(['/healthz', config.metrics.path]);
+
   app.addHook('onRequest', (request, reply, done) => {
     const state = newRequestState(request.id);
     drain?.enter();
     request.state = state;
-    reply.header('x-request-id', state.id);
+    // On the raw response, so that an answer written outside Fastify (a stalled body's 408) carries it too.
+    reply.raw.setHeader('x-request-id', state.id);
     applyCors(config.server.cors, request, reply);
     reply.raw.once('close', () => {
       state.closed = true;
       finishRequest(request, reply);
     });
+    if (drain?.draining && !servedWhileDraining.has(request.routeOptions.url ?? '')) {
+      // A request on a connection kept alive past the shutdown: refused before it is admitted or billed,
+      // and the connection closed after the answer.
+      reply.header('connection', 'close');
+      return done(new GatewayError('shutting_down', 'The server is shutting down; retry the request.', { retryAfterMs: 1000 }));
+    }
+    // Node would answer a missing Host with a bare 400 of its own (RFC 9112 §3.2 asks for a 400).
+    if (request.headers.host === undefined && request.raw.httpVersion === '1.1') return done(invalidRequest(null, 'The request has no Host header.'));
     done();
   });
 
@@ -192,7 +233,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const media: VideoDeps = { catalog, accounting, store: deps.store, runner: deps.videoRunner, shutdown: drain?.cutoff };
 
   async function transcribe(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const form = await receiveForm(request, reply);
+    const form = await receiveForm(request);
     try {
       await createTranscription(media, validateTranscriptionFields(form.fields), form.file, request, reply);
     } finally {
@@ -200,8 +241,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     }
   }
 
+  const discardLimit = 4 * Math.max(config.server.bodyLimitBytes, MAX_UPLOAD_BYTES);
   app.setErrorHandler((err, _request, reply) => {
     const gatewayError = fromFastifyError(err);
+    if (gatewayError.status === 413) discardRestOfBody(reply, discardLimit);
     if (gatewayError.status >= 500 && gatewayError.errorName === 'internal_error') logger.error({ err, request_id: reply.request.id }, 'unexpected error');
     sendError(reply, gatewayError, docUrl);
   });

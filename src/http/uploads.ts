@@ -1,12 +1,13 @@
 // Multipart uploads (POST /v1/audio/transcriptions): the form read as it arrives, its file spooled to a
 // temporary file on disk (never held in memory), at most 25 MiB — a larger Content-Length is refused
-// before a byte of the body is read, and a body that grows past the limit is cut off there.
+// before a byte of the body is read, and a body that grows past the limit is cut off there (what the client
+// still sends is read and dropped, see app.ts, so that it reads the 413 rather than a reset).
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type {} from '@fastify/multipart';
 import { GatewayError, invalidRequest } from '../openai/errors.js';
 import type { UploadedFile } from '../providers/types.js';
@@ -26,18 +27,17 @@ export interface ReceivedForm {
   discard(): Promise<void>;
 }
 
-function tooLarge(reply: FastifyReply): GatewayError {
-  // The rest of the body is not wanted: close the connection rather than read it.
-  reply.header('connection', 'close');
+function tooLarge(): GatewayError {
+  // The rest of the body is read and dropped by the error handler (app.ts), up to a bound.
   return new GatewayError('request_too_large', `file: the upload is larger than ${MAX_UPLOAD_BYTES / (1024 * 1024)} MiB, the most a transcription accepts.`, { param: 'file' });
 }
 
 /** The multipart plugin's errors as ours. */
-function formError(err: unknown, reply: FastifyReply): unknown {
+function formError(err: unknown): unknown {
   const code = (err as { code?: string }).code;
   switch (code) {
     case 'FST_REQ_FILE_TOO_LARGE':
-      return tooLarge(reply);
+      return tooLarge();
     case 'FST_FILES_LIMIT':
       return invalidRequest('file', 'file: send one file per request.');
     case 'FST_PARTS_LIMIT':
@@ -51,12 +51,12 @@ function formError(err: unknown, reply: FastifyReply): unknown {
 }
 
 /** Reads the form: text fields as strings, the `file` part spooled to disk. Throws a 4xx for a bad form. */
-export async function receiveForm(request: FastifyRequest, reply: FastifyReply): Promise<ReceivedForm> {
+export async function receiveForm(request: FastifyRequest): Promise<ReceivedForm> {
   if (!String(request.headers['content-type'] ?? '').toLowerCase().startsWith('multipart/form-data')) {
     throw new GatewayError('unsupported_media_type', 'Send the request as multipart/form-data, with the audio in the "file" field.');
   }
   const declared = Number(request.headers['content-length']);
-  if (Number.isFinite(declared) && declared > MAX_UPLOAD_BYTES + FORM_OVERHEAD_BYTES) throw tooLarge(reply);
+  if (Number.isFinite(declared) && declared > MAX_UPLOAD_BYTES + FORM_OVERHEAD_BYTES) throw tooLarge();
   const dir = await mkdtemp(join(tmpdir(), 'floodgate-upload-'));
   const discard = () => rm(dir, { recursive: true, force: true });
   const fields: Record<string, string> = {};
@@ -77,15 +77,15 @@ export async function receiveForm(request: FastifyRequest, reply: FastifyReply):
       // At the limit, stop reading at once: the rest of the body is never wanted.
       part.file.once('limit', () => {
         overLimit = true;
-        part.file.destroy(tooLarge(reply));
+        part.file.destroy(tooLarge());
       });
       await pipeline(part.file, createWriteStream(path));
-      if (part.file.truncated) throw tooLarge(reply);
+      if (part.file.truncated) throw tooLarge();
       file = { path, filename: part.filename || 'audio', contentType: part.mimetype || 'application/octet-stream', size: (await stat(path)).size };
     }
   } catch (err) {
     await discard();
-    throw overLimit ? tooLarge(reply) : formError(err, reply);
+    throw overLimit ? tooLarge() : formError(err);
   }
   if (file === undefined) {
     await discard();

@@ -63,6 +63,7 @@ export class GatewayMetrics {
   private readonly usageClamped: Counter<'model' | 'kind'>;
   private readonly storeErrors: Counter<'operation'>;
   private readonly redisFailures: Counter<'operation' | 'policy'>;
+  private readonly connectionsDropped: Counter<'reason'>;
 
   // Label children by label tuple (nested maps: no key string built per request).
   private readonly requestSeries = new Map<string, Map<string, Map<number, RequestSeries>>>();
@@ -158,6 +159,12 @@ export class GatewayMetrics {
       name: 'floodgate_redis_failures_total',
       help: 'Redis calls that failed, by operation and the failure policy applied (open, closed, local).',
       labelNames: ['operation', 'policy'],
+      registers,
+    });
+    this.connectionsDropped = new Counter({
+      name: 'floodgate_connections_dropped_total',
+      help: 'Client connections the server closed on its own: max_connections (over the cap, closed on arrival), headers_timeout, request_timeout, body_idle_timeout.',
+      labelNames: ['reason'],
       registers,
     });
     const inFlight = this.inFlight;
@@ -294,6 +301,11 @@ export class GatewayMetrics {
   /** A store operation failed. */
   storeError(operation: string): void {
     this.storeErrors.labels(operation).inc();
+  }
+
+  /** A client connection was closed by the server's connection limits (`server.*_timeout_ms`, `server.max_connections`). */
+  connectionDropped(reason: string): void {
+    this.connectionsDropped.labels(reason).inc();
   }
 
   /** A Redis call failed and the limit's failure policy (open, closed, local) was applied. */

@@ -32,6 +32,10 @@ export const ERRORS = {
   not_found: { status: 404, type: 'invalid_request_error', code: 'not_found' },
   method_not_allowed: { status: 405, type: 'invalid_request_error', code: 'method_not_allowed' },
   request_too_large: { status: 413, type: 'invalid_request_error', code: 'request_too_large' },
+  // The connection's own limits (SPEC §16): a request that arrives too slowly, a path or headers too long.
+  request_timeout: { status: 408, type: 'invalid_request_error', code: 'request_timeout' },
+  uri_too_long: { status: 414, type: 'invalid_request_error', code: 'uri_too_long' },
+  headers_too_large: { status: 431, type: 'invalid_request_error', code: 'headers_too_large' },
   unsupported_media_type: { status: 415, type: 'invalid_request_error', code: 'unsupported_media_type' },
   rate_limit_exceeded: { status: 429, type: 'rate_limit_error', code: 'rate_limit_exceeded' },
   upstream_error: { status: 502, type: 'api_error', code: 'upstream_error' },

@@ -1,4 +1,6 @@
 // Every error row of SPEC §6 that exists without limits and billing, each in OpenAI's envelope.
+import { METHODS } from 'node:http';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueApiKey } from '../../src/auth/bootstrap.js';
 import { resolvePepper } from '../../src/auth/bootstrap.js';
@@ -251,5 +253,95 @@ describe('upstream failures', () => {
         // drain
       }
     }).rejects.toThrow();
+  });
+});
+
+/** Sends `text` on a fresh connection and returns the first response (status, lower-cased headers, body) once the server has answered or closed. */
+function exchange(text: string): Promise<{ status: number; headers: Record<string, string>; body: string; raw: string }> {
+  const { hostname, port } = new URL(gw.url);
+  return new Promise((resolve) => {
+    const socket = connect(Number(port), hostname);
+    let raw = '';
+    const done = () => {
+      socket.destroy();
+      const end = raw.indexOf('\r\n\r\n');
+      const [statusLine = '', ...lines] = raw.slice(0, Math.max(0, end)).split('\r\n');
+      const headers: Record<string, string> = {};
+      for (const line of lines) headers[line.slice(0, line.indexOf(':')).toLowerCase()] = line.slice(line.indexOf(':') + 1).trim();
+      const length = Number(headers['content-length'] ?? 0);
+      resolve({ status: Number(statusLine.split(' ')[1]), headers, body: raw.slice(end + 4, end + 4 + length), raw });
+    };
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      raw += d;
+      const end = raw.indexOf('\r\n\r\n');
+      const length = /content-length: (\d+)/i.exec(raw)?.[1];
+      const bodiless = text.startsWith('HEAD ');
+      if (end >= 0 && (bodiless || length === undefined || raw.length >= end + 4 + Number(length))) done();
+    });
+    socket.on('error', () => undefined);
+    socket.once('close', done);
+    socket.write(text);
+  });
+}
+
+describe('every response in the envelope, with x-request-id', () => {
+  const get = (path: string, extra = '') => exchange(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${extra}\r\n`);
+
+  it('answers a malformed percent-encoding in the path with a 400, under /v1, /admin/v1 and elsewhere', async () => {
+    for (const path of ['/v1/models/%ZZ', '/v1/chat/completions%E0%A4%A', '/admin/v1/accounts/%ZZ', '/%ZZ', '/elsewhere/%']) {
+      const res = await get(path, `Authorization: Bearer ${gw.apiKey}\r\n`);
+      expect(res.status, path).toBe(400);
+      expect(res.headers['x-request-id'], path).toMatch(/^req_/);
+      expectEnvelope(JSON.parse(res.body), 'invalid_request_error', null);
+      expect(res.body).not.toContain('FST_');
+    }
+  });
+
+  it('answers an over-long path parameter with a 414', async () => {
+    const res = await get(`/v1/videos/generations/${'v'.repeat(500)}`, `Authorization: Bearer ${gw.apiKey}\r\n`);
+    expect(res.status).toBe(414);
+    expect(res.headers['x-request-id']).toMatch(/^req_/);
+    expectEnvelope(JSON.parse(res.body), 'invalid_request_error', 'uri_too_long');
+  });
+
+  it('answers CONNECT with a 405 and closes the connection', async () => {
+    const res = await exchange('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nX-Request-ID: connect-1\r\n\r\n');
+    expect(res.status).toBe(405);
+    expect(res.headers['x-request-id']).toBe('connect-1');
+    expect(res.headers.connection).toBe('close');
+    expectEnvelope(JSON.parse(res.body), 'invalid_request_error', 'method_not_allowed');
+  });
+
+  it('answers every method Node parses, on an API route, an unknown path and the root, in the envelope', async () => {
+    for (const method of METHODS.filter((m) => m !== 'CONNECT')) {
+      for (const path of ['/v1/chat/completions', '/v1/nothing', '/', '*']) {
+        const res = await exchange(`${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n`);
+        const what = `${method} ${path}`;
+        expect(res.status, what).toBeGreaterThanOrEqual(200);
+        expect(res.status, what).toBeLessThan(500);
+        expect(res.headers['x-request-id'], what).toMatch(/^req_/);
+        // HEAD has no body; OPTIONS is a CORS preflight's 204.
+        if (method !== 'HEAD' && res.status !== 204) expect(Object.keys(JSON.parse(res.body)), what).toEqual(['error']);
+      }
+    }
+  });
+
+  it('answers what Node cannot parse, a request without Host and an unknown Expect in the envelope', async () => {
+    const odd = await exchange('BREW /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    expect(odd.status).toBe(400);
+    expect(odd.headers['x-request-id']).toMatch(/^req_/);
+    expectEnvelope(JSON.parse(odd.body), 'invalid_request_error', null);
+    const hostless = await exchange('GET /v1/models HTTP/1.1\r\n\r\n');
+    expect(hostless.status).toBe(400);
+    expect(hostless.headers['x-request-id']).toMatch(/^req_/);
+    expect(JSON.parse(hostless.body).error.message).toMatch(/Host/);
+    const expect100 = await get('/v1/models', `Authorization: Bearer ${gw.apiKey}\r\nExpect: the-unexpected\r\n`);
+    expect(expect100.status).toBe(200);
+    expect(expect100.headers['x-request-id']).toMatch(/^req_/);
+    const huge = await get(`/v1/models?${'q'.repeat(20_000)}`);
+    expect(huge.status).toBe(431);
+    expect(huge.headers['x-request-id']).toMatch(/^req_/);
+    expectEnvelope(JSON.parse(huge.body), 'invalid_request_error', 'headers_too_large');
   });
 });

@@ -5,7 +5,7 @@
 // server.shutdown_grace_ms they are cut (an SSE error event) and billed for what was delivered.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
@@ -385,5 +385,101 @@ describe('graceful shutdown', () => {
     expect(health).toMatch(/^HTTP\/1\.1 503/);
     expect(health).toMatch(/connection: close/i);
     expect(health).toContain('{"status":"draining"}');
+  });
+
+  it('a request arriving on a kept-alive connection while draining gets a full answer or a clean 503 with connection: close, and only what the client saw succeed is billed', async () => {
+    const config = testConfig();
+    config.providers = { ...config.providers, slow: { type: 'simulator', tokens_per_second: 20, output_tokens: [20, 20] } };
+    config.models = [...config.models, { id: 'slow-chat', category: 'text', deployments: [{ provider: 'slow' }] }];
+    const gw = await startTestGateway(config, { keepData: true });
+    dirs.push(gw.dataDir);
+    const { hostname, port } = new URL(gw.url);
+
+    interface Conn {
+      socket: Socket;
+      received: () => string;
+      closed: Promise<string | undefined>;
+    }
+    /** `allowHalfOpen`: the client may still write after the server's FIN. */
+    const open = (allowHalfOpen = false): Conn => {
+      const socket = connect({ port: Number(port), host: hostname, allowHalfOpen });
+      let data = '';
+      let error: string | undefined;
+      socket.setEncoding('utf8');
+      socket.on('data', (d: string) => (data += d));
+      socket.on('error', (err: NodeJS.ErrnoException) => (error = err.code ?? err.message));
+      return { socket, received: () => data, closed: new Promise((resolve) => socket.once('close', () => resolve(error))) };
+    };
+    const post = (requestId: string, model: string, stream: boolean) => {
+      const body = JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], stream });
+      return `POST /v1/chat/completions HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${gw.apiKey}\r\nX-Request-ID: ${requestId}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    };
+    const until = async (test: () => boolean) => {
+      while (!test()) await new Promise((r) => setTimeout(r, 5));
+    };
+    /** The responses on a connection, in order: status, headers and body (chunked bodies left as sent). */
+    const responses = (text: string) =>
+      text
+        .split(/\r\n(?=HTTP\/1\.1 )/)
+        .filter((r) => r.startsWith('HTTP/1.1 '))
+        .map((r) => {
+          const [head, ...rest] = r.split('\r\n\r\n');
+          return { status: Number(head.split(' ')[1]), head: head.toLowerCase(), body: rest.join('\r\n\r\n') };
+        });
+
+    // B: served one request, then idle on its kept-alive connection.
+    const b = open();
+    b.socket.write(post('keepalive-b', 'sim-chat', false));
+    await until(() => b.received().includes('"chat.completion"'));
+    // A: a stream under way, with a request pipelined behind it once the drain has begun.
+    const a = open();
+    a.socket.write(post('stream-a', 'slow-chat', true));
+    // C: a stream under way, and the next request sent the instant its last chunk is read.
+    const c = open();
+    c.socket.write(post('stream-c', 'slow-chat', true));
+    // D: a stream under way, and a request sent after the server has ended the connection (it is never answered).
+    const d = open(true);
+    d.socket.write(post('stream-d', 'slow-chat', true));
+    await until(() => a.received().includes('data: ') && c.received().includes('data: ') && d.received().includes('data: '));
+
+    const closing = gw.close();
+    a.socket.write(post('pipelined-a', 'sim-chat', false));
+    let nextSent = false;
+    c.socket.on('data', () => {
+      if (nextSent || !c.received().endsWith('0\r\n\r\n')) return;
+      nextSent = true;
+      c.socket.write(post('next-c', 'sim-chat', false));
+    });
+    d.socket.once('end', () => d.socket.end(post('late-d', 'sim-chat', false)));
+    const [aError, bError, cError] = await Promise.all([a.closed, b.closed, c.closed, d.closed]);
+    await closing;
+
+    // No connection saw a reset; the idle one was closed without a word.
+    expect({ aError, bError, cError }).toEqual({ aError: undefined, bError: undefined, cError: undefined });
+    expect(responses(b.received())).toHaveLength(1);
+    const seen = new Set<string>(['keepalive-b']);
+    for (const [conn, stream, next] of [
+      [a, 'stream-a', 'pipelined-a'],
+      [c, 'stream-c', 'next-c'],
+    ] as const) {
+      const [first, second] = responses(conn.received());
+      expect(first.status).toBe(200);
+      expect(first.body).toContain('data: [DONE]');
+      seen.add(stream);
+      // The request after it: answered in full, or refused cleanly; never lost.
+      expect(second, `${next} got no answer`).toBeDefined();
+      expect(second.head).toContain(`x-request-id: ${next}`);
+      if (second.status === 200) seen.add(next);
+      else {
+        expect(second.status).toBe(503);
+        expect(second.head).toContain('connection: close');
+        expect(JSON.parse(second.body).error).toMatchObject({ type: 'service_unavailable', code: 'model_unavailable' });
+      }
+    }
+    // D's late request found the connection ended: no answer, and, above all, no charge.
+    expect(responses(d.received()).map((r) => r.status)).toEqual([200]);
+    seen.add('stream-d');
+    const records = await usageRecords(gw.dataDir);
+    expect(records.map((r) => r.request_id).sort()).toEqual([...seen].sort());
   });
 });
