@@ -159,6 +159,11 @@ export class ServerConnections implements ConnectionDrain {
     res.once('close', () => {
       this.responding.delete(res);
       own.responses--;
+      // Not kept past its answer on a kept-alive connection, unless its body is still arriving (see `idle`).
+      if (own.request === req && req.complete) {
+        own.request = undefined;
+        own.response = undefined;
+      }
       if (this.closing && own.responses === 0) {
         setTimeout(() => {
           if (own.responses === 0) endSoon(socket);
@@ -196,7 +201,8 @@ export class ServerConnections implements ConnectionDrain {
    */
   private idle(socket: Socket): void {
     const state = this.sockets.get(socket);
-    if (state !== undefined && state.responses > 0) return;
+    // Already dealt with by the request's own timeout listener (`stalled`).
+    if (socket.destroyed || (state !== undefined && state.responses > 0)) return;
     if (state?.request !== undefined && !state.request.complete) this.dropped('body_idle_timeout');
     socket.destroy();
   }
