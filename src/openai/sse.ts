@@ -2,10 +2,13 @@
 // heartbeats, `[DONE]` last, and an in-band error as `data: {"error": …}` with nothing after it.
 import type { GatewayError } from './errors.js';
 
+/**
+ * No `connection` header: Node writes its own, `keep-alive` or `close` as the client asked and as the
+ * server decides (a graceful shutdown closes); a fixed `keep-alive` would override both.
+ */
 export const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
   'cache-control': 'no-cache',
-  connection: 'keep-alive',
   'x-accel-buffering': 'no',
 } as const;
 

@@ -201,6 +201,30 @@ describe('a client that leaves', () => {
   });
 });
 
+describe('a client that asks for Connection: close', () => {
+  it('gets its whole stream, then the connection closes (no keep-alive forced on it)', async () => {
+    const body = JSON.stringify({ model: 'up', messages: [{ role: 'user', content: 'slow-stream' }], max_tokens: 10, stream: true });
+    const text = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      const socket = connect(gw.gateway.port, '127.0.0.1', () =>
+        socket.write(`POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nconnection: close\r\nauthorization: Bearer ${account.apiKey}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`),
+      );
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error(`the server kept the connection open after the stream: ${out.slice(-100)}`));
+      }, 5000);
+      socket.on('data', (d: Buffer) => (out += d.toString()));
+      socket.on('close', () => {
+        clearTimeout(timer);
+        resolve(out);
+      });
+    });
+    expect(text).toMatch(/^HTTP\/1\.1 200/);
+    expect(text.toLowerCase()).not.toContain('connection: keep-alive');
+    expect(text).toContain('data: [DONE]');
+  });
+});
+
 describe('after all of it', () => {
   it('one usage record per request that reached the backend, none charged for an unserved error', async () => {
     // The last settlements may still be running (a client that left): give them a moment.
