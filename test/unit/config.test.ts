@@ -50,7 +50,7 @@ describe('config', () => {
     const cfg = resolveConfig(configWith((c) => (c.routing = { retry: { attempts: 5 }, probes: { enabled: false } })), 'test');
     expect(cfg.routing.retry).toEqual({ attempts: 5, budget_ms: 10_000, backoff_ms: 100 });
     expect(cfg.routing.probes).toEqual({ enabled: false, interval_ms: 0, timeout_ms: 5_000 });
-    expect(cfg.routing.breaker).toEqual({ window_ms: 30_000, min_requests: 5, error_rate: 0.5, open_ms: 5_000 });
+    expect(cfg.routing.breaker).toEqual({ window_ms: 30_000, min_requests: 5, error_rate: 0.5, open_ms: 5_000, max_open_ms: 120_000 });
   });
 
   it('interpolates ${ENV} and ${ENV:-default}, and fails on a missing variable', () => {
