@@ -64,6 +64,11 @@ beforeAll(async () => {
         res.write(chunk('fine so far'));
         res.end('data: {this is not json\n\n');
         return;
+      case 'lie-about-usage':
+        // 100,000 tokens reported for a request capped at 10.
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ id: 'u', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }], usage: { prompt_tokens: 5, completion_tokens: 100_000, total_tokens: 100_005 } }));
+        return;
       case 'slow-answer':
         // For clients that leave while the backend thinks.
         setTimeout(() => {
@@ -165,6 +170,17 @@ describe('a backend that fails', () => {
     const error = JSON.parse(events[events.length - 1]) as { error: { message: string; code: string } };
     expect(error.error.code).toBe('upstream_error');
     expect(error.error.message).toBe('The backend reported an error mid-stream.');
+  });
+
+  it('lies about usage: billed at most what the request allowed, the reported figure kept', async () => {
+    const res = await chat('lie-about-usage');
+    expect(res.status).toBe(200);
+    await gw.flushUsage();
+    const records = await gw.gateway.store.usage.list({ accountId: account.accountId }, { limit: 1000 });
+    const record = records.find((r) => r.requestId === res.headers.get('x-request-id'));
+    expect(record).toMatchObject({ completionTokens: 10, reportedCompletionTokens: 100_000 });
+    // Input and output at 1 per million tokens, one micro-unit a token: 5 + 10, not 100,005.
+    expect(record!.costMicros).toBe(15);
   });
 
   it.each([
