@@ -13,6 +13,8 @@ import { metaRepository } from './meta.js';
 import { ledgerRepository } from './ledger.js';
 import { usageRepository } from './usage.js';
 import type { Store } from './store.js';
+import { portalRepositories, type PortalTables } from './portal.js';
+import { usageRollupRepository, type UsageRollupTables } from './usage-rollup.js';
 import { redactUrl } from '../observability/redact.js';
 
 // Conventions every table follows, so one set of queries serves SQLite and PostgreSQL:
@@ -123,7 +125,8 @@ export interface MetaTable {
   value: string;
 }
 
-export interface Database {
+/** The portal's tables (migration 006) are declared beside their repositories. */
+export interface Database extends PortalTables, UsageRollupTables {
   accounts: AccountsTable;
   api_keys: ApiKeysTable;
   meta: MetaTable;
@@ -169,6 +172,8 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
     ledger: ledgerRepository(db),
     usage: usageRepository(db),
     videos: videoJobRepository(db),
+    ...portalRepositories(db),
+    usageRollup: usageRollupRepository(db),
     async ping() {
       await sql`select 1`.execute(db);
     },

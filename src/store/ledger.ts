@@ -76,36 +76,43 @@ function toLedgerEntry(row: Selectable<LedgerEntriesTable>): LedgerEntry {
   };
 }
 
+/**
+ * Applies the entry to the balance and adds it, inside the caller's transaction (`record`, and a
+ * redemption that must credit in the same transaction as its conditional update). Same outcomes as `record`.
+ */
+export async function recordLedgerEntryIn(trx: Kysely<Database>, entry: NewLedgerEntry, now: number): Promise<LedgerEntry | undefined> {
+  if (!Number.isSafeInteger(entry.amountMicros) || Math.abs(entry.amountMicros) > MAX_BALANCE_MICROS) throw new RangeError(`amountMicros must be an integer within ±${MAX_BALANCE_MICROS}`);
+  const updated = await trx
+    .updateTable('accounts')
+    .set({ balance_micros: sql<number>`balance_micros + ${entry.amountMicros}` })
+    .where('id', '=', entry.accountId)
+    .returning('balance_micros')
+    .executeTakeFirst();
+  if (updated === undefined) return undefined;
+  const balanceAfter = toNumber(updated.balance_micros);
+  // Checked after the update, inside the transaction: a concurrent debit cannot slip between.
+  if (entry.amountMicros < 0 && balanceAfter < 0) throw new BalanceTooLowError(balanceAfter - entry.amountMicros);
+  // The store adds in 64-bit integers, so the sum is exact there even when it is past the cap.
+  if (entry.amountMicros > 0 && balanceAfter > MAX_BALANCE_MICROS) throw new BalanceTooHighError(balanceAfter - entry.amountMicros);
+  const row = {
+    id: LEDGER_ID_PREFIX + randomBase62(20),
+    account_id: entry.accountId,
+    kind: entry.kind,
+    amount_micros: entry.amountMicros,
+    balance_after_micros: balanceAfter,
+    reason: entry.reason,
+    actor: entry.actor,
+    created_at: now,
+  };
+  await trx.insertInto('ledger_entries').values(row).execute();
+  return toLedgerEntry(row);
+}
+
 export function ledgerRepository(db: Kysely<Database>): LedgerRepository {
   return {
     async record(entry, now = Date.now()) {
       if (!Number.isSafeInteger(entry.amountMicros) || Math.abs(entry.amountMicros) > MAX_BALANCE_MICROS) throw new RangeError(`amountMicros must be an integer within ±${MAX_BALANCE_MICROS}`);
-      return db.transaction().execute(async (trx) => {
-        const updated = await trx
-          .updateTable('accounts')
-          .set({ balance_micros: sql<number>`balance_micros + ${entry.amountMicros}` })
-          .where('id', '=', entry.accountId)
-          .returning('balance_micros')
-          .executeTakeFirst();
-        if (updated === undefined) return undefined;
-        const balanceAfter = toNumber(updated.balance_micros);
-        // Checked after the update, inside the transaction: a concurrent debit cannot slip between.
-        if (entry.amountMicros < 0 && balanceAfter < 0) throw new BalanceTooLowError(balanceAfter - entry.amountMicros);
-        // The store adds in 64-bit integers, so the sum is exact there even when it is past the cap.
-        if (entry.amountMicros > 0 && balanceAfter > MAX_BALANCE_MICROS) throw new BalanceTooHighError(balanceAfter - entry.amountMicros);
-        const row = {
-          id: LEDGER_ID_PREFIX + randomBase62(20),
-          account_id: entry.accountId,
-          kind: entry.kind,
-          amount_micros: entry.amountMicros,
-          balance_after_micros: balanceAfter,
-          reason: entry.reason,
-          actor: entry.actor,
-          created_at: now,
-        };
-        await trx.insertInto('ledger_entries').values(row).execute();
-        return toLedgerEntry(row);
-      });
+      return db.transaction().execute((trx) => recordLedgerEntryIn(trx, entry, now));
     },
     async list(accountId, page = {}) {
       let query = db.selectFrom('ledger_entries').selectAll().where('account_id', '=', accountId);

@@ -178,6 +178,94 @@ export const MIGRATIONS: Record<string, Migration> = {
       await db.schema.alterTable('usage_records').dropColumn('reported_prompt_tokens').execute();
     },
   },
+  '006_portal': {
+    async up(db: Kysely<unknown>) {
+      // The portal (SPEC §14): people, their accounts and sessions, and the codes an admin hands out.
+      await db.schema
+        .createTable('portal_users')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('email', 'text', (c) => c.notNull().unique())
+        .addColumn('password_hash', 'text', (c) => c.notNull())
+        .addColumn('role', 'text', (c) => c.notNull().defaultTo('user').check(sql`role in ('user', 'admin')`))
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable('account_members')
+        .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+        .addColumn('user_id', 'text', (c) => c.notNull().references('portal_users.id'))
+        .addColumn('role', 'text', (c) => c.notNull().check(sql`role in ('owner', 'member')`))
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('account_members_pk', ['account_id', 'user_id'])
+        .execute();
+      await db.schema.createIndex('account_members_user_idx').on('account_members').column('user_id').execute();
+
+      await db.schema
+        .createTable('portal_sessions')
+        .addColumn('id_hash', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'text', (c) => c.references('portal_users.id'))
+        .addColumn('admin', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('csrf_token', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('last_seen_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('portal_sessions_user_idx').on('portal_sessions').column('user_id').execute();
+      await db.schema.createIndex('portal_sessions_expires_idx').on('portal_sessions').column('expires_at').execute();
+
+      await db.schema
+        .createTable('redemption_codes')
+        .addColumn('code_hash', 'text', (c) => c.primaryKey())
+        .addColumn('hint', 'text', (c) => c.notNull())
+        .addColumn('amount_micros', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint')
+        .addColumn('redeemed_at', 'bigint')
+        .addColumn('account_id', 'text', (c) => c.references('accounts.id'))
+        .addColumn('batch', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('redemption_codes_created_idx').on('redemption_codes').columns(['created_at', 'batch']).execute();
+
+      await db.schema
+        .createTable('invite_codes')
+        .addColumn('code_hash', 'text', (c) => c.primaryKey())
+        .addColumn('hint', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint')
+        .addColumn('used_at', 'bigint')
+        .addColumn('used_by', 'text')
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('invite_codes_created_idx').on('invite_codes').column('created_at').execute();
+
+      // Hourly aggregates of usage_records, kept by every usage batch from now on (store/usage-rollup):
+      // the charts read these, not the records.
+      await db.schema
+        .createTable('usage_hourly')
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('model', 'text', (c) => c.notNull())
+        .addColumn('hour', 'bigint', (c) => c.notNull())
+        .addColumn('requests', 'bigint', (c) => c.notNull())
+        .addColumn('errors', 'bigint', (c) => c.notNull())
+        .addColumn('prompt_tokens', 'bigint', (c) => c.notNull())
+        .addColumn('cached_tokens', 'bigint', (c) => c.notNull())
+        .addColumn('completion_tokens', 'bigint', (c) => c.notNull())
+        .addColumn('cost_micros', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('usage_hourly_pk', ['account_id', 'hour', 'key_id', 'model'])
+        .execute();
+      await db.schema.createIndex('usage_hourly_hour_idx').on('usage_hourly').column('hour').execute();
+      // The records stored before this migration, summed the way the rollup sums a batch.
+      await sql`insert into usage_hourly (account_id, key_id, model, hour, requests, errors, prompt_tokens, cached_tokens, completion_tokens, cost_micros)
+        select account_id, key_id, model, (created_at / 3600000) * 3600000, count(*), sum(case when status >= 400 then 1 else 0 end),
+          sum(prompt_tokens), sum(cached_tokens), sum(completion_tokens), sum(cost_micros)
+        from usage_records group by account_id, key_id, model, (created_at / 3600000) * 3600000`.execute(db);
+    },
+    async down(db: Kysely<unknown>) {
+      for (const table of ['usage_hourly', 'invite_codes', 'redemption_codes', 'portal_sessions', 'account_members', 'portal_users']) await db.schema.dropTable(table).execute();
+    },
+  },
 };
 
 /** Writes the one column type that differs by dialect: `blob` is `bytea` on PostgreSQL. */

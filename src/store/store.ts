@@ -8,8 +8,11 @@ import type { MetaRepository } from './meta.js';
 import type { LedgerRepository } from './ledger.js';
 import type { VideoJobRepository } from './video-jobs.js';
 import type { UsageRepository } from './usage.js';
+import type { PortalRepositories } from './portal.js';
+import type { UsageRollupRepository } from './usage-rollup.js';
 
-export interface Store {
+/** The portal's repositories (users, members, sessions, redemptionCodes, inviteCodes) are spread in. */
+export interface Store extends PortalRepositories {
   /** For repositories added later (ledger, usage, jobs) and for transactions spanning several. */
   db: Kysely<Database>;
   accounts: AccountRepository;
@@ -18,6 +21,8 @@ export interface Store {
   ledger: LedgerRepository;
   usage: UsageRepository;
   videos: VideoJobRepository;
+  /** `usage_hourly`: the portal's charts. */
+  usageRollup: UsageRollupRepository;
   /** Throws when the database cannot answer (`/healthz?ready=1`). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -5,6 +5,7 @@
 import { sql, type ColumnType, type CompiledQuery, type Kysely, type Selectable, type SelectQueryBuilder } from 'kysely';
 import { toNumber, type Database, type UsageRecordsTable } from './database.js';
 import type { MediaUnit } from '../accounting/pricing.js';
+import { rollupStatements } from './usage-rollup.js';
 
 export interface UsageRecord {
   id: string;
@@ -213,6 +214,7 @@ export function usageRepository(store: Kysely<Database>): UsageRepository {
     return compiled;
   };
 
+  const rollup = rollupStatements(store);
   const batchStatements = (records: readonly UsageRecord[]): CompiledQuery[] => {
     const statements: CompiledQuery[] = [];
     const debits = new Map<string, number>();
@@ -225,6 +227,8 @@ export function usageRepository(store: Kysely<Database>): UsageRepository {
         statements.push({ ...insertOf(size), parameters: records.slice(i, i + size).flatMap(rowValues) });
       }
     }
+    // The hourly aggregates the portal's charts read, in the same transaction as the records they sum.
+    statements.push(...rollup(records));
     // Accounts in one order (by id) for every batch: on PostgreSQL each UPDATE holds its row lock until
     // commit, and two gateways debiting the same accounts in different orders would deadlock.
     const accountIds = [...debits.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
