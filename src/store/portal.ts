@@ -482,7 +482,7 @@ export function redemptionCodeRepository(db: Kysely<Database>): RedemptionCodeRe
         if (entry === undefined) throw new NoSuchAccount();
         return entry;
       }).catch((err: unknown) => {
-        if (err instanceof NoSuchAccount) return undefined;
+        if (err instanceof NoSuchAccount || isForeignKeyViolation(err)) return undefined;
         throw err;
       });
     },
@@ -491,6 +491,12 @@ export function redemptionCodeRepository(db: Kysely<Database>): RedemptionCodeRe
 
 /** Rolls a redemption back when its account is missing (a transaction only rolls back on a throw). */
 class NoSuchAccount extends Error {}
+
+/** The claim named an account that does not exist (SQLite SQLITE_CONSTRAINT_FOREIGNKEY, PostgreSQL 23503). */
+function isForeignKeyViolation(err: unknown): boolean {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  return code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || code === '23503';
+}
 
 export interface InviteCode {
   hint: string;
