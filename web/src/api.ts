@@ -38,9 +38,10 @@ export interface LedgerEntry {
   id: string; created_at: string; kind: string; amount_micros: number; amount: string; reason: string | null;
   actor: string | null; balance_after_micros: number | null;
 }
-export interface LedgerPage { data: LedgerEntry[]; has_more: boolean; usage_by_day: { day: string; cost_micros: number; requests: number }[] }
+export interface LedgerPage { data: LedgerEntry[]; has_more: boolean; next_before?: string | null; usage_by_day: { day: string; cost_micros: number; requests: number }[] }
 export interface UsagePoint { t: number | string; requests: number; prompt_tokens: number; cached_tokens: number; completion_tokens: number; cost_micros: number }
 export interface UsageSeries { bucket: 'hour' | 'day'; from: number | string; to: number | string; series: { name: string; points: UsagePoint[] }[] }
+export interface RecordsPage { data: UsageRecord[]; has_more: boolean; next_before?: string | null }
 export interface UsageRecord {
   created_at: string; request_id: string; model: string; key_id: string | null; key_hint: string | null; status: number;
   prompt_tokens: number; cached_tokens: number; completion_tokens: number; cost_micros: number;

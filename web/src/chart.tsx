@@ -25,7 +25,15 @@ export function TimeChart({ title, times, lines, format }: { title: string; time
       height: 220,
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true } },
-      axes: [axis, { ...axis, size: 64, values: (_u, ticks) => ticks.map((t) => format(t)) }],
+      axes: [
+        axis,
+        {
+          ...axis,
+          values: (_u, ticks) => ticks.map((t) => format(t)),
+          // Wide enough for the longest label ("$0.000048"), so none is clipped.
+          size: (_u, values) => (values ? Math.max(40, ...values.map((v) => String(v).length * 7.5 + 16)) : 40),
+        },
+      ],
       series: [
         {},
         ...lines.map((line, i) => ({

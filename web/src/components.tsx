@@ -17,8 +17,8 @@ export function formatMicros(micros: number, symbol = '$'): string {
 /** A price in currency units (per million tokens or per unit), as the config states it. */
 export function formatPrice(value: number | undefined): string {
   if (value === undefined || value === null) return '—';
-  const digits = value !== 0 && Math.abs(value) < 0.01 ? 6 : 2;
-  return `$${value.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: digits })}`;
+  // Every digit the config has (0.125 stays 0.125), at least two.
+  return `$${value.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 10 })}`;
 }
 
 export function formatNumber(value: number | null | undefined): string {

@@ -10,6 +10,7 @@ export function Billing() {
   const ledger = useLoad(() => api<LedgerPage>('/ledger', { query: { limit: 50 } }), [account?.id]);
   const [older, setOlder] = useState<LedgerEntry[]>([]);
   const [hasMore, setHasMore] = useState<boolean | null>(null);
+  const [cursor, setCursor] = useState<string | null>(null);
   const [code, setCode] = useState('');
   const [status, setStatus] = useState<Status>(null);
   const [busy, setBusy] = useState(false);
@@ -28,6 +29,7 @@ export function Billing() {
       setCode('');
       setOlder([]);
       setHasMore(null);
+      setCursor(null);
       ledger.reload();
       await refreshAccount();
     } catch (error) {
@@ -40,12 +42,13 @@ export function Billing() {
   const entries = [...(ledger.data?.data ?? []), ...older];
   const more = hasMore ?? ledger.data?.has_more ?? false;
   const loadMore = async () => {
-    const last = entries[entries.length - 1];
-    if (!last) return;
+    const before = cursor ?? ledger.data?.next_before ?? entries[entries.length - 1]?.created_at;
+    if (!before) return;
     try {
-      const page = await api<LedgerPage>('/ledger', { query: { limit: 50, before: last.created_at } });
+      const page = await api<LedgerPage>('/ledger', { query: { limit: 50, before } });
       setOlder((o) => [...o, ...page.data]);
       setHasMore(page.has_more);
+      setCursor(page.next_before ?? page.data[page.data.length - 1]?.created_at ?? null);
     } catch (error) {
       setStatus(errorStatus(error));
     }

@@ -88,7 +88,8 @@ function AccountPanel({ id, onChanged, onClose }: { id: string; onChanged: () =>
     { name: 'tokens_per_minute', label: 'Tokens per minute' },
     { name: 'concurrent_requests', label: 'Concurrent requests' },
   ];
-  const shownLimits = limits ?? Object.fromEntries(limitFields.map((f) => [f.name, a?.limits[f.name] === null || a?.limits[f.name] === undefined ? '' : String(a.limits[f.name])])) as Record<keyof Limits, string>;
+  // Fields start empty (the effective value as placeholder): saving never pins a tier's figure as an override.
+  const shownLimits = limits ?? { requests_per_minute: '', tokens_per_minute: '', concurrent_requests: '' };
   const saveLimits = (event: Event) => {
     event.preventDefault();
     const body: Record<string, number> = {};
@@ -137,12 +138,12 @@ function AccountPanel({ id, onChanged, onClose }: { id: string; onChanged: () =>
             </form>
             <form class="row-form" onSubmit={saveLimits}>
               {limitFields.map((f) => (
-                <Field key={f.name} label={f.label} type="number" min={0} step={1} placeholder="tier's" value={shownLimits[f.name]}
+                <Field key={f.name} label={f.label} type="number" min={0} step={1} placeholder={a.limits[f.name] === null ? 'unlimited' : String(a.limits[f.name])} value={shownLimits[f.name]}
                   onInput={(e) => setLimits({ ...shownLimits, [f.name]: inputValue(e) })} />
               ))}
               <button type="submit">Save limits</button>
             </form>
-            <p class="hint">Empty fields follow the tier; saving all empty clears the overrides.</p>
+            <p class="hint">The placeholders are the limits in force. Fields left empty follow the tier; saving with all empty clears the overrides.</p>
             <form class="row-form" onSubmit={credit}>
               <Field label="Credit amount (USD)" inputMode="decimal" required placeholder="10.00" value={amount} onInput={(e) => setAmount(inputValue(e))} data-testid="console-credit-amount" />
               <Field label="Reason" required maxLength={500} value={reason} onInput={(e) => setReason(inputValue(e))} />
@@ -321,7 +322,8 @@ function describeHealth(d: Deployment): { tone: 'ok' | 'warn' | 'bad'; text: str
   if (d.state === 'half_open' || d.state === 'half-open') return { tone: 'warn', text: 'On trial: a few requests test whether it has recovered.' };
   if (d.window.requests === 0) return { tone: 'ok', text: 'Healthy; no recent traffic.' };
   if (rate >= 0.2) return { tone: 'warn', text: `Serving, but ${pct} of recent requests failed.` };
-  return { tone: 'ok', text: `Healthy: ${pct} of ${formatNumber(d.window.requests)} recent requests failed.` };
+  const failed = d.window.failures === 0 ? 'none failed' : `${pct} failed`;
+  return { tone: 'ok', text: `Healthy: ${formatNumber(d.window.requests)} recent request${d.window.requests === 1 ? '' : 's'}, ${failed}.` };
 }
 
 function Deployments() {

@@ -87,9 +87,9 @@ export function Models() {
                     {media && m.pricing.input === undefined
                       ? <td class="num" colSpan={3}>{media}</td>
                       : <>
-                        <td class="num" data-testid="model-price-input">{formatPrice(m.pricing.input)}</td>
+                        <td class="num" data-testid={m.pricing.input === undefined ? undefined : 'model-price-input'}>{formatPrice(m.pricing.input)}</td>
                         <td class="num">{formatPrice(m.pricing.cached_input)}</td>
-                        <td class="num" data-testid="model-price-output">{formatPrice(m.pricing.output)}</td>
+                        <td class="num" data-testid={m.pricing.output === undefined ? undefined : 'model-price-output'}>{formatPrice(m.pricing.output)}</td>
                       </>}
                     <td><Tags items={m.capabilities} /></td>
                     <td><LiveDot live={m.live} /></td>

@@ -1,7 +1,7 @@
 // The usage page: charts of requests, tokens and cost over a range, split by model or key, and the
 // table of recent requests with filters and CSV export. The console reuses UsageCharts across accounts.
 import { useMemo, useState } from 'preact/hooks';
-import { api, apiUrl, chosenAccount, errorText, type KeyView, type UsageRecord, type UsageSeries } from '../api';
+import { api, apiUrl, chosenAccount, errorText, type KeyView, type RecordsPage, type UsageRecord, type UsageSeries } from '../api';
 import { TimeChart, type ChartLine } from '../chart';
 import { LoadState, SelectField, StatusLine, TableWrap, formatDuration, formatMicros, formatNumber, formatTime, toMillis, useLoad, type Status } from '../components';
 import { useShared } from '../state';
@@ -112,24 +112,27 @@ export function Usage() {
   const [status, setStatus] = useState('');
   const [older, setOlder] = useState<UsageRecord[]>([]);
   const [hasMore, setHasMore] = useState<boolean | null>(null);
+  const [cursor, setCursor] = useState<string | null>(null);
   const [note, setNote] = useState<Status>(null);
   const filters = { model: model.trim() || undefined, key_id: keyId || undefined, status: status || undefined };
   const records = useLoad(async () => {
     setOlder([]);
     setHasMore(null);
-    return api<{ data: UsageRecord[]; has_more: boolean }>('/usage/records', { query: { limit: 50, ...filters } });
+    setCursor(null);
+    return api<RecordsPage>('/usage/records', { query: { limit: 50, ...filters } });
   }, [model, keyId, status, session?.account?.id]);
   const rows = [...(records.data?.data ?? []), ...older];
   const more = hasMore ?? records.data?.has_more ?? false;
   const csvHref = apiUrl('/usage/records', { format: 'csv', ...filters });
 
   const loadMore = async () => {
-    const last = rows[rows.length - 1];
-    if (!last) return;
+    const before = cursor ?? records.data?.next_before ?? rows[rows.length - 1]?.created_at;
+    if (!before) return;
     try {
-      const page = await api<{ data: UsageRecord[]; has_more: boolean }>('/usage/records', { query: { limit: 50, before: last.created_at, ...filters } });
+      const page = await api<RecordsPage>('/usage/records', { query: { limit: 50, before, ...filters } });
       setOlder((o) => [...o, ...page.data]);
       setHasMore(page.has_more);
+      setCursor(page.next_before ?? page.data[page.data.length - 1]?.created_at ?? null);
     } catch (error) {
       setNote({ kind: 'error', text: errorText(error) });
     }
