@@ -40,6 +40,8 @@ export interface StartOptions {
   logger?: Logger;
   /** A `serve --workers N` worker: /metrics answers for every worker (the primary runs `serveClusterMetrics`, metrics/cluster.ts). */
   clusterMetrics?: boolean;
+  /** The portal's built front end (default dist/web): tests serve their own. */
+  portalWebRoot?: string;
 }
 
 function keyLookup(store: Store): KeyLookup {
@@ -158,6 +160,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     drain: requests,
     connections,
     metrics: config.metrics.enabled ? metrics : undefined,
+    portalWebRoot: options.portalWebRoot,
   });
   const closeAccounting = async () => {
     // After the HTTP server has drained: every request has settled, so everything is in the writer's queue.

@@ -406,6 +406,15 @@ export async function disableKey(ctx: AdminContext, id: string, now = Date.now()
   return { before, after };
 }
 
+/** Enables a disabled key again; cached identities are dropped, so it works at once. */
+export async function enableKey(ctx: AdminContext, id: string): Promise<{ before: ApiKeyRecord; after: ApiKeyRecord }> {
+  const before = await getKey(ctx, id);
+  const after = await ctx.store.keys.enable(id);
+  ctx.events?.identitiesChanged();
+  if (!after) throw new AdminNotFoundError(`No API key ${JSON.stringify(id)}.`);
+  return { before, after };
+}
+
 /** Deletes the key for good; returns it as it was. Its usage records stay. */
 export async function deleteKey(ctx: AdminContext, id: string): Promise<ApiKeyRecord> {
   const key = await getKey(ctx, id);

@@ -19,3 +19,8 @@ export function unsupportedEndpoint(pathBelowBase: string): GatewayError | undef
   if (hit === undefined) return undefined;
   return new GatewayError('unsupported_endpoint', `${hit.name} is not supported by this API: ${hit.alternative}.`);
 }
+
+/** The unsupported endpoints and their alternatives, for the portal's API docs. */
+export function unsupportedEndpoints(): { path: string; alternative: string }[] {
+  return UNSUPPORTED.map((u) => ({ path: u.name, alternative: u.alternative }));
+}

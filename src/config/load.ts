@@ -51,9 +51,25 @@ export interface Config {
   usage: { flushMs: number; maxBatch: number };
   /** The Prometheus endpoint. */
   metrics: { enabled: boolean; path: string };
+  /** The portal (SPEC §14; docs/portal-contract.md). */
+  portal: PortalConfig;
   routing: RoutingConfig;
   providers: Record<string, ProviderConfig>;
   models: ModelConfig[];
+}
+
+export interface PortalConfig {
+  enabled: boolean;
+  /** Always ends with "/". */
+  path: string;
+  /** `path` + "api": the portal's JSON API. */
+  apiPrefix: string;
+  signup: 'open' | 'invite' | 'closed';
+  title: string;
+  baseUrlShown: string | null;
+  support: string | null;
+  secureCookies: 'auto' | boolean;
+  sessionTtlMs: number;
 }
 
 export interface RoutingConfig {
@@ -181,6 +197,21 @@ function checkReferences(raw: RawConfig): string[] {
   return problems;
 }
 
+function resolvePortal(raw: RawConfig['portal']): PortalConfig {
+  const path = `${(raw?.path ?? '/').replace(/\/+$/, '')}/`;
+  return {
+    enabled: raw?.enabled ?? true,
+    path,
+    apiPrefix: `${path}api`,
+    signup: raw?.signup ?? 'open',
+    title: raw?.title ?? 'Floodgate',
+    baseUrlShown: raw?.base_url_shown?.replace(/\/+$/, '') ?? null,
+    support: raw?.support ?? null,
+    secureCookies: raw?.secure_cookies ?? 'auto',
+    sessionTtlMs: (raw?.session_ttl_hours ?? 168) * 3_600_000,
+  };
+}
+
 /** Validates a parsed config document and fills in defaults. */
 export function resolveConfig(doc: unknown, source: string, overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const interpolated = interpolateEnv(doc, env);
@@ -196,6 +227,11 @@ export function resolveConfig(doc: unknown, source: string, overrides: ConfigOve
   const requestTimeoutMs = raw.server?.request_timeout_ms ?? 300_000;
   // Node checks both on the same pass; headers that may outlast the whole request make no sense.
   if (requestTimeoutMs > 0 && headersTimeoutMs > requestTimeoutMs) throw new ConfigError(`server.headers_timeout_ms (${headersTimeoutMs}) must not exceed server.request_timeout_ms (${requestTimeoutMs})`);
+  const portal = resolvePortal(raw.portal);
+  // The pages answer what no route does under their path: they must not sit inside the API's or the admin's.
+  for (const taken of [basePath, '/admin/v1']) {
+    if (taken !== '' && portal.path.startsWith(`${taken}/`)) throw new ConfigError(`portal.path: ${portal.path} is inside ${taken}, which the gateway serves; pick another path`);
+  }
   return {
     source,
     server: {
@@ -241,6 +277,7 @@ export function resolveConfig(doc: unknown, source: string, overrides: ConfigOve
     billing: { initialCreditMicros: Math.round((raw.billing?.initial_credit ?? 0) * 1_000_000) },
     usage: { flushMs: raw.usage?.flush_ms ?? 100, maxBatch: raw.usage?.max_batch ?? 500 },
     metrics: { enabled: raw.metrics?.enabled ?? true, path: raw.metrics?.path ?? '/metrics' },
+    portal,
     routing: {
       retry: { ...DEFAULT_RETRY, ...raw.routing?.retry },
       breaker: { ...DEFAULT_BREAKER, ...raw.routing?.circuit_breaker },

@@ -226,6 +226,26 @@ export const UsageSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** The portal (SPEC §14): pages for people and the admin, and their JSON API at `${path}api/`. */
+export const PORTAL_SIGNUP = ['open', 'invite', 'closed'] as const;
+
+export const PortalSchema = Type.Object(
+  {
+    enabled: Opt(Type.Boolean()),
+    /** Where the pages are (default `/`); the JSON API is at `${path}api/`. */
+    path: Opt(Type.String({ pattern: '^/[A-Za-z0-9._~/-]*$' })),
+    signup: Opt(StringEnum(PORTAL_SIGNUP)),
+    title: Opt(Type.String({ minLength: 1, maxLength: 100 })),
+    /** The API's base URL as the docs print it (default: this server's own URL and base path). */
+    base_url_shown: Opt(Type.String({ pattern: '^https?://' })),
+    support: Opt(Type.String({ minLength: 1, maxLength: 500 })),
+    /** `auto`: Secure when the request came over https (or `x-forwarded-proto: https`). */
+    secure_cookies: Opt(Type.Union([Type.Literal('auto'), Type.Boolean()])),
+    session_ttl_hours: Opt(Type.Integer({ minimum: 1, maximum: 24 * 365 })),
+  },
+  { additionalProperties: false },
+);
+
 /** The Prometheus endpoint (SPEC §12): unauthenticated, outside the API's base path. */
 export const MetricsSchema = Type.Object(
   {
@@ -391,6 +411,7 @@ export const ConfigSchema = Type.Object(
     billing: Opt(BillingSchema),
     usage: Opt(UsageSchema),
     metrics: Opt(MetricsSchema),
+    portal: Opt(PortalSchema),
     routing: Opt(RoutingSchema),
     providers: Type.Record(Type.String({ pattern: '^[A-Za-z0-9._-]+$' }), ProviderSchema),
     models: Type.Array(ModelSchema, { minItems: 1 }),

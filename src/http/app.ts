@@ -20,6 +20,7 @@ import { applyCors, handlePreflight } from './cors.js';
 import { parseJsonBody } from './json-body.js';
 import { modelAvailable } from '../routing/router.js';
 import { registerAdminRoutes, type AdminDeps } from '../admin/routes.js';
+import { registerPortal } from '../portal/routes.js';
 import { settleRequest, type Accounting } from '../accounting/settlement.js';
 import { showLimits, takeRequest } from '../api/admission.js';
 import { rateLimitHeaders } from '../limits/headers.js';
@@ -58,6 +59,8 @@ export interface AppDeps {
   drain?: RequestDrain;
   /** The server's connection limits and bookkeeping; made from `config.server` when absent. */
   connections?: ServerConnections;
+  /** The portal's built front end (default dist/web). */
+  portalWebRoot?: string;
 }
 
 /** Routes by path below the base path, for telling 405 from 404. */
@@ -241,6 +244,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     }
   }
 
+  const admin = deps.admin;
+  // The portal (SPEC §14) acts through the admin operations, so it is served where the admin API is.
+  const portalPages = admin && config.portal.enabled ? registerPortal(app, { ...admin, limiter: accounting.limiter, webRoot: deps.portalWebRoot }) : undefined;
+
   const discardLimit = 4 * Math.max(config.server.bodyLimitBytes, MAX_UPLOAD_BYTES);
   app.setErrorHandler((err, _request, reply) => {
     const gatewayError = fromFastifyError(err);
@@ -248,7 +255,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     if (gatewayError.status >= 500 && gatewayError.errorName === 'internal_error') logger.error({ err, request_id: reply.request.id }, 'unexpected error');
     sendError(reply, gatewayError, docUrl);
   });
-  app.setNotFoundHandler((request, reply) => sendError(reply, notFound(request, basePath), docUrl));
+  if (portalPages === undefined) app.setNotFoundHandler((request, reply) => sendError(reply, notFound(request, basePath), docUrl));
+  else {
+    // The portal's pages answer GETs no route takes (the front end routes itself); the rest stays a JSON 404.
+    app.setNotFoundHandler(async (request, reply) => {
+      if (!(await portalPages.serve(request, reply))) sendError(reply, notFound(request, basePath), docUrl);
+      return reply;
+    });
+  }
 
   app.options('*', (request, reply) => handlePreflight(config.server.cors, request, reply));
 
@@ -315,7 +329,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     { prefix: basePath },
   );
 
-  const admin = deps.admin;
   if (admin) void app.register(async (scope) => registerAdminRoutes(scope, admin), { prefix: '/admin/v1' });
 
   return app;

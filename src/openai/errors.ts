@@ -54,6 +54,13 @@ export const ERRORS = {
   // The admin API (SPEC §13).
   invalid_admin_token: { status: 401, type: 'authentication_error', code: 'invalid_admin_token', docUrl: true },
   conflict: { status: 409, type: 'invalid_request_error', code: 'conflict' },
+  // The portal (SPEC §14): its sessions, CSRF check and sign-in limits.
+  not_signed_in: { status: 401, type: 'authentication_error', code: 'not_signed_in' },
+  invalid_credentials: { status: 401, type: 'authentication_error', code: 'invalid_credentials' },
+  csrf_failed: { status: 403, type: 'permission_error', code: 'csrf_failed' },
+  signup_closed: { status: 403, type: 'permission_error', code: 'signup_closed' },
+  forbidden: { status: 403, type: 'permission_error', code: 'forbidden' },
+  too_many_attempts: { status: 429, type: 'rate_limit_error', code: 'too_many_attempts' },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type ErrorName = keyof typeof ERRORS;

@@ -48,6 +48,8 @@ export interface ApiKeyRepository {
   getById(id: string): Promise<ApiKeyRecord | undefined>;
   /** Sets `disabled_at` (the first time only); undefined when there is no such key. */
   disable(id: string, now?: number): Promise<ApiKeyRecord | undefined>;
+  /** Clears `disabled_at`; undefined when there is no such key. */
+  enable(id: string): Promise<ApiKeyRecord | undefined>;
   /** False when there was no such key. */
   delete(id: string): Promise<boolean>;
   /** The key with this hash and its account, in one query; undefined when unknown. */
@@ -179,6 +181,10 @@ export function apiKeysRepository(db: Kysely<Database>): ApiKeyRepository {
     getById,
     async disable(id, now = Date.now()) {
       await db.updateTable('api_keys').set({ disabled_at: now }).where('id', '=', id).where('disabled_at', 'is', null).execute();
+      return getById(id);
+    },
+    async enable(id) {
+      await db.updateTable('api_keys').set({ disabled_at: null }).where('id', '=', id).execute();
       return getById(id);
     },
     async delete(id) {
