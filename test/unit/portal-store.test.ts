@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sql, type Kysely } from 'kysely';
-import { openStore, type Database } from '../../src/store/database.js';
+import SqliteDatabase from 'better-sqlite3';
+import { openStore, sqlitePath, type Database } from '../../src/store/database.js';
 import { migrateTo, migrateToLatest } from '../../src/store/migrations.js';
 import { BalanceTooHighError, MAX_BALANCE_MICROS } from '../../src/store/ledger.js';
 import { HOUR_MS, DAY_MS } from '../../src/store/usage-rollup.js';
@@ -324,6 +325,28 @@ describe.each([SQLITE, POSTGRES])('portal store ($name)', (dialect) => {
     expect(firstHour[0].points).toHaveLength(1);
     expect(firstHour[0].points[0].requests).toBe(ofA.filter((r) => r.createdAt < day0 + HOUR_MS).length);
     expect(await store.usageRollup.series({ accountId: 'acct_none', from, to, bucket: 'hour', groupBy: 'none' })).toEqual([]);
+  });
+
+  it.runIf(dialect.name === 'sqlite')('the batch statements the SQLite writer thread runs keep the rollup too', async () => {
+    const url = await dialect.newUrl();
+    const store = await open(url);
+    const a = await store.accounts.create({ name: 'a' });
+    const hour = Date.UTC(2026, 2, 3, 10);
+    const batches = [0, 1, 2].map((b) => Array.from({ length: 70 }, (_, i) => usageRecordFixture(a.id, 3, b * 100 + i, { createdAt: hour + (i % 2) * HOUR_MS + b, model: `m${i % 3}` })));
+    // As store/sqlite-writer runs them: its own better-sqlite3 connection, one transaction per batch.
+    const writer = new SqliteDatabase(sqlitePath(url));
+    try {
+      const run = writer.transaction((statements: readonly { sql: string; parameters: readonly unknown[] }[]) => {
+        for (const q of statements) writer.prepare(q.sql).run(q.parameters as unknown[]);
+      });
+      for (const batch of batches) run(store.usage.batchStatements(batch));
+    } finally {
+      writer.close();
+    }
+    const { rollup, direct } = await rollupAndAggregate(store.db);
+    expect(rollup).toHaveLength(6);
+    expect(rollup).toEqual(direct);
+    expect((await store.usageRollup.series({ accountId: a.id, from: hour, to: hour + 2 * HOUR_MS, bucket: 'day', groupBy: 'none' }))[0].points[0]).toMatchObject({ requests: 210, costMicros: 630 });
   });
 
   it('006_portal fills usage_hourly from the records stored before it', async () => {
