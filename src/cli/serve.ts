@@ -27,6 +27,7 @@ export function registerServeCommand(program: Command): void {
       const out: string[] = [];
       if (gateway.firstStart.apiKey) out.push(`API key: ${gateway.firstStart.apiKey}`);
       if (gateway.firstStart.adminToken) out.push(`Admin token: ${gateway.firstStart.adminToken}`);
+      if (config.portal.enabled) out.push(`Portal: ${gateway.url}${config.portal.path}`);
       out.push(`Floodgate listening on ${gateway.url}${config.server.basePath} (config: ${config.source})`);
       process.stdout.write(`${out.join('\n')}\n`);
       closeOnSignals(() => gateway.close());

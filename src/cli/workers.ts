@@ -241,7 +241,8 @@ export async function runPrimary(config: Config, count: number): Promise<void> {
       if (stopping) sendTo(worker, { floodgate: 'shutdown' });
       if (!announced && slots.every((s) => s.readyAt !== undefined)) {
         announced = true;
-        process.stdout.write(`Floodgate listening on ${message.url}${config.server.basePath} (config: ${config.source}; ${count} workers)\n`);
+        const portal = config.portal.enabled ? `Portal: ${message.url}${config.portal.path}\n` : '';
+        process.stdout.write(`${portal}Floodgate listening on ${message.url}${config.server.basePath} (config: ${config.source}; ${count} workers)\n`);
       }
     });
   };

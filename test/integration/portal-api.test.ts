@@ -6,7 +6,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
-import { startTestGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
+import { spawnCli, startTestGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
 import { startGateway } from '../../src/gateway.js';
 import { resolveConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -419,6 +419,24 @@ describe('portal pages', () => {
     } finally {
       await off.close();
       rmSync(web, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('floodgate serve (built CLI)', () => {
+  it('prints the portal\'s URL beside the first start\'s key', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'floodgate-portal-cli-'));
+    const server = await spawnCli(['serve', '--port', '0', '--data-dir', dataDir], /Floodgate listening on/);
+    try {
+      const apiKeyAt = server.output.findIndex((l) => l.startsWith('API key: '));
+      const portal = server.output.find((l) => l.startsWith('Portal: '));
+      expect(apiKeyAt).toBeGreaterThanOrEqual(0);
+      expect(portal).toMatch(/^Portal: http:\/\/127\.0\.0\.1:\d+\/$/);
+      const config = await fetch(`${portal!.slice('Portal: '.length)}api/config`);
+      expect(((await config.json()) as J).signup).toBe('open');
+    } finally {
+      await server.stop();
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });
