@@ -574,7 +574,7 @@ export function registerPortal(app: FastifyInstance, deps: PortalDeps): PortalPa
         await adminSession(request);
         const q = check.keysQuery(request.query);
         const now = Date.now();
-        return { data: (await listKeys(ctx, { account: q.account_id })).map((k) => ({ ...keyView(k, now), account_id: k.accountId })) };
+        return { data: (await listKeys(ctx, { account: q.account_id || undefined })).map((k) => ({ ...keyView(k, now), account_id: k.accountId })) };
       });
 
       api.get('/admin/redemption-codes', async (request) => {

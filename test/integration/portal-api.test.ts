@@ -11,6 +11,8 @@ import { startGateway } from '../../src/gateway.js';
 import { resolveConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { Writable } from 'node:stream';
+import { createTestDatabase } from '../helpers/postgres.js';
+import { deletePrefix, SHARED_REDIS_URL, uniquePrefix } from '../helpers/redis.js';
 
 interface Answer {
   status: number;
@@ -319,6 +321,50 @@ describe('portal API', () => {
     const bad = await anyone.post('/session/signup', { email: 'not-an-email', password: 'long enough' });
     expect((bad.body as J).error.param).toBe('email');
     expect((await anyone.get('/nothing-here')).status).toBe(404);
+  });
+});
+
+describe('portal API on PostgreSQL', () => {
+  it('signs up, calls the API with a new key, charts it, and credits a code raced 50 times once', async () => {
+    const db = await createTestDatabase('portal_api');
+    const prefix = uniquePrefix('portal');
+    const shared = testConfig({ store: { url: db.url }, auth: { key_prefix: 'fk-', pepper: 'a-test-pepper-of-some-length' }, redis: { url: SHARED_REDIS_URL, key_prefix: prefix } });
+    const gw = await startTestGateway(shared);
+    const other = await startTestGateway(shared);
+    try {
+      const admin = await adminPerson(gw);
+      const { person } = await signUp(gw.url);
+      const key = (await person.post('/keys', { name: 'pg' })).body as J;
+      const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: key.key, maxRetries: 0 });
+      await client.chat.completions.create({ model: 'sim-chat', messages: [{ role: 'user', content: 'hello' }], max_tokens: 8 });
+      await gw.flushUsage();
+      const series = (await person.get('/usage/series?range=7d&group_by=model')).body as J;
+      expect(series.series.map((s: J) => s.name)).toEqual(['sim-chat']);
+      const [code] = ((await admin.post('/admin/redemption-codes', { amount: '3', count: 1 })).body as J).codes as string[];
+      const start = ((await person.get('/session')).body as J).account.balance_micros as number;
+      const answers = await Promise.all(Array.from({ length: 50 }, () => person.post('/redeem', { code })));
+      expect(answers.filter((a) => a.status === 200)).toHaveLength(1);
+      expect(((await person.get('/session')).body as J).account.balance_micros).toBe(start + 3_000_000);
+
+      // The session works on the other instance; sign-in attempts are counted across both (through Redis).
+      expect(((await new Person(other.url).get('/session', { headers: { cookie: person.cookie! } })).body as J).user.email).toBeDefined();
+      // A key disabled through one instance is refused by the other at once (the admin API's change event).
+      const viaOther = new OpenAI({ baseURL: `${other.url}/v1`, apiKey: key.key, maxRetries: 0 });
+      await viaOther.chat.completions.create({ model: 'sim-chat', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 });
+      expect((await person.post(`/keys/${key.id}/disable`)).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 200));
+      const refused = await viaOther.chat.completions.create({ model: 'sim-chat', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+      expect((refused as InstanceType<typeof OpenAI.APIError>).status).toBe(403);
+
+      const { email: address } = await signUp(gw.url);
+      for (let i = 0; i < 5; i++) expect((await new Person(gw.url).post('/session/signin', { email: address, password: 'wrong wrong' })).status).toBe(401);
+      expect((await new Person(other.url).post('/session/signin', { email: address, password: 'correct horse battery' })).status).toBe(429);
+    } finally {
+      await other.close();
+      await gw.close();
+      await db.drop();
+      await deletePrefix(prefix);
+    }
   });
 });
 
