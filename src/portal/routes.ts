@@ -189,6 +189,7 @@ export function registerPortal(app: FastifyInstance, deps: PortalDeps): PortalPa
   const ctx: AdminContext = deps;
   const hashCode = (code: string) => hashApiKey(pepper, code);
   const signedInCache = new WeakMap<FastifyRequest, SignedIn | null>();
+  let lastPurge = 0;
 
   async function loadSession(request: FastifyRequest): Promise<SignedIn | null> {
     const cached = signedInCache.get(request);
@@ -261,6 +262,11 @@ export function registerPortal(app: FastifyInstance, deps: PortalDeps): PortalPa
     // A new id at every sign-in (no fixation); the old session, if any, ends.
     const previous = sessionIdFromRequest(request);
     if (previous !== undefined) await store.sessions.delete(sessionIdHash(pepper, previous));
+    // Expired sessions are swept now and then, by whichever instance signs someone in.
+    if (Date.now() - lastPurge > HOUR_MS) {
+      lastPurge = Date.now();
+      void store.sessions.purgeExpired().catch(() => undefined);
+    }
     const { id, csrfToken } = newSessionSecrets();
     const idHash = sessionIdHash(pepper, id);
     const session = await store.sessions.create({ idHash, userId: user?.id ?? null, admin, csrfToken, expiresAt: Date.now() + portal.sessionTtlMs });
