@@ -45,6 +45,11 @@ export function Landing() {
 }
 
 /** The prices of a model as short text cells: per million tokens, or per unit for media. */
+/** A tier's limit as people read it: `2,000,000`, or unlimited when the tier sets none. */
+function count(value: number | null | undefined): string {
+  return value === null || value === undefined ? 'unlimited' : value.toLocaleString('en-US');
+}
+
 function mediaPrice(pricing: Pricing): string | null {
   if (pricing.per_image !== undefined) return `${formatPrice(pricing.per_image)} / image`;
   if (pricing.per_second !== undefined) return `${formatPrice(pricing.per_second)} / second`;
@@ -191,7 +196,7 @@ export function Docs() {
               <TableWrap label="Tiers">
                 <table>
                   <thead><tr><th scope="col">Tier</th><th scope="col" class="num">Requests / min</th><th scope="col" class="num">Tokens / min</th><th scope="col" class="num">Concurrent</th></tr></thead>
-                  <tbody>{d.tiers.map((t) => <tr key={t.name}><th scope="row">{t.name}</th><td class="num">{t.requests_per_minute ?? 'unlimited'}</td><td class="num">{t.tokens_per_minute ?? 'unlimited'}</td><td class="num">{t.concurrent_requests ?? 'unlimited'}</td></tr>)}</tbody>
+                  <tbody>{d.tiers.map((t) => <tr key={t.name}><th scope="row">{t.name}</th><td class="num">{count(t.requests_per_minute)}</td><td class="num">{count(t.tokens_per_minute)}</td><td class="num">{count(t.concurrent_requests)}</td></tr>)}</tbody>
                 </table>
               </TableWrap>
             </section>
