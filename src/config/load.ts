@@ -70,6 +70,8 @@ export interface PortalConfig {
   support: string | null;
   secureCookies: 'auto' | boolean;
   sessionTtlMs: number;
+  /** Sign-ups per client address a minute. */
+  signupsPerMinute: number;
 }
 
 export interface RoutingConfig {
@@ -209,6 +211,7 @@ function resolvePortal(raw: RawConfig['portal']): PortalConfig {
     support: raw?.support ?? null,
     secureCookies: raw?.secure_cookies ?? 'auto',
     sessionTtlMs: (raw?.session_ttl_hours ?? 168) * 3_600_000,
+    signupsPerMinute: raw?.signups_per_minute ?? 3,
   };
 }
 

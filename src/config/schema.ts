@@ -242,6 +242,11 @@ export const PortalSchema = Type.Object(
     /** `auto`: Secure when the request came over https (or `x-forwarded-proto: https`). */
     secure_cookies: Opt(Type.Union([Type.Literal('auto'), Type.Boolean()])),
     session_ttl_hours: Opt(Type.Integer({ minimum: 1, maximum: 24 * 365 })),
+    /**
+     * Sign-ups a client address may make a minute (a burst of this many, then one every 60/N s): each
+     * sign-up is an account with `billing.initial_credit`, which must not be farmed.
+     */
+    signups_per_minute: Opt(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
   },
   { additionalProperties: false },
 );

@@ -40,7 +40,7 @@ import { deploymentViews, listView } from '../admin/views.js';
 import { AmountError, formatMicros, parseAmountMicros } from '../admin/money.js';
 import { parseDuration, parseTimestamp, TimeFormatError } from '../admin/time.js';
 import { docsView, modelView, modelViews, shownBaseUrl, tiersView } from './catalog-view.js';
-import { checkCsrf, hashPassword, newSessionSecrets, sessionCookie, sessionIdFromRequest, sessionIdHash, takeSigninAttempt, verifyPassword } from './sessions.js';
+import { checkCsrf, hashPassword, newSessionSecrets, sessionCookie, sessionIdFromRequest, sessionIdHash, takeSigninAttempt, takeSignupAttempt, verifyPassword } from './sessions.js';
 import { accountView, isoTime, keyView, ledgerView, sessionView, usageCsv, usageRecordView, userView } from './views.js';
 import * as S from './schemas.js';
 import { registerPortalPages, type PortalPages } from './static.js';
@@ -330,6 +330,7 @@ export function registerPortal(app: FastifyInstance, deps: PortalDeps): PortalPa
       api.post('/session/signup', async (request, reply) => {
         const body = check.signup(request.body);
         if (portal.signup === 'closed') throw new GatewayError('signup_closed', 'Sign-up is closed on this server; ask its operator for an account.');
+        await takeSignupAttempt(deps.limiter, request.ip, portal.signupsPerMinute);
         const email = body.email.trim().toLowerCase();
         if (!EMAIL.test(email)) throw invalidRequest('email', 'email: must be an email address');
         if (portal.signup === 'invite' && body.invite_code === undefined) throw invalidRequest('invite_code', 'invite_code: sign-up needs an invite code on this server');

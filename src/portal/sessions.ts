@@ -99,6 +99,14 @@ export function checkCsrf(request: FastifyRequest, csrfToken: string): void {
   }
 }
 
+/** Takes one sign-up from the client address's bucket (`portal.signups_per_minute`), shared like sign-ins'. */
+export async function takeSignupAttempt(limiter: Limiter, ip: string, perMinute: number): Promise<void> {
+  const admission = await limiter.takeRequest([{ id: `signup-ip:${ip}`, limits: { requestsPerMinute: perMinute } }]);
+  if (!admission.ok) {
+    throw new GatewayError('too_many_attempts', 'Too many sign-ups from this address; wait a minute and try again.', { retryAfterMs: admission.retryAfterMs ?? 60_000 });
+  }
+}
+
 export const SIGNIN_PER_IP_PER_MINUTE = 10;
 export const SIGNIN_PER_EMAIL_PER_MINUTE = 5;
 

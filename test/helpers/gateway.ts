@@ -51,7 +51,8 @@ export const PASS_THROUGH_ROUTING: RawConfig['routing'] = { retry: { attempts: 1
 export function testConfig(overrides: Partial<RawConfig> = {}): RawConfig {
   const base = structuredClone(EMBEDDED_DEFAULT);
   base.providers = { sim: { type: 'simulator', ttft_ms: 0, tokens_per_second: 0, embedding_dimensions: 64, reasoning_models: ['sim-reasoner'], video_ms: 400 } };
-  return { ...base, server: { host: '127.0.0.1', port: 0, heartbeat_ms: 1000 }, ...overrides };
+  // Many people sign up from 127.0.0.1 in the portal's tests: the per-address sign-up limit is raised.
+  return { ...base, server: { host: '127.0.0.1', port: 0, heartbeat_ms: 1000 }, portal: { signups_per_minute: 1000 }, ...overrides };
 }
 
 /**

@@ -369,6 +369,20 @@ describe('portal API on PostgreSQL', () => {
 });
 
 describe('portal sign-up modes', () => {
+  it('sign-ups per client address are limited (portal.signups_per_minute): accounts with a credit are not farmed', async () => {
+    const gw = await startTestGateway(testConfig({ portal: { signups_per_minute: 2 } }));
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) statuses.push((await new Person(gw.url).post('/session/signup', { email: email(), password: 'long enough' })).status);
+      expect(statuses).toEqual([201, 201, 429]);
+      const limited = await new Person(gw.url).post('/session/signup', { email: email(), password: 'long enough' });
+      expect((limited.body as J).error.code).toBe('too_many_attempts');
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    } finally {
+      await gw.close();
+    }
+  });
+
   it('closed: 403; invite: a valid unused code, once', async () => {
     const closed = await startTestGateway(testConfig({ portal: { signup: 'closed' } }));
     try {
@@ -383,7 +397,7 @@ describe('portal sign-up modes', () => {
     } finally {
       await closed.close();
     }
-    const invite = await startTestGateway(testConfig({ portal: { signup: 'invite' } }));
+    const invite = await startTestGateway(testConfig({ portal: { signup: 'invite', signups_per_minute: 1000 } }));
     try {
       const anyone = new Person(invite.url);
       expect((await anyone.post('/session/signup', { email: email(), password: 'long enough' })).status).toBe(400);
