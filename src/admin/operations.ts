@@ -436,6 +436,8 @@ export interface UsageFilterSpec {
   from?: number;
   /** Exclusive, ms. */
   to?: number;
+  /** Requests the client got a status below 400 for (`ok`), or 400 and above (`error`). */
+  outcome?: 'ok' | 'error';
 }
 
 function checkUsageFilter(q: { account_id?: string; key_id?: string; model?: string; start?: string; end?: string }): UsageFilterSpec {
@@ -464,7 +466,7 @@ async function storeFilter(ctx: AdminContext, spec: UsageFilterSpec): Promise<Us
   const account = spec.account === undefined ? undefined : await findAccount(ctx, spec.account, 'account_id');
   // Records name the catalog id; an alias finds the same records.
   const model = spec.model === undefined ? undefined : (ctx.config.models.find((m) => m.id === spec.model || m.aliases?.includes(spec.model!))?.id ?? spec.model);
-  return { accountId: account?.id, keyId: spec.keyId, model, from: spec.from, to: spec.to };
+  return { accountId: account?.id, keyId: spec.keyId, model, from: spec.from, to: spec.to, outcome: spec.outcome };
 }
 
 export interface UsageReport {

@@ -8,7 +8,6 @@ import type { Limiter } from '../limits/limiter.js';
 import type { AccountRecord } from '../store/accounts.js';
 import type { ApiKeyRecord } from '../store/api-keys.js';
 import { newUserId, portalRepositories, type Membership, type PortalSession, type PortalUser } from '../store/portal.js';
-import type { UsageRecord } from '../store/usage.js';
 import type { UsageBucketSize, UsageGroupBy } from '../store/usage-rollup.js';
 import { AlreadyExistsError } from '../store/store.js';
 import { BalanceTooHighError } from '../store/ledger.js';
@@ -479,27 +478,8 @@ export function registerPortal(app: FastifyInstance, deps: PortalDeps): PortalPa
       api.get('/usage/records', async (request, reply) => {
         const { account } = await ownAccount(request, false);
         const q = check.recordsQuery(request.query);
-        const spec = { ...checkUsageRecordsSpec({ limit: q.limit, before: q.before, model: q.model, key_id: q.key_id }), account: account.id };
-        let items: UsageRecord[];
-        let hasMore: boolean;
-        let nextBefore: number | null;
-        if (q.status === undefined) {
-          ({ items, hasMore, nextBefore } = await listUsageRecords(ctx, spec));
-        } else {
-          // The store has no status filter: pages are read until this one is full (a bounded number of them).
-          const wanted = (r: UsageRecord) => (q.status === 'ok' ? r.status < 400 : r.status >= 400);
-          items = [];
-          let before = spec.before;
-          let more = true;
-          for (let round = 0; round < 20 && more && items.length < spec.limit; round++) {
-            const page = await listUsageRecords(ctx, { ...spec, limit: 1000, before });
-            for (const r of page.items) if (wanted(r) && items.length < spec.limit) items.push(r);
-            more = page.hasMore;
-            before = page.nextBefore ?? undefined;
-          }
-          hasMore = more || items.length === spec.limit;
-          nextBefore = items.length > 0 ? items[items.length - 1].createdAt : null;
-        }
+        const spec = { ...checkUsageRecordsSpec({ limit: q.limit, before: q.before, model: q.model, key_id: q.key_id }), account: account.id, outcome: q.status };
+        const { items, hasMore, nextBefore } = await listUsageRecords(ctx, spec);
         const hints = new Map((await listKeys(ctx, { account: account.id })).map((k) => [k.id, k.hint]));
         const rows = items.map((r) => usageRecordView(r, hints));
         if (q.format === 'csv') {

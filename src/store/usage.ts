@@ -49,6 +49,8 @@ export interface UsageFilter {
   from?: number;
   /** Exclusive, ms since the epoch. */
   to?: number;
+  /** `ok`: the client got a status below 400; `error`: 400 or above. */
+  outcome?: 'ok' | 'error';
 }
 
 export interface UsageTotals {
@@ -161,6 +163,7 @@ function filtered<O>(query: SelectQueryBuilder<UsageDatabase, 'usage_records', O
   if (f.model !== undefined) q = q.where('model', '=', f.model);
   if (f.from !== undefined) q = q.where('created_at', '>=', f.from);
   if (f.to !== undefined) q = q.where('created_at', '<', f.to);
+  if (f.outcome !== undefined) q = q.where('status', f.outcome === 'ok' ? '<' : '>=', 400);
   return q;
 }
 

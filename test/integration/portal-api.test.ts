@@ -141,6 +141,8 @@ describe('portal API', () => {
     const records = (await person.get('/usage/records')).body as J;
     expect(records.data).toHaveLength(1);
     expect(records.data[0]).toMatchObject({ request_id: expect.any(String), model: 'sim-chat', key_id: key.id, key_hint: key.hint, status: 200 });
+    expect(((await person.get('/usage/records?status=ok')).body as J).data).toHaveLength(1);
+    expect(((await person.get('/usage/records?status=error')).body as J).data).toHaveLength(0);
     const series = (await person.get('/usage/series?range=24h&group_by=key')).body as J;
     expect(series.series).toHaveLength(1);
     expect(series.series[0].name).toBe(key.id);

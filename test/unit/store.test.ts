@@ -413,6 +413,16 @@ describe.each(DIALECTS)('ledger, usage debits and video jobs ($name)', (dialect)
     expect(debits.map((q) => q.parameters.at(-1))).toEqual([a.id, b.id].sort());
   });
 
+  it('usage records filter by outcome: below 400, or 400 and above', async () => {
+    const { store } = await freshStore(dialect);
+    const a = await store.accounts.create({ name: 'a' });
+    const records = [200, 400, 399, 502, 201].map((status, i) => ({ ...usageRecord(a.id, 1, i), status }));
+    await store.usage.insertBatch(records);
+    expect((await store.usage.list({ accountId: a.id, outcome: 'ok' })).map((r) => r.status)).toEqual([201, 399, 200]);
+    expect((await store.usage.list({ accountId: a.id, outcome: 'error' })).map((r) => r.status)).toEqual([502, 400]);
+    expect((await store.usage.list({ accountId: a.id, outcome: 'error' }, { limit: 1 })).map((r) => r.status)).toEqual([502]);
+  });
+
   it('usage records keep their fields; list pages newest first; buckets use integer division', async () => {
     const { store } = await freshStore(dialect);
     const a = await store.accounts.create({ name: 'a' });
