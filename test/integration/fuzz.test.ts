@@ -264,6 +264,46 @@ const adminRequest = fc.tuple(fc.constantFrom(...ADMIN_BODIES), fc.boolean(), fc
   ),
 );
 
+/** A person's session and the console's (cookie and CSRF token), made in beforeAll. */
+const sessions: { person?: { cookie: string; csrf: string }; admin?: { cookie: string; csrf: string } } = {};
+
+async function openSession(path: string, body: unknown): Promise<{ cookie: string; csrf: string }> {
+  const res = await fetch(`${server.url}/api${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+  const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0];
+  return { cookie, csrf: ((await res.json()) as { csrf_token: string }).csrf_token };
+}
+
+const PORTAL_BODIES: [string, string, Record<string, unknown>, 'none' | 'person' | 'admin'][] = [
+  ['POST', '/api/session/signup', { email: 'fuzz@example.com', password: 'long enough', invite_code: 'INV-x' }, 'none'],
+  ['POST', '/api/session/signin', { email: 'fuzz@example.com', password: 'long enough' }, 'none'],
+  ['POST', '/api/session/password', { current_password: 'long enough', new_password: 'longer still' }, 'person'],
+  ['POST', '/api/keys', { name: 'k', expires_in: '30d', allowed_models: ['sim-chat'] }, 'person'],
+  ['POST', '/api/keys/key_nope/disable', {}, 'person'],
+  ['DELETE', '/api/keys/key_nope', {}, 'person'],
+  ['POST', '/api/redeem', { code: 'RC-0000000000000000' }, 'person'],
+  ['POST', '/api/members', { email: 'someone@example.com' }, 'person'],
+  ['GET', '/api/usage/series?range=custom&from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z&bucket=hour&group_by=key', {}, 'person'],
+  ['GET', '/api/usage/records?limit=5&status=error&format=csv&before=2026-01-01T00:00:00Z', {}, 'person'],
+  ['GET', '/api/ledger?limit=3&before=x', {}, 'person'],
+  ['POST', '/api/admin/redemption-codes', { amount: '1.50', count: 2, expires_in: '7d' }, 'admin'],
+  ['POST', '/api/admin/invite-codes', { count: 2, expires_in: '1d' }, 'admin'],
+  ['PATCH', '/api/admin/accounts/{acct}', { tier: 'standard', status: 'active', limits: { requests_per_minute: 5 } }, 'admin'],
+  ['POST', '/api/admin/accounts/{acct}/credits', { amount: '2', reason: 'fuzz' }, 'admin'],
+  ['GET', '/api/admin/usage?range=7d&group_by=account', {}, 'admin'],
+  ['GET', '/api/models/sim-chat%ZZ', {}, 'none'],
+];
+/** Portal routes with mutated bodies, sent with the right session, the wrong one, no CSRF token, or none. */
+const portalRequest = fc.tuple(fc.constantFrom(...PORTAL_BODIES), fc.nat({ max: 3 }), fc.nat({ max: 9 })).chain(([[method, path, base, needs], credentials, kind]) =>
+  (kind < 7 ? mutated(base).map(bodyBytes) : oddBody).map((body): FuzzRequest => {
+    const session = credentials === 0 ? undefined : needs === 'admin' && credentials !== 3 ? sessions.admin : sessions.person;
+    const headers: [string, string][] = [['content-type', 'application/json'], ['x-forwarded-for', '10.0.0.1']];
+    if (session) headers.push(['cookie', session.cookie]);
+    if (session && credentials !== 2) headers.push(['x-csrf-token', session.csrf]);
+    return { method, path: path.replace('{acct}', accountId), headers, body: method === 'GET' ? Buffer.alloc(0) : body };
+  }),
+);
+
 async function runProperty(arb: fc.Arbitrary<FuzzRequest>, numRuns: number): Promise<void> {
   await fc.assert(
     fc.asyncProperty(arb, async (req) => check(req, await send(encode(req)))),
@@ -292,6 +332,8 @@ beforeAll(async () => {
   adminToken = server.output.find((l) => l.startsWith('Admin token: '))!.slice('Admin token: '.length);
   const accounts = await fetch(`${server.url}/admin/v1/accounts`, { headers: { authorization: `Bearer ${adminToken}` } });
   accountId = ((await accounts.json()) as { data: { id: string }[] }).data[0].id;
+  sessions.person = await openSession('/session/signup', { email: 'person@example.com', password: 'long enough' });
+  sessions.admin = await openSession('/session/admin', { token: adminToken });
 }, 60_000);
 
 afterAll(async () => {
@@ -311,6 +353,10 @@ describe(`fuzz (seed ${SEED})`, () => {
   it('any method, any path, odd headers', async () => {
     await runProperty(anyRequest, 800);
   }, 120_000);
+
+  it("the portal's API, with and without a session and its CSRF token", async () => {
+    await runProperty(portalRequest, 500);
+  }, 60_000);
 
   it('the admin API', async () => {
     await runProperty(adminRequest, 400);
