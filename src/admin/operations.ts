@@ -108,7 +108,8 @@ function amountFrom(decimal: string | number | undefined, micros: number | undef
   }
 }
 
-function timeParam(param: string, text: string | undefined): number | undefined {
+/** A timestamp query parameter (ISO 8601 or ms), or a 400 naming it. */
+export function timeParam(param: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   try {
     return parseTimestamp(text);

@@ -32,12 +32,13 @@ import {
   listLedger,
   listUsageRecords,
   recordLedgerEntry,
+  timeParam,
   updateAccount,
   type AdminContext,
 } from '../admin/operations.js';
 import { deploymentViews, listView } from '../admin/views.js';
 import { AmountError, formatMicros, parseAmountMicros } from '../admin/money.js';
-import { parseDuration, parseTimestamp, TimeFormatError } from '../admin/time.js';
+import { parseDuration, TimeFormatError } from '../admin/time.js';
 import { docsView, modelView, modelViews, shownBaseUrl, tiersView } from './catalog-view.js';
 import { checkCsrf, hashPassword, newSessionSecrets, sessionCookie, sessionIdFromRequest, sessionIdHash, takeSigninAttempt, takeSignupAttempt, verifyPassword } from './sessions.js';
 import { accountView, isoTime, keyView, ledgerView, sessionView, usageCsv, usageRecordView, userView } from './views.js';
@@ -124,15 +125,6 @@ function expiresAtFrom(expiresIn: string | undefined, now: number): number | nul
   }
 }
 
-function timeParam(param: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  try {
-    return parseTimestamp(text);
-  } catch (err) {
-    if (err instanceof TimeFormatError) throw invalidRequest(param, `${param}: ${err.message}`);
-    throw err;
-  }
-}
 
 /** The window and bucket of a usage chart: a named range up to now, or `custom` with from and to. */
 function seriesWindow(q: { range?: string; from?: string; to?: string; bucket?: UsageBucketSize }, now: number): { from: number; to: number; bucket: UsageBucketSize } {

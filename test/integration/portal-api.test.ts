@@ -147,6 +147,12 @@ describe('portal API', () => {
     expect(series.series).toHaveLength(1);
     expect(series.series[0].name).toBe(key.id);
     expect(series.series[0].points.reduce((n: number, p: J) => n + p.requests, 0)).toBe(1);
+    const dayAgo = new Date(Date.now() - 86_400_000).toISOString();
+    const custom = (await person.get(`/usage/series?range=custom&from=${dayAgo}&to=${new Date(Date.now() + 60_000).toISOString()}&bucket=hour`)).body as J;
+    expect(custom.series[0].points.reduce((n: number, p: J) => n + p.requests, 0)).toBe(1);
+    const badFrom = await person.get('/usage/series?range=custom&from=yesterday');
+    expect(badFrom.status).toBe(400);
+    expect((badFrom.body as J).error.param).toBe('from');
     const csv = await person.get('/usage/records?format=csv');
     expect(csv.headers.get('content-type')).toContain('text/csv');
     expect(csv.text.split('\r\n')[0]).toBe('created_at,request_id,model,key_id,key_hint,status,prompt_tokens,cached_tokens,completion_tokens,cost_micros,latency_ms,ttft_ms,settle');
