@@ -121,6 +121,90 @@ export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, path = ''
   return value;
 }
 
+const WHOLE_VARIABLE = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}$/;
+
+/** JSON Schema node, as far as the coercion below reads it. */
+interface SchemaNode {
+  type?: string | string[];
+  properties?: Record<string, SchemaNode>;
+  patternProperties?: Record<string, SchemaNode>;
+  additionalProperties?: SchemaNode | boolean;
+  items?: SchemaNode;
+  anyOf?: SchemaNode[];
+  oneOf?: SchemaNode[];
+}
+
+/** The JSON types the schema allows at a value reached through `keys`; empty when it says nothing. */
+function typesAt(schema: SchemaNode, keys: (string | number)[]): Set<string> {
+  const out = new Set<string>();
+  const visit = (node: SchemaNode, i: number): void => {
+    for (const branch of [...(node.anyOf ?? []), ...(node.oneOf ?? [])]) visit(branch, i);
+    if (i === keys.length) {
+      if (typeof node.type === 'string') out.add(node.type);
+      else if (Array.isArray(node.type)) for (const t of node.type) out.add(t);
+      return;
+    }
+    const key = keys[i];
+    if (typeof key === 'number') {
+      if (node.items) visit(node.items, i + 1);
+      return;
+    }
+    const own = node.properties?.[key];
+    if (own) return visit(own, i + 1);
+    for (const [pattern, sub] of Object.entries(node.patternProperties ?? {})) if (new RegExp(pattern, 'u').test(key)) visit(sub, i + 1);
+    if (typeof node.additionalProperties === 'object') visit(node.additionalProperties, i + 1);
+  };
+  visit(schema, 0);
+  return out;
+}
+
+/**
+ * A field that is one `${VAR}` and nothing else takes the variable's value as the field's type (an
+ * environment has only strings): `port: ${PORT:-8080}` is a number. A value that is not of that type is
+ * refused here, naming the field and the variable, rather than as a puzzling "must be integer".
+ */
+function coerceEnvValues(original: unknown, interpolated: unknown, schema: SchemaNode, keys: (string | number)[] = [], path = ''): unknown {
+  if (typeof original === 'string' && typeof interpolated === 'string') {
+    const whole = WHOLE_VARIABLE.exec(original);
+    if (whole === null) return interpolated;
+    const types = typesAt(schema, keys);
+    const text = interpolated.trim();
+    if (types.has('boolean') && (text === 'true' || text === 'false')) return text === 'true';
+    const numeric = types.has('number') || types.has('integer');
+    if (numeric && /^-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text)) {
+      const n = Number(text);
+      if (!types.has('integer') || types.has('number') || Number.isInteger(n)) return n;
+    }
+    if (types.size === 0 || types.has('string')) return interpolated;
+    const wanted = types.has('integer') && !types.has('number') ? 'an integer' : numeric ? 'a number' : types.has('boolean') ? 'true or false' : [...types].join(' or ');
+    throw new ConfigError(`${path || '(root)'}: must be ${wanted}; environment variable ${whole[1]} gives ${JSON.stringify(interpolated)}`);
+  }
+  if (Array.isArray(original) && Array.isArray(interpolated)) {
+    return interpolated.map((v: unknown, i) => coerceEnvValues(original[i], v, schema, [...keys, i], `${path}[${i}]`));
+  }
+  if (original !== null && typeof original === 'object' && interpolated !== null && typeof interpolated === 'object') {
+    const out: Record<string, unknown> = {};
+    const from = original as Record<string, unknown>;
+    for (const [k, v] of Object.entries(interpolated)) out[k] = coerceEnvValues(from[k], v, schema, [...keys, k], path ? `${path}.${k}` : k);
+    return out;
+  }
+  return interpolated;
+}
+
+/** `FLOODGATE_PORT` / `FLOODGATE_HOST`: between the command line (which wins) and the file. */
+function envListen(env: NodeJS.ProcessEnv): { host?: string; port?: number } {
+  const out: { host?: string; port?: number } = {};
+  const host = env.FLOODGATE_HOST;
+  if (host !== undefined && host !== '') out.host = host;
+  const port = env.FLOODGATE_PORT;
+  if (port !== undefined && port !== '') {
+    const n = Number(port);
+    if (!/^\d+$/.test(port.trim()) || n > 65_535) throw new ConfigError(`server.port: environment variable FLOODGATE_PORT must be a port number (0-65535); got ${JSON.stringify(port)}`);
+    out.port = n;
+  }
+  return out;
+}
+
 /** Ajv's errors as `path: message` lines, one per distinct problem. */
 export function formatSchemaErrors(errors: ErrorObject[] | null | undefined, doc: unknown): string {
   const lines = new Set<string>();
@@ -217,7 +301,8 @@ function resolvePortal(raw: RawConfig['portal']): PortalConfig {
 
 /** Validates a parsed config document and fills in defaults. */
 export function resolveConfig(doc: unknown, source: string, overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): Config {
-  const interpolated = interpolateEnv(doc, env);
+  const interpolated = coerceEnvValues(doc, interpolateEnv(doc, env), ConfigSchema as SchemaNode);
+  const listen = envListen(env);
   if (!validateRaw(interpolated)) throw new ConfigError(formatSchemaErrors(validateRaw.errors, interpolated));
   const raw = interpolated;
   const problems = checkReferences(raw);
@@ -238,8 +323,8 @@ export function resolveConfig(doc: unknown, source: string, overrides: ConfigOve
   return {
     source,
     server: {
-      host: overrides.host ?? raw.server?.host ?? '127.0.0.1',
-      port: overrides.port ?? raw.server?.port ?? 8080,
+      host: overrides.host ?? listen.host ?? raw.server?.host ?? '127.0.0.1',
+      port: overrides.port ?? listen.port ?? raw.server?.port ?? 8080,
       basePath,
       bodyLimitBytes: raw.server?.body_limit_bytes ?? 8 * 1024 * 1024,
       heartbeatMs: raw.server?.heartbeat_ms ?? 15_000,

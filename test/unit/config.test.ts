@@ -61,6 +61,47 @@ describe('config', () => {
     expect(ok.auth.pepper).toBe('p'.repeat(32));
   });
 
+  it('reads a whole-field ${VAR} as the field\'s type: integers, numbers, booleans', () => {
+    const doc = configWith((c) => {
+      c.server.port = '${PORT:-8080}';
+      c.redis = { url: 'redis://127.0.0.1:6379', lease_ms: '${LEASE_MS:-30000}' };
+      c.metrics = { enabled: '${METRICS:-true}' };
+      c.portal = { secure_cookies: '${SECURE}' };
+      c.models[0].pricing = { input: '${PRICE_IN}', output: 2 };
+      c.models[0].description = '${DESC}';
+    });
+    const cfg = resolveConfig(doc, 'test', {}, { PORT: '9123', SECURE: 'false', PRICE_IN: '0.25', DESC: '42' });
+    expect(cfg.server.port).toBe(9123);
+    expect(cfg.redis?.leaseMs).toBe(30_000);
+    expect(cfg.metrics.enabled).toBe(true);
+    expect(cfg.portal.secureCookies).toBe(false);
+    expect(cfg.models[0].pricing?.input).toBe(0.25);
+    // A string field keeps the variable's text, digits or not.
+    expect(cfg.models[0].description).toBe('42');
+    expect(resolveConfig(doc, 'test', {}, { SECURE: 'auto', PRICE_IN: '1', DESC: 'x' }).portal.secureCookies).toBe('auto');
+  });
+
+  it('refuses a ${VAR} that is not of the field\'s type, naming the field and the variable', () => {
+    const port = configWith((c) => (c.server.port = '${PORT}'));
+    expect(errorOf(port, { PORT: 'eighty' })).toBe('server.port: must be an integer; environment variable PORT gives "eighty"');
+    expect(errorOf(port, { PORT: '80.5' })).toBe('server.port: must be an integer; environment variable PORT gives "80.5"');
+    const lease = configWith((c) => (c.redis = { url: 'redis://127.0.0.1:6379', lease_ms: '${LEASE_MS:-soon}' }));
+    expect(errorOf(lease)).toBe('redis.lease_ms: must be an integer; environment variable LEASE_MS gives "soon"');
+    expect(errorOf(configWith((c) => (c.metrics = { enabled: '${METRICS}' })), { METRICS: 'yes' })).toBe('metrics.enabled: must be true or false; environment variable METRICS gives "yes"');
+    expect(errorOf(configWith((c) => (c.models[0].pricing = { input: '${P}' })), { P: 'cheap' })).toBe('models[0].pricing.input: must be a number; environment variable P gives "cheap"');
+    // The schema's own bounds still apply to a coerced value.
+    expect(errorOf(lease, { LEASE_MS: '10' })).toMatch(/^redis\.lease_ms: must be >= 1000/);
+    // Only a whole-field variable is coerced: text around it leaves a string, refused as before.
+    expect(errorOf(configWith((c) => (c.server.port = '80${X}')), { X: '80' })).toMatch(/^server\.port: must be an integer/);
+  });
+
+  it('takes FLOODGATE_PORT and FLOODGATE_HOST over the file, and the command line over both', () => {
+    const env = { FLOODGATE_PORT: '9444', FLOODGATE_HOST: '0.0.0.0' };
+    expect(resolveConfig(structuredClone(EMBEDDED_DEFAULT), 'test', {}, env).server).toMatchObject({ host: '0.0.0.0', port: 9444 });
+    expect(resolveConfig(structuredClone(EMBEDDED_DEFAULT), 'test', { port: 9555, host: '::1' }, env).server).toMatchObject({ host: '::1', port: 9555 });
+    expect(errorOf(structuredClone(EMBEDDED_DEFAULT), { FLOODGATE_PORT: 'http' })).toBe('server.port: environment variable FLOODGATE_PORT must be a port number (0-65535); got "http"');
+  });
+
   it('applies overrides and defaults', () => {
     const cfg = resolveConfig(structuredClone(EMBEDDED_DEFAULT), 'test', { host: '0.0.0.0', port: 9000, dataDir: '/tmp/fg' });
     expect(cfg.server).toMatchObject({ host: '0.0.0.0', port: 9000, basePath: '/v1', bodyLimitBytes: 8 * 1024 * 1024, cors: null });
