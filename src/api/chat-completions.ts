@@ -4,7 +4,7 @@ import { countChatPromptTokens } from '../accounting/tokenizer.js';
 import { invalidRequest } from '../openai/errors.js';
 import { buildChatCompletion, choiceOutputText } from '../openai/normalize.js';
 import type { ChatCompletionRequest } from '../openai/schemas/chat.js';
-import { validateChatRequest } from '../openai/validate.js';
+import { chatGatedFields, refuseGatedFields, validateChatRequest } from '../openai/validate.js';
 import type { JsonObject } from '../providers/types.js';
 import type { CatalogModel } from '../routing/catalog.js';
 import type { InferenceEndpoint } from './inference.js';
@@ -41,6 +41,7 @@ function checkChatCapabilities(req: ChatCompletionRequest, model: CatalogModel):
       });
     });
   }
+  refuseGatedFields(chatGatedFields(req), caps, name);
   checkOutputCap(req, model);
 }
 

@@ -2,7 +2,7 @@
 import { countTokens } from '../accounting/tokenizer.js';
 import { buildTextCompletion, choiceOutputText } from '../openai/normalize.js';
 import type { CompletionRequest } from '../openai/schemas/completions.js';
-import { validateCompletionRequest } from '../openai/validate.js';
+import { completionGatedFields, refuseGatedFields, validateCompletionRequest } from '../openai/validate.js';
 import type { InferenceEndpoint } from './inference.js';
 import { applyModelDefaults, checkOutputCap } from './output-cap.js';
 import { invalidRequest } from '../openai/errors.js';
@@ -28,6 +28,7 @@ export const completions: InferenceEndpoint<CompletionRequest> = {
     if (typeof req.n === 'number' && req.n > 1 && !model.capabilities.has('n')) {
       throw invalidRequest('n', `n: the model "${model.id}" returns one choice per request; send n=1 (or omit it).`);
     }
+    refuseGatedFields(completionGatedFields(req), model.capabilities, model.id);
     checkOutputCap(req, model);
   },
   applyDefaults: applyModelDefaults,

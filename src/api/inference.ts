@@ -119,8 +119,9 @@ async function startCall(deployment: CatalogDeployment, endpoint: Endpoint, body
 /**
  * Prepares a fallback model for this request: it must serve the endpoint, accept the request, be on the
  * key's allow-list, and have its (possibly higher) maximum cost covered; else it is skipped (undefined).
+ * A fallback skipped for the balance is added to `unaffordable`, for the error's message.
  */
-async function planFallback<Req extends JsonObject>(spec: InferenceEndpoint<Req>, deps: InferenceDeps, state: RequestState, req: Req, model: CatalogModel, promptTokens: number): Promise<UpstreamPlan | undefined> {
+async function planFallback<Req extends JsonObject>(spec: InferenceEndpoint<Req>, deps: InferenceDeps, state: RequestState, req: Req, model: CatalogModel, promptTokens: number, unaffordable: string[]): Promise<UpstreamPlan | undefined> {
   const allowed = state.principal!.allowedModels;
   if (!model.capabilities.has(spec.capability) || (allowed !== null && !allowed.has(model.id))) return undefined;
   let outputCap: number;
@@ -131,7 +132,10 @@ async function planFallback<Req extends JsonObject>(spec: InferenceEndpoint<Req>
     if (err instanceof GatewayError && err.status === 400) return undefined;
     throw err;
   }
-  if (!(await admitFallback(deps.accounting, state, model, promptTokens, outputCap * choicesGenerated(req)))) return undefined;
+  if (!(await admitFallback(deps.accounting, state, model, promptTokens, outputCap * choicesGenerated(req)))) {
+    unaffordable.push(model.id);
+    return undefined;
+  }
   return buildUpstreamBody(spec, req, model, outputCap);
 }
 
@@ -173,6 +177,7 @@ export async function runInference<Req extends JsonObject>(
     let served = model;
     let plan: UpstreamPlan | undefined = buildUpstreamBody(spec, req, model, outputCap);
     let failure: unknown;
+    const unaffordable: string[] = [];
     for (let i = 0; ; ) {
       if (plan !== undefined) {
         const body = plan.body;
@@ -186,10 +191,15 @@ export async function runInference<Req extends JsonObject>(
       }
       if (i === model.fallbacks.length) break;
       served = model.fallbacks[i++];
-      plan = await planFallback(spec, deps, state, req, served, promptTokens);
+      plan = await planFallback(spec, deps, state, req, served, promptTokens, unaffordable);
     }
     if (routed === undefined) {
       if (attempts.length > 0) state.deployment = attempts[attempts.length - 1].deployment;
+      // Else the client would not know a fallback existed that more credit would have reached.
+      if (unaffordable.length > 0 && failure instanceof Error) {
+        const names = unaffordable.map((id) => `"${id}"`).join(', ');
+        failure.message += ` The fallback ${unaffordable.length > 1 ? 'models' : 'model'} ${names} ${unaffordable.length > 1 ? 'were' : 'was'} skipped: your balance cannot cover ${unaffordable.length > 1 ? 'their' : 'its'} price.`;
+      }
       throw failure;
     }
     state.deployment = routed.deployment.name;

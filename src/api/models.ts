@@ -1,5 +1,5 @@
-// GET /v1/models and /v1/models/{id}: OpenAI's Model shape plus category, context length, prices and
-// capabilities; a key with an allow-list sees only its models, and a model none of whose deployments can
+// GET /v1/models and /v1/models/{id}: OpenAI's Model shape plus category, family, context length, prices
+// and capabilities; a key with an allow-list sees only its models, and a model none of whose deployments can
 // serve right now (every circuit breaker open) is left out of the list until one can.
 import type { PricingConfig } from '../config/schema.js';
 import type { Principal } from '../http/auth.js';
@@ -36,6 +36,7 @@ export function modelObject(model: CatalogModel): JsonObject {
   if (cfg.voices) out.voices = cfg.voices;
   if (cfg.audio_formats) out.audio_formats = cfg.audio_formats;
   if (cfg.sizes) out.sizes = cfg.sizes;
+  if (cfg.family !== undefined) out.family = cfg.family;
   if (cfg.aliases && cfg.aliases.length > 0) out.aliases = cfg.aliases;
   if (cfg.description) out.description = cfg.description;
   return out;
@@ -47,7 +48,9 @@ function visible(model: CatalogModel, principal: Principal | undefined): boolean
 
 export function listModels(catalog: Catalog, principal: Principal | undefined): JsonObject {
   const now = Date.now();
-  return { object: 'list', data: catalog.models.filter((m) => visible(m, principal) && modelAvailable(m, now)).map(modelObject) };
+  // An unlisted model (`listed: false`) is still served and still answers GET /v1/models/{id}.
+  const listed = catalog.models.filter((m) => m.config.listed !== false && visible(m, principal) && modelAvailable(m, now));
+  return { object: 'list', data: listed.map(modelObject) };
 }
 
 export function getModel(catalog: Catalog, principal: Principal | undefined, name: string): JsonObject {

@@ -119,6 +119,11 @@ export const CAPABILITIES = [
   'n',
   'logprobs',
   'dimensions',
+  // Fields a request may carry only to a model that has these (else a 400 naming the field): `audio` and
+  // `modalities: ["audio"]`, `prediction`, `web_search_options`.
+  'audio_output',
+  'prediction',
+  'web_search',
   // Media endpoints (SPEC §2): POST /v1/images/generations, /v1/audio/speech, /v1/audio/transcriptions, /v1/videos/generations.
   'images',
   'speech',
@@ -322,6 +327,10 @@ export const ModelSchema = Type.Object(
     aliases: Opt(Type.Array(Type.String({ minLength: 1 }))),
     category: StringEnum(CATEGORIES),
     owned_by: Opt(Type.String()),
+    /** The model family shown on /v1/models and in the portal's catalog (e.g. "DeepSeek", "Qwen"). */
+    family: Opt(Type.String({ minLength: 1 })),
+    /** false: served, but left out of /v1/models and the portal's catalog. */
+    listed: Opt(Type.Boolean()),
     description: Opt(Type.String()),
     context_length: Opt(PositiveInt()),
     max_output_tokens: Opt(PositiveInt()),

@@ -3,6 +3,7 @@
 // (unknown fields included, for the backend); invalid ones throw a 400 naming the field.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { invalidRequest, type GatewayError } from './errors.js';
+import type { Capability } from '../config/schema.js';
 import { pickAjvError, describeValue } from '../validation/ajv-errors.js';
 import { ChatCompletionRequestSchema, type ChatCompletionRequest } from './schemas/chat.js';
 import { CompletionRequestSchema, type CompletionRequest } from './schemas/completions.js';
@@ -90,6 +91,39 @@ export function validateCompletionRequest(body: unknown): CompletionRequest {
   const req = check(checkCompletion, body);
   if (req.stream_options != null && req.stream !== true) throw onlyWhenTrue('stream_options', 'stream', req.stream);
   return req;
+}
+
+/** A request field that only a model with `capability` serves; `what` names it for the client. */
+export interface GatedField {
+  param: string;
+  capability: Capability;
+  what: string;
+}
+
+/** The capability-gated fields a chat request carries, in the order they are checked. */
+export function chatGatedFields(req: ChatCompletionRequest): GatedField[] {
+  const out: GatedField[] = [];
+  if (req.logprobs === true) out.push({ param: 'logprobs', capability: 'logprobs', what: 'log probabilities' });
+  if (req.top_logprobs != null) out.push({ param: 'top_logprobs', capability: 'logprobs', what: 'log probabilities' });
+  if (req.audio != null) out.push({ param: 'audio', capability: 'audio_output', what: 'audio output' });
+  if (Array.isArray(req.modalities) && req.modalities.includes('audio')) out.push({ param: 'modalities', capability: 'audio_output', what: 'audio output' });
+  if (req.prediction != null) out.push({ param: 'prediction', capability: 'prediction', what: 'predicted outputs' });
+  if (req.web_search_options != null) out.push({ param: 'web_search_options', capability: 'web_search', what: 'web search' });
+  return out;
+}
+
+/** The capability-gated fields a legacy completion request carries. */
+export function completionGatedFields(req: CompletionRequest): GatedField[] {
+  return req.logprobs != null ? [{ param: 'logprobs', capability: 'logprobs', what: 'log probabilities' }] : [];
+}
+
+/**
+ * A gated field goes to a model that has its capability, or is a 400 naming it: a backend that cannot
+ * serve it would ignore it and answer `null` where the client expects a value.
+ */
+export function refuseGatedFields(fields: GatedField[], capabilities: ReadonlySet<Capability>, modelId: string): void {
+  const missing = fields.find((f) => !capabilities.has(f.capability));
+  if (missing !== undefined) throw invalidRequest(missing.param, `${missing.param}: the model "${modelId}" does not support ${missing.what}; omit the field.`);
 }
 
 /** The body of POST /v1/embeddings, or a 400 naming the first field at fault. */

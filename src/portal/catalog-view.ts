@@ -58,7 +58,7 @@ export function modelView(model: CatalogModel, now = Date.now()): ModelView {
     id: model.id,
     aliases: cfg.aliases ?? [],
     owned_by: owner,
-    family: owner,
+    family: cfg.family ?? owner,
     category: cfg.category,
     description: cfg.description ?? null,
     context_length: cfg.context_length ?? null,
@@ -76,7 +76,7 @@ export function modelView(model: CatalogModel, now = Date.now()): ModelView {
 
 export function modelViews(catalog: Catalog): ModelView[] {
   const now = Date.now();
-  return catalog.models.map((m) => modelView(m, now));
+  return catalog.models.filter((m) => m.config.listed !== false).map((m) => modelView(m, now));
 }
 
 /** The API's base URL as the docs print it: the configured one, else this server's own. */
