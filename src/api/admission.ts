@@ -155,7 +155,7 @@ function insufficientBalance(state: RequestState, maxCost: number, availableMicr
   state.rejected = 'balance';
   return new GatewayError(
     'insufficient_balance',
-    `Your balance cannot cover this request: it may cost up to ${formatMoney(maxCost)} (prompt plus output cap) and ${formatMoney(availableMicros)} is available. Add credit, or lower max_tokens.`,
+    `Your balance cannot cover this request: it may cost up to ${formatMoney(maxCost)} (prompt plus output cap) and ${formatMoney(availableMicros)} is available. Add credit to the account (in the dashboard, or ask your administrator), or lower max_tokens.`,
   );
 }
 

@@ -7,7 +7,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Capability } from '../config/schema.js';
 import { authorizeModel } from '../http/auth.js';
-import { GatewayError, invalidRequest } from '../openai/errors.js';
+import { GatewayError, invalidRequest, type ErrorRendering } from '../openai/errors.js';
 import { newCompletionId } from '../openai/ids.js';
 import { estimatedUsage, normalizeUsage, type ResponseIdentity, type Usage } from '../openai/normalize.js';
 import type { Endpoint, JsonObject } from '../providers/types.js';
@@ -56,6 +56,8 @@ export interface InferenceDeps {
   accounting: Accounting;
   /** Aborted when a graceful shutdown's grace period is over: ends the requests still running. */
   shutdown?: SharedAbort;
+  /** The deployment's wording of errors (config `errors`), for a stream's in-band error. */
+  errors: ErrorRendering;
 }
 
 function isStreaming(req: JsonObject): boolean {
@@ -239,6 +241,7 @@ export async function runInference<Req extends JsonObject>(
         object: spec.stream!.object,
         includeUsage: (req.stream_options as JsonObject | null | undefined)?.include_usage === true,
         heartbeatMs: deps.heartbeatMs,
+        errors: deps.errors,
         timers: started.attempt.timers,
         signal: started.attempt.signal,
         // Everything already set on the reply (request id, CORS) goes out with the 200, and the rate-limit

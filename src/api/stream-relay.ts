@@ -3,7 +3,7 @@
 // they arrive with back-pressure, usage is kept for billing and shown only when the client asked, a
 // failure after the first byte becomes one `data: {"error": …}` event, and the response ends after [DONE].
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { asGatewayError, GatewayError } from '../openai/errors.js';
+import { asGatewayError, GatewayError, type ErrorRendering } from '../openai/errors.js';
 import { mapFinishReason, normalizeUsage, type ResponseIdentity, type Usage } from '../openai/normalize.js';
 import { SSE_DONE, SSE_HEADERS, SSE_HEARTBEAT, sseError, sseEvent } from '../openai/sse.js';
 import type { JsonObject } from '../providers/types.js';
@@ -23,6 +23,8 @@ export interface StreamRelayOptions {
   headers: OutgoingHttpHeaders;
   /** Called when the 200 is committed. */
   onCommit: () => void;
+  /** The deployment's wording of errors, for an in-band error event. */
+  errors: ErrorRendering;
 }
 
 export interface StreamOutcome {
@@ -211,7 +213,7 @@ export async function relayStream(first: JsonObject[], opts: StreamRelayOptions)
       outcome.ended = 'upstream_error';
       outcome.error = error;
       if (!committed) throw error;
-      if (!res.writableEnded && !res.destroyed) res.end(sseError(error));
+      if (!res.writableEnded && !res.destroyed) res.end(sseError(error, opts.errors));
     }
   } finally {
     clearInterval(heartbeat);

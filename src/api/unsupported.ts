@@ -13,14 +13,20 @@ const UNSUPPORTED: { pattern: RegExp; name: string; alternative: string }[] = [
   { pattern: /^\/images\/variations\/?$/, name: '/v1/images/variations', alternative: 'use /v1/images/generations' },
 ];
 
-/** The 404 for an unsupported endpoint (path below the base path), or undefined if it is not one. */
-export function unsupportedEndpoint(pathBelowBase: string): GatewayError | undefined {
+/** The endpoints' names, as `unsupported_endpoints` in config is keyed. */
+export const UNSUPPORTED_ENDPOINT_NAMES: readonly string[] = UNSUPPORTED.map((u) => u.name);
+
+/**
+ * The 404 for an unsupported endpoint (path below the base path), or undefined if it is not one. An
+ * operator's message for the endpoint (`unsupported_endpoints` in config) replaces the built-in one whole.
+ */
+export function unsupportedEndpoint(pathBelowBase: string, messages?: ReadonlyMap<string, string>): GatewayError | undefined {
   const hit = UNSUPPORTED.find((u) => u.pattern.test(pathBelowBase));
   if (hit === undefined) return undefined;
-  return new GatewayError('unsupported_endpoint', `${hit.name} is not supported by this API: ${hit.alternative}.`);
+  return new GatewayError('unsupported_endpoint', messages?.get(hit.name) ?? `${hit.name} is not supported by this API: ${hit.alternative}.`);
 }
 
-/** The unsupported endpoints and their alternatives, for the portal's API docs. */
-export function unsupportedEndpoints(): { path: string; alternative: string }[] {
-  return UNSUPPORTED.map((u) => ({ path: u.name, alternative: u.alternative }));
+/** The unsupported endpoints and their alternatives (the operator's words where set), for the portal's API docs. */
+export function unsupportedEndpoints(messages?: ReadonlyMap<string, string>): { path: string; alternative: string }[] {
+  return UNSUPPORTED.map((u) => ({ path: u.name, alternative: messages?.get(u.name) ?? u.alternative }));
 }

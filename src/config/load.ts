@@ -7,6 +7,8 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { ConfigSchema, PROVIDER_TYPES, type RawConfig, type ProviderConfig, type ModelConfig, type LimitValuesConfig, type RetryConfig, type CircuitBreakerConfig, type ProbesConfig, type RedisFailurePolicy } from './schema.js';
 import { EMBEDDED_DEFAULT } from './embedded-default.js';
 import { describeAjvError, valueAt } from '../validation/ajv-errors.js';
+import { checkErrorPresentations, ErrorRendering } from '../openai/errors.js';
+import { UNSUPPORTED_ENDPOINT_NAMES } from '../api/unsupported.js';
 
 /** A config that cannot be used: the CLI prints the message and exits 2. */
 export class ConfigError extends Error {
@@ -43,6 +45,8 @@ export interface Config {
   /** PostgreSQL: the connection pool's size per process (`store.pool_size`). */
   storePoolSize: number;
   auth: { keyPrefix: string; pepper?: string; adminToken?: string; docUrl?: string; keyCacheMs: number };
+  /** The error catalog as this deployment words it (`errors`, `doc_urls`, `unsupported_endpoints`). */
+  errors: ErrorRendering;
   logging: { level: string };
   limits: { defaultTier: string; tiers: Record<string, LimitValuesConfig> };
   /** The shared limits and reservations of a scale-out deployment (SPEC §11); absent: in process. */
@@ -275,6 +279,10 @@ function checkReferences(raw: RawConfig): string[] {
       if (v !== undefined && (!Number.isInteger(v) || (v as number) < 1)) problems.push(`models[${i}].defaults.${key}: must be a positive integer`);
     }
   });
+  problems.push(...checkErrorPresentations(raw.errors));
+  for (const name of Object.keys(raw.unsupported_endpoints ?? {})) {
+    if (!UNSUPPORTED_ENDPOINT_NAMES.includes(name)) problems.push(`unsupported_endpoints.${name}: not an unsupported endpoint (known: ${UNSUPPORTED_ENDPOINT_NAMES.join(', ')})`);
+  }
   const tiers = raw.limits?.tiers ?? {};
   const defaultTier = raw.limits?.default_tier;
   if (defaultTier !== undefined && !(defaultTier in tiers)) {
@@ -347,6 +355,7 @@ export function resolveConfig(doc: unknown, source: string, overrides: ConfigOve
       docUrl: raw.auth?.doc_url,
       keyCacheMs: raw.auth?.key_cache_ms ?? 1000,
     },
+    errors: new ErrorRendering({ errors: raw.errors, docUrls: raw.doc_urls, fallbackDocUrl: raw.auth?.doc_url, unsupportedMessages: raw.unsupported_endpoints }),
     logging: { level: raw.logging?.level ?? 'info' },
     limits: { defaultTier: raw.limits?.default_tier ?? 'default', tiers: raw.limits?.tiers ?? {} },
     redis: raw.redis

@@ -355,6 +355,25 @@ export const ModelSchema = Type.Object(
   { additionalProperties: false },
 );
 
+export const ErrorPresentationSchema = Type.Object(
+  {
+    message: Opt(Type.String({ minLength: 1 })),
+    type: Opt(Type.String({ minLength: 1 })),
+    code: Opt(Type.String({ minLength: 1 })),
+    doc_url: Opt(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+export const DocUrlsSchema = Type.Object(
+  {
+    keys: Opt(Type.String({ minLength: 1 })),
+    billing: Opt(Type.String({ minLength: 1 })),
+    limits: Opt(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false },
+);
+
 export const ConfigSchema = Type.Object(
   {
     server: Opt(
@@ -420,6 +439,12 @@ export const ConfigSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    /** An error's wording per catalog name (SPEC §6): message (`{message}` = the gateway's own), type, code, doc_url. */
+    errors: Opt(Type.Record(Type.String(), ErrorPresentationSchema)),
+    /** doc_url per kind of error; auth.doc_url stands for any kind not set here. */
+    doc_urls: Opt(DocUrlsSchema),
+    /** An unsupported endpoint's message, by its name (`/v1/fine_tuning`): replaces the built-in one. */
+    unsupported_endpoints: Opt(Type.Record(Type.String(), Type.String({ minLength: 1 }))),
     limits: Opt(LimitsSchema),
     redis: Opt(RedisSchema),
     billing: Opt(BillingSchema),

@@ -10,7 +10,7 @@ import { embeddings } from '../api/embeddings.js';
 import { getModel, listModels } from '../api/models.js';
 import { unsupportedEndpoint } from '../api/unsupported.js';
 import { newRequestState, type RequestState } from '../api/request-state.js';
-import { asGatewayError, errorHeaders, GatewayError, invalidRequest } from '../openai/errors.js';
+import { asGatewayError, errorHeaders, GatewayError, invalidRequest, type ErrorRendering } from '../openai/errors.js';
 import { requestIdFrom } from '../openai/ids.js';
 import type { Catalog } from '../routing/catalog.js';
 import type { Logger } from '../observability/logger.js';
@@ -75,7 +75,7 @@ const ROUTES: Record<string, string[]> = {
   '/videos/generations': ['POST'],
 };
 
-function sendError(reply: FastifyReply, err: GatewayError, docUrl: string | undefined): void {
+function sendError(reply: FastifyReply, err: GatewayError, errors: ErrorRendering): void {
   const state = reply.request.state;
   if (state) {
     state.errorCode = err.code;
@@ -85,7 +85,7 @@ function sendError(reply: FastifyReply, err: GatewayError, docUrl: string | unde
     .code(err.status)
     .headers(errorHeaders(err))
     .type('application/json')
-    .send(JSON.stringify(err.toBody(docUrl)));
+    .send(errors.json(err));
 }
 
 /** Fastify's own errors (parsing, limits) as catalog errors. */
@@ -135,11 +135,11 @@ function discardRestOfBody(reply: FastifyReply, limit: number): void {
   raw.resume();
 }
 
-function notFound(request: FastifyRequest, basePath: string): GatewayError {
+function notFound(request: FastifyRequest, basePath: string, errors: ErrorRendering): GatewayError {
   const path = request.url.split('?')[0];
   if (basePath === '' || path === basePath || path.startsWith(`${basePath}/`)) {
     const below = path.slice(basePath.length);
-    const unsupported = unsupportedEndpoint(below);
+    const unsupported = unsupportedEndpoint(below, errors.unsupportedMessages);
     if (unsupported) return unsupported;
     const methods = ROUTES[below.replace(/\/+$/, '')] ?? (below.startsWith('/models/') ? ['GET'] : undefined);
     if (methods && !methods.includes(request.method)) {
@@ -151,7 +151,7 @@ function notFound(request: FastifyRequest, basePath: string): GatewayError {
 
 export function buildApp(deps: AppDeps): FastifyInstance {
   const { config, catalog, authenticator, logger, accounting } = deps;
-  const docUrl = config.auth.docUrl;
+  const errors = config.errors;
   const basePath = config.server.basePath;
   const metrics = deps.metrics;
   const connections = deps.connections ?? new ServerConnections(config.server, logger);
@@ -170,13 +170,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     frameworkErrors: (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       reply.raw.setHeader('x-request-id', request.id);
       applyCors(config.server.cors, request, reply);
-      sendError(reply, fromFastifyError(err), docUrl);
+      sendError(reply, fromFastifyError(err), errors);
     },
   });
-  connections.attach(app.server);
+  connections.attach(app.server, errors);
 
   const drain = deps.drain;
-  const inference: InferenceDeps = { catalog, heartbeatMs: config.server.heartbeatMs, accounting, shutdown: drain?.cutoff };
+  const inference: InferenceDeps = { catalog, heartbeatMs: config.server.heartbeatMs, accounting, shutdown: drain?.cutoff, errors };
   app.decorateRequest('state', null as unknown as RequestState);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);
@@ -253,13 +253,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     const gatewayError = fromFastifyError(err);
     if (gatewayError.status === 413) discardRestOfBody(reply, discardLimit);
     if (gatewayError.status >= 500 && gatewayError.errorName === 'internal_error') logger.error({ err, request_id: reply.request.id }, 'unexpected error');
-    sendError(reply, gatewayError, docUrl);
+    sendError(reply, gatewayError, errors);
   });
-  if (portalPages === undefined) app.setNotFoundHandler((request, reply) => sendError(reply, notFound(request, basePath), docUrl));
+  if (portalPages === undefined) app.setNotFoundHandler((request, reply) => sendError(reply, notFound(request, basePath, errors), errors));
   else {
     // The portal's pages answer GETs no route takes (the front end routes itself); the rest stays a JSON 404.
     app.setNotFoundHandler(async (request, reply) => {
-      if (!(await portalPages.serve(request, reply))) sendError(reply, notFound(request, basePath), docUrl);
+      if (!(await portalPages.serve(request, reply))) sendError(reply, notFound(request, basePath, errors), errors);
       return reply;
     });
   }

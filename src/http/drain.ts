@@ -8,7 +8,7 @@
 import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { SharedAbort } from '../providers/call-signal.js';
-import { GatewayError } from '../openai/errors.js';
+import { CATALOG_RENDERING, GatewayError, type ErrorRendering } from '../openai/errors.js';
 import { requestIdFrom } from '../openai/ids.js';
 import type { Logger } from '../observability/logger.js';
 
@@ -54,8 +54,8 @@ interface SocketState {
 }
 
 /** An error answered on the bare socket, when there is no request to answer through: then the socket ends. */
-function answerOnSocket(socket: Socket, err: GatewayError, requestId: string): void {
-  const body = JSON.stringify(err.toBody());
+function answerOnSocket(socket: Socket, err: GatewayError, requestId: string, errors: ErrorRendering): void {
+  const body = errors.json(err);
   socket.end(
     `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? 'Error'}\r\nx-request-id: ${requestId}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
@@ -107,7 +107,11 @@ export class ServerConnections implements ConnectionDrain {
     };
   }
 
-  attach(server: Server): void {
+  /** The operator's wording of errors, set when the app attaches (errors answered here bypass the app). */
+  private errors: ErrorRendering = CATALOG_RENDERING;
+
+  attach(server: Server, errors: ErrorRendering = CATALOG_RENDERING): void {
+    this.errors = errors;
     if (this.limits.maxConnections > 0) server.maxConnections = this.limits.maxConnections;
     // Node closes a connection over the cap as it arrives, without a word: this is the only trace of it.
     server.on('drop', () => this.dropped('max_connections'));
@@ -122,7 +126,7 @@ export class ServerConnections implements ConnectionDrain {
     server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => server.emit('request', req, res));
     // Without a listener Node destroys a CONNECT's socket unanswered.
     server.on('connect', (req: IncomingMessage, socket: Socket) =>
-      answerOnSocket(socket, new GatewayError('method_not_allowed', 'CONNECT is not allowed: this server is not a proxy.'), requestIdFrom(req.headers['x-request-id'])),
+      answerOnSocket(socket, new GatewayError('method_not_allowed', 'CONNECT is not allowed: this server is not a proxy.'), requestIdFrom(req.headers['x-request-id']), this.errors),
     );
   }
 
@@ -137,7 +141,7 @@ export class ServerConnections implements ConnectionDrain {
     if (arriving) return this.refuse(arriving.request!, arriving.response!, timedOut ? this.timeoutError('request_timeout') : parserError(err));
     // A response under way on this connection cannot be interrupted by another one.
     if (state !== undefined && state.responses > 0) return void socket.destroy();
-    answerOnSocket(socket, parserError(err), requestIdFrom(undefined));
+    answerOnSocket(socket, parserError(err), requestIdFrom(undefined), this.errors);
   }
 
   private arrived(req: IncomingMessage, res: ServerResponse): void {
@@ -187,7 +191,7 @@ export class ServerConnections implements ConnectionDrain {
   private refuse(req: IncomingMessage, res: ServerResponse, err: GatewayError): void {
     const socket = req.socket;
     if (res.headersSent || res.writableEnded) return void socket.destroy();
-    const body = JSON.stringify(err.toBody());
+    const body = this.errors.json(err);
     // The app set x-request-id on the response when the request arrived.
     res.writeHead(err.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' });
     res.end(body);

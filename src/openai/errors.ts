@@ -9,12 +9,16 @@ export interface ErrorBody {
   doc_url?: string;
 }
 
+/** Which page of the operator's docs an error points at (`doc_urls` in config). */
+export type DocKind = 'keys' | 'billing' | 'limits';
+export const DOC_KINDS: readonly DocKind[] = ['keys', 'billing', 'limits'];
+
 interface CatalogEntry {
   status: number;
   type: string;
   code: string | null;
-  /** Auth and quota errors carry the configured `doc_url`. */
-  docUrl?: boolean;
+  /** Key, quota and limit errors carry the configured `doc_url` of their kind. */
+  docKind?: DocKind;
   /** Retrying cannot help (quota): sends `x-should-retry: false`. */
   noRetry?: boolean;
 }
@@ -22,11 +26,11 @@ interface CatalogEntry {
 export const ERRORS = {
   invalid_request: { status: 400, type: 'invalid_request_error', code: null },
   context_length_exceeded: { status: 400, type: 'invalid_request_error', code: 'context_length_exceeded' },
-  invalid_api_key: { status: 401, type: 'authentication_error', code: 'invalid_api_key', docUrl: true },
-  insufficient_balance: { status: 402, type: 'insufficient_quota', code: 'insufficient_balance', docUrl: true, noRetry: true },
-  key_disabled: { status: 403, type: 'permission_error', code: 'key_disabled', docUrl: true },
-  account_disabled: { status: 403, type: 'permission_error', code: 'account_disabled', docUrl: true },
-  model_not_allowed: { status: 403, type: 'permission_error', code: 'model_not_allowed', docUrl: true },
+  invalid_api_key: { status: 401, type: 'authentication_error', code: 'invalid_api_key', docKind: 'keys' },
+  insufficient_balance: { status: 402, type: 'insufficient_quota', code: 'insufficient_balance', docKind: 'billing', noRetry: true },
+  key_disabled: { status: 403, type: 'permission_error', code: 'key_disabled', docKind: 'keys' },
+  account_disabled: { status: 403, type: 'permission_error', code: 'account_disabled', docKind: 'keys' },
+  model_not_allowed: { status: 403, type: 'permission_error', code: 'model_not_allowed', docKind: 'keys' },
   model_not_found: { status: 404, type: 'invalid_request_error', code: 'model_not_found' },
   unsupported_endpoint: { status: 404, type: 'invalid_request_error', code: 'unsupported_endpoint' },
   not_found: { status: 404, type: 'invalid_request_error', code: 'not_found' },
@@ -37,7 +41,7 @@ export const ERRORS = {
   uri_too_long: { status: 414, type: 'invalid_request_error', code: 'uri_too_long' },
   headers_too_large: { status: 431, type: 'invalid_request_error', code: 'headers_too_large' },
   unsupported_media_type: { status: 415, type: 'invalid_request_error', code: 'unsupported_media_type' },
-  rate_limit_exceeded: { status: 429, type: 'rate_limit_error', code: 'rate_limit_exceeded' },
+  rate_limit_exceeded: { status: 429, type: 'rate_limit_error', code: 'rate_limit_exceeded', docKind: 'limits' },
   upstream_error: { status: 502, type: 'api_error', code: 'upstream_error' },
   model_unavailable: { status: 503, type: 'service_unavailable', code: 'model_unavailable' },
   /** Redis (shared limits, balance reservations) is unreachable and the policy is to refuse. */
@@ -52,7 +56,7 @@ export const ERRORS = {
   shutting_down: { status: 503, type: 'service_unavailable', code: 'model_unavailable' },
   internal_error: { status: 500, type: 'api_error', code: 'internal_error' },
   // The admin API (SPEC §13).
-  invalid_admin_token: { status: 401, type: 'authentication_error', code: 'invalid_admin_token', docUrl: true },
+  invalid_admin_token: { status: 401, type: 'authentication_error', code: 'invalid_admin_token', docKind: 'keys' },
   conflict: { status: 409, type: 'invalid_request_error', code: 'conflict' },
   // The portal (SPEC §14): its sessions, CSRF check and sign-in limits.
   not_signed_in: { status: 401, type: 'authentication_error', code: 'not_signed_in' },
@@ -84,7 +88,6 @@ export class GatewayError extends Error {
   readonly code: string | null;
   readonly param: string | null;
   readonly retryAfterMs: number | undefined;
-  readonly docUrl: boolean;
   readonly noRetry: boolean;
   /** The backend's HTTP status, when this error is a backend's answer (for the request's log line). */
   upstreamStatus: number | undefined;
@@ -100,15 +103,13 @@ export class GatewayError extends Error {
     this.code = options.code !== undefined ? options.code : entry.code;
     this.param = options.param ?? null;
     this.retryAfterMs = options.retryAfterMs;
-    this.docUrl = entry.docUrl === true;
     this.noRetry = entry.noRetry === true || options.noRetry === true;
     this.detail = options.detail;
   }
 
-  toBody(docUrl?: string): { error: ErrorBody } {
-    const error: ErrorBody = { message: this.message, type: this.type, param: this.param, code: this.code };
-    if (this.docUrl && docUrl) error.doc_url = docUrl;
-    return { error };
+  /** The catalog's own wording, without any operator's: see ErrorRendering for what a client is sent. */
+  toBody(): { error: ErrorBody } {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
   }
 }
 
@@ -132,4 +133,97 @@ export function errorHeaders(err: GatewayError): Record<string, string> {
   }
   if (err.noRetry) headers['x-should-retry'] = 'false';
   return headers;
+}
+
+/** How an operator words one error (`errors.<name>` in config): unset fields keep the catalog's. */
+export interface ErrorPresentation {
+  /** `{message}` in it stands for the gateway's own message (which limit, which field, which amount). */
+  message?: string;
+  type?: string;
+  code?: string;
+  doc_url?: string;
+}
+
+export interface ErrorRenderingConfig {
+  errors?: Partial<Record<string, ErrorPresentation>>;
+  /** Per kind of error; `fallback` (auth.doc_url) stands for any kind not set. */
+  docUrls?: Partial<Record<DocKind, string>>;
+  fallbackDocUrl?: string;
+  /** Unsupported endpoints' messages by their name (`/v1/fine_tuning`), replacing the built-in ones. */
+  unsupportedMessages?: Partial<Record<string, string>>;
+}
+
+interface ResolvedPresentation {
+  message: string | undefined;
+  type: string | undefined;
+  code: string | null | undefined;
+  docUrl: string | undefined;
+}
+
+const MESSAGE_PLACEHOLDER = '{message}';
+
+/**
+ * The catalog as this deployment words it, resolved once at start-up: rendering an error is one map
+ * lookup, and an error nobody configured is the catalog's own body. Everything that writes the envelope
+ * (the app's handler, in-band stream errors, answers on the bare socket) renders through one of these.
+ */
+export class ErrorRendering {
+  private readonly byName = new Map<ErrorName, ResolvedPresentation>();
+  readonly unsupportedMessages: ReadonlyMap<string, string>;
+
+  constructor(config: ErrorRenderingConfig = {}) {
+    for (const name of Object.keys(ERRORS) as ErrorName[]) {
+      const entry: CatalogEntry = ERRORS[name];
+      const own = config.errors?.[name];
+      const docUrl = own?.doc_url ?? (entry.docKind === undefined ? undefined : (config.docUrls?.[entry.docKind] ?? config.fallbackDocUrl));
+      if (own === undefined && docUrl === undefined) continue;
+      this.byName.set(name, { message: own?.message, type: own?.type, code: own?.code, docUrl });
+    }
+    const unsupported = new Map<string, string>();
+    for (const [name, message] of Object.entries(config.unsupportedMessages ?? {})) if (message !== undefined) unsupported.set(name, message);
+    this.unsupportedMessages = unsupported;
+  }
+
+  body(err: GatewayError): { error: ErrorBody } {
+    const own = this.byName.get(err.errorName);
+    if (own === undefined) return err.toBody();
+    const error: ErrorBody = {
+      message: own.message === undefined ? err.message : own.message.replaceAll(MESSAGE_PLACEHOLDER, err.message),
+      type: own.type ?? err.type,
+      param: err.param,
+      code: own.code !== undefined ? own.code : err.code,
+    };
+    if (own.docUrl !== undefined) error.doc_url = own.docUrl;
+    return { error };
+  }
+
+  /** An error's status, type, code and doc_url as clients of this deployment see them (the portal's docs). */
+  describe(name: ErrorName): { status: number; type: string; code: string | null; doc_url?: string } {
+    const entry: CatalogEntry = ERRORS[name];
+    const own = this.byName.get(name);
+    const shown: { status: number; type: string; code: string | null; doc_url?: string } = { status: entry.status, type: own?.type ?? entry.type, code: own?.code !== undefined ? own.code : entry.code };
+    if (own?.docUrl !== undefined) shown.doc_url = own.docUrl;
+    return shown;
+  }
+
+  /** The body as sent: JSON text. */
+  json(err: GatewayError): string {
+    return JSON.stringify(this.body(err));
+  }
+}
+
+/** The catalog's own wording: for tools and tests that run without a config. */
+export const CATALOG_RENDERING = new ErrorRendering();
+
+/** Problems in an `errors:` block, each with its field path: unknown names, and templates the catalog cannot fill. */
+export function checkErrorPresentations(errors: Partial<Record<string, ErrorPresentation>> | undefined): string[] {
+  const problems: string[] = [];
+  for (const [name, own] of Object.entries(errors ?? {})) {
+    if (!(name in ERRORS)) {
+      problems.push(`errors.${name}: unknown error name (known: ${Object.keys(ERRORS).join(', ')})`);
+      continue;
+    }
+    if (own?.message !== undefined && own.message.trim() === '') problems.push(`errors.${name}.message: must not be empty`);
+  }
+  return problems;
 }

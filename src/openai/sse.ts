@@ -1,6 +1,6 @@
 // Server-sent events as the OpenAI SDKs read them (sdk_behaviour.md §1): data-only events, comment
 // heartbeats, `[DONE]` last, and an in-band error as `data: {"error": …}` with nothing after it.
-import type { GatewayError } from './errors.js';
+import type { ErrorRendering, GatewayError } from './errors.js';
 
 /**
  * No `connection` header: Node writes its own, `keep-alive` or `close` as the client asked and as the
@@ -19,6 +19,6 @@ export function sseEvent(payload: unknown): string {
   return `data: ${JSON.stringify(payload)}\n\n`;
 }
 
-export function sseError(err: GatewayError): string {
-  return sseEvent(err.toBody());
+export function sseError(err: GatewayError, errors: ErrorRendering): string {
+  return sseEvent(errors.body(err));
 }

@@ -5,7 +5,7 @@ import type { Config } from '../config/load.js';
 import { SPEECH_FORMATS, type PricingConfig } from '../config/schema.js';
 import type { Catalog, CatalogModel } from '../routing/catalog.js';
 import { modelAvailable } from '../routing/router.js';
-import { ERRORS, type ErrorName } from '../openai/errors.js';
+import type { ErrorName } from '../openai/errors.js';
 import { unsupportedEndpoints } from '../api/unsupported.js';
 
 export interface ModelPricingView {
@@ -136,8 +136,7 @@ const ERROR_WHEN: Partial<Record<ErrorName, string>> = {
 export function docsView(config: Config, catalog: Catalog, origin: string) {
   const capabilities = new Set(catalog.models.flatMap((m) => [...m.capabilities]));
   const errors = Object.entries(ERROR_WHEN).map(([name, when]) => {
-    const entry = ERRORS[name as ErrorName];
-    return { status: entry.status, type: entry.type, code: entry.code, when };
+    return { ...config.errors.describe(name as ErrorName), when };
   });
   return {
     base_url: shownBaseUrl(config, origin),
@@ -147,7 +146,7 @@ export function docsView(config: Config, catalog: Catalog, origin: string) {
       path: `${config.server.basePath}${e.path}`,
       description: e.description,
     })),
-    unsupported: unsupportedEndpoints(),
+    unsupported: unsupportedEndpoints(config.errors.unsupportedMessages),
     errors,
     tiers: tiersView(config),
     streaming:
