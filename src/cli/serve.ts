@@ -14,8 +14,8 @@ export function registerServeCommand(program: Command): void {
     .command('serve')
     .description('Serve the OpenAI-compatible API (the embedded default when no config is given).')
     .option('--config <path>', 'config file (default: $FLOODGATE_CONFIG, ./floodgate.yaml, else the embedded default)')
-    .option('--host <host>', 'address to listen on (overrides server.host)')
-    .option('--port <port>', 'port to listen on (overrides server.port)', parsePort)
+    .option('--host <host>', 'address to listen on (overrides $FLOODGATE_HOST and server.host)')
+    .option('--port <port>', 'port to listen on (overrides $FLOODGATE_PORT and server.port)', parsePort)
     .option('--data-dir <dir>', 'data directory for the embedded store and generated secrets (overrides data_dir)')
     .option('--workers <n>', 'processes serving the port (0 or "auto": one per CPU); more than 1 needs redis.url', parseWorkers, 1)
     .action(async (opts: { config?: string; host?: string; port?: number; dataDir?: string; workers: number }) => {
