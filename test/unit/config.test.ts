@@ -95,6 +95,14 @@ describe('config', () => {
     expect(errorOf(configWith((c) => (c.server.port = '80${X}')), { X: '80' })).toMatch(/^server\.port: must be an integer/);
   });
 
+  it('takes a model\'s family, listed and the gated capabilities, and refuses bad ones with the field path', () => {
+    const cfg = resolveConfig(configWith((c) => Object.assign(c.models[0], { family: 'DeepSeek', listed: false, capabilities: ['chat', 'logprobs', 'audio_output', 'prediction', 'web_search'] })), 'test');
+    expect(cfg.models[0]).toMatchObject({ family: 'DeepSeek', listed: false });
+    expect(errorOf(configWith((c) => (c.models[0].listed = 'no')))).toMatch(/^models\[0\]\.listed: must be a boolean/);
+    expect(errorOf(configWith((c) => (c.models[0].family = '')))).toMatch(/^models\[0\]\.family: /);
+    expect(errorOf(configWith((c) => (c.models[0].capabilities = ['chat', 'web_browsing'])))).toMatch(/^models\[0\]\.capabilities\[1\]: must be one of/);
+  });
+
   it('takes FLOODGATE_PORT and FLOODGATE_HOST over the file, and the command line over both', () => {
     const env = { FLOODGATE_PORT: '9444', FLOODGATE_HOST: '0.0.0.0' };
     expect(resolveConfig(structuredClone(EMBEDDED_DEFAULT), 'test', {}, env).server).toMatchObject({ host: '0.0.0.0', port: 9444 });
