@@ -4,7 +4,7 @@ import { describe, it, expect } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
-import { CHAT_FIELDS, COMPLETION_FIELDS, EMBEDDING_FIELDS } from '../../src/openai/validate.js';
+import { CHAT_FIELDS, COMPLETION_FIELDS, EMBEDDING_FIELDS, chatGatedFields, completionGatedFields, validateChatRequest, validateCompletionRequest } from '../../src/openai/validate.js';
 
 /** `CompletionCreateParamsBase` (33) + `stream`. */
 const CHAT_1_109_1 = [
@@ -88,6 +88,33 @@ describe('validated request fields are pinned to openai-python 1.109.1', () => {
 
   it('legacy completions', () => {
     expect(sorted(COMPLETION_FIELDS)).toEqual(sorted(COMPLETION_1_109_1));
+  });
+});
+
+// Fields only a model with a capability serves (issue 15): the rest are forwarded to any model. Adding one
+// here means a capability in the config schema and a 400 for models without it.
+describe('capability-gated fields', () => {
+  it('chat completions', () => {
+    const req = validateChatRequest({
+      model: 'm',
+      messages: [{ role: 'user', content: 'x' }],
+      logprobs: true,
+      top_logprobs: 1,
+      audio: { voice: 'alloy', format: 'mp3' },
+      modalities: ['text', 'audio'],
+      prediction: { type: 'content', content: 'x' },
+      web_search_options: {},
+    });
+    const gated = chatGatedFields(req).map((f) => `${f.param}:${f.capability}`);
+    expect(gated).toEqual(['logprobs:logprobs', 'top_logprobs:logprobs', 'audio:audio_output', 'modalities:audio_output', 'prediction:prediction', 'web_search_options:web_search']);
+    for (const f of chatGatedFields(req)) expect(CHAT_1_109_1).toContain(f.param);
+    // Asked off, they ask for nothing.
+    expect(chatGatedFields(validateChatRequest({ model: 'm', messages: [{ role: 'user', content: 'x' }], logprobs: false, audio: null, modalities: ['text'], prediction: null }))).toEqual([]);
+  });
+
+  it('legacy completions', () => {
+    expect(completionGatedFields(validateCompletionRequest({ model: 'm', prompt: 'x', logprobs: 0 })).map((f) => f.param)).toEqual(['logprobs']);
+    expect(completionGatedFields(validateCompletionRequest({ model: 'm', prompt: 'x', logprobs: null }))).toEqual([]);
   });
 });
 
