@@ -87,7 +87,11 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
         throw err;
       });
   const pepper = resolvePepper(config);
-  const firstStart = await bootstrapStore(store, config, pepper);
+  // A refused start (another pepper) must not leave the store's pool holding the process open.
+  const firstStart = await bootstrapStore(store, config, pepper, (message) => logger.warn(message)).catch(async (err: unknown) => {
+    await store.close();
+    throw err;
+  });
   const catalog = buildCatalog(config);
   // Loading the tokenizer takes ~0.4 s of blocked event loop: do it now, not on the first request that
   // has to count tokens itself (a backend without usage, a client that disconnects mid-stream).

@@ -1,5 +1,7 @@
-// First start and credentials: the pepper, issuing keys (shown once), the default account and key of an
-// empty store, and the generated admin token, whose HMAC alone is kept in the store's meta table.
+// First start and credentials: the pepper and the store's fingerprint of it, issuing keys (shown once), the
+// default account and key of an empty store, and the generated admin token, whose HMAC alone is kept in the
+// store's meta table.
+import { join } from 'node:path';
 import type { Config } from '../config/load.js';
 import type { Store } from '../store/store.js';
 import type { ApiKeyRecord, ApiKeyRepository, NewApiKey } from '../store/api-keys.js';
@@ -13,6 +15,11 @@ import { generateAdminToken, generateApiKey, hashApiKey, keyHint, loadOrCreateSe
 export const PEPPER_FILE = 'pepper';
 /** Meta key under which the generated admin token's HMAC is stored. */
 export const ADMIN_TOKEN_HASH_META = 'admin_token_hash';
+/** Meta key under which the store keeps the fingerprint of the pepper its keys were made under. */
+export const PEPPER_FINGERPRINT_META = 'pepper_fingerprint';
+// What the fingerprint HMACs: a fixed label, so the stored value identifies the pepper without revealing it
+// and cannot be mistaken for any key's hash.
+const PEPPER_FINGERPRINT_LABEL = 'floodgate:pepper-fingerprint:v1';
 export const DEFAULT_ACCOUNT_NAME = 'default';
 export const DEFAULT_KEY_NAME = 'default';
 
@@ -22,6 +29,70 @@ export const DEFAULT_KEY_NAME = 'default';
  */
 export function resolvePepper(config: Config): string {
   return config.auth.pepper ?? loadOrCreateSecret(config.dataDir, PEPPER_FILE);
+}
+
+/** Where this start's pepper comes from, in the words an operator would look for. */
+export function describePepperSource(config: Config): string {
+  return config.auth.pepper !== undefined ? 'auth.pepper in the config' : `the generated file ${join(config.dataDir, PEPPER_FILE)}`;
+}
+
+export function pepperFingerprint(pepper: string): string {
+  return hashApiKey(pepper, PEPPER_FINGERPRINT_LABEL);
+}
+
+/**
+ * The store was prepared under another pepper: serving would reject every key and the generated admin
+ * token without saying why, so the start is refused (exit 2) with the way back.
+ */
+export class PepperMismatchError extends Error {
+  override name = 'PepperMismatchError';
+  constructor(config: Config) {
+    super(
+      `the store was prepared with a different key pepper than this start's (${describePepperSource(config)}). ` +
+        'Every API key and the generated admin token are HMACs under the pepper the store was made with, so none of them would verify: refusing to serve. ' +
+        'To recover, start again with the pepper used before (the same auth.pepper / FLOODGATE_PEPPER value, or the same data_dir/pepper file). ' +
+        'If that pepper is lost, so are the keys made under it: `floodgate admin-token --rotate --adopt-pepper` (same --config and --data-dir) makes the store take this pepper and prints a new admin token; then issue new keys.',
+    );
+  }
+}
+
+/**
+ * What `checkPepper` found: the fingerprint `matched`; was `recorded` on a new store; or was recorded on a
+ * store that already held credentials (`recorded-existing`: made before stores kept the fingerprint).
+ */
+export type PepperCheck = 'matched' | 'recorded' | 'recorded-existing';
+
+/**
+ * Compares this start's pepper with the fingerprint in the store, recording it when the store has none.
+ * Throws PepperMismatchError when they differ. Safe under races: of two starts recording at once, the
+ * second compares against the first's.
+ */
+export async function checkPepper(store: Store, config: Config, pepper: string): Promise<PepperCheck> {
+  const fingerprint = pepperFingerprint(pepper);
+  const stored = await store.meta.get(PEPPER_FINGERPRINT_META);
+  if (stored !== undefined) {
+    if (!safeEqual(stored, fingerprint)) throw new PepperMismatchError(config);
+    return 'matched';
+  }
+  // Asked before recording: whether credentials exist that the fingerprint now vouches for.
+  const existing = (await store.accounts.count()) > 0 || (await store.meta.get(ADMIN_TOKEN_HASH_META)) !== undefined;
+  if (!(await store.meta.setIfAbsent(PEPPER_FINGERPRINT_META, fingerprint))) return checkPepper(store, config, pepper);
+  return existing ? 'recorded-existing' : 'recorded';
+}
+
+/**
+ * Makes the store take `pepper` for good (the operator lost the old one): records its fingerprint. Keys
+ * made under the old pepper stay listed but never verify again.
+ */
+export async function adoptPepper(store: Store, pepper: string): Promise<void> {
+  await store.meta.set(PEPPER_FINGERPRINT_META, pepperFingerprint(pepper));
+}
+
+/** Replaces the generated admin token: the old one stops working; the new one is returned, to print once. */
+export async function rotateAdminToken(store: Store, pepper: string): Promise<string> {
+  const token = generateAdminToken();
+  await store.meta.set(ADMIN_TOKEN_HASH_META, hashApiKey(pepper, token));
+  return token;
 }
 
 export interface IssuedApiKey {
@@ -44,12 +115,21 @@ export async function issueApiKey(
 }
 
 /**
- * Prepares a store for its first use. On a store with no accounts it creates account `default` with one
- * key `default`; without a configured admin token it generates one. Each credential is returned only by
- * the call that created it, for the caller to print once.
+ * Prepares a store for its use: checks the pepper against the store's fingerprint (PepperMismatchError when
+ * it differs; `notice` hears of a fingerprint first recorded on an existing store). On a store with no
+ * accounts it creates account `default` with one key `default`; without a configured admin token it
+ * generates one. Each credential is returned only by the call that created it, for the caller to print once.
  */
-export async function bootstrapStore(store: Store, config: Config, pepper: string): Promise<{ apiKey?: string; adminToken?: string }> {
+export async function bootstrapStore(
+  store: Store,
+  config: Config,
+  pepper: string,
+  notice: (message: string) => void = () => {},
+): Promise<{ apiKey?: string; adminToken?: string }> {
   const result: { apiKey?: string; adminToken?: string } = {};
+  if ((await checkPepper(store, config, pepper)) === 'recorded-existing') {
+    notice(`this store had no fingerprint of its key pepper yet: recorded the fingerprint of ${describePepperSource(config)}; a later start with another pepper is refused`);
+  }
 
   if ((await store.accounts.count()) === 0) {
     try {

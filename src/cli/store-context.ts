@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { ConfigError, loadConfig, type Config } from '../config/load.js';
 import { openStore } from '../store/database.js';
 import type { Store } from '../store/store.js';
-import { resolvePepper } from '../auth/bootstrap.js';
+import { checkPepper, PepperMismatchError, resolvePepper } from '../auth/bootstrap.js';
 import { AdminConflictError, AdminInputError, AdminNotFoundError } from '../admin/errors.js';
 import type { AdminContext } from '../admin/operations.js';
 
@@ -48,14 +48,18 @@ export function loadCommandConfig(opts: StoreCommandOptions): Config {
 }
 
 /**
- * Loads the config (unless the command already has), opens (and migrates) the store, resolves the pepper,
+ * Loads the config (unless the command already has), opens (and migrates) the store, resolves the pepper
+ * and checks it against the store's fingerprint (PepperMismatchError),
  * runs `fn`, closes the store.
  */
 export async function withStore(opts: StoreCommandOptions, fn: (ctx: StoreContext) => Promise<void>, loaded?: Config): Promise<void> {
   const config = loaded ?? loadCommandConfig(opts);
   const store = await openStore({ url: config.storeUrl, poolSize: config.storePoolSize });
   try {
-    await fn({ store, config, pepper: resolvePepper(config) });
+    const pepper = resolvePepper(config);
+    // A key made under another pepper than the server's would never verify: refuse, as serve does.
+    await checkPepper(store, config, pepper);
+    await fn({ store, config, pepper });
   } finally {
     await store.close();
   }
@@ -104,7 +108,7 @@ export async function runCliAction(io: CliOutput, body: () => Promise<void>, fla
       throw err;
     }
   } catch (err) {
-    if (err instanceof UsageError || err instanceof ConfigError) {
+    if (err instanceof UsageError || err instanceof ConfigError || err instanceof PepperMismatchError) {
       io.err(`error: ${err.message}`);
       process.exitCode = 2;
       return;

@@ -206,7 +206,7 @@ export async function runPrimary(config: Config, count: number): Promise<void> {
   const store = await openStore({ url: config.storeUrl, poolSize: 1 });
   let firstStart: Awaited<ReturnType<typeof bootstrapStore>>;
   try {
-    firstStart = await bootstrapStore(store, config, resolvePepper(config));
+    firstStart = await bootstrapStore(store, config, resolvePepper(config), (message) => logger.warn(message));
   } finally {
     await store.close();
   }

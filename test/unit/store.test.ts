@@ -16,7 +16,16 @@ import { BalanceTooLowError } from '../../src/store/ledger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { apiKeyStatus } from '../../src/store/api-keys.js';
 import { AlreadyExistsError, type Store } from '../../src/store/store.js';
-import { bootstrapStore, issueApiKey, verifyAdminToken, ADMIN_TOKEN_HASH_META } from '../../src/auth/bootstrap.js';
+import {
+  bootstrapStore,
+  checkPepper,
+  issueApiKey,
+  pepperFingerprint,
+  PepperMismatchError,
+  verifyAdminToken,
+  ADMIN_TOKEN_HASH_META,
+  PEPPER_FINGERPRINT_META,
+} from '../../src/auth/bootstrap.js';
 import { hashApiKey } from '../../src/auth/key-material.js';
 
 const PEPPER = 'test-pepper-0123456789abcdef';
@@ -318,6 +327,33 @@ describe.each(DIALECTS)('bootstrapStore ($name)', (dialect) => {
     const result = await bootstrapStore(store, testConfig(dir), PEPPER);
     expect(result.apiKey).toBeUndefined();
     expect(await store.accounts.findByIdOrName('default')).toBeUndefined();
+  });
+});
+
+describe.each(DIALECTS)('checkPepper ($name)', (dialect) => {
+  it('records a fingerprint (never the pepper), matches it after, refuses another pepper; one of two racing starts wins', async () => {
+    const { store, dir } = await freshStore(dialect);
+    const config = testConfig(dir);
+    const [a, b] = await Promise.allSettled([checkPepper(store, config, PEPPER), checkPepper(store, config, 'other-pepper-0123456789')]);
+    expect([a.status, b.status].sort()).toEqual(['fulfilled', 'rejected']);
+    const winner = a.status === 'fulfilled' ? PEPPER : 'other-pepper-0123456789';
+    const stored = await store.meta.get(PEPPER_FINGERPRINT_META);
+    expect(stored).toBe(pepperFingerprint(winner));
+    expect(stored).not.toContain(winner);
+    expect(await checkPepper(store, config, winner)).toBe('matched');
+    await expect(bootstrapStore(store, config, winner === PEPPER ? 'other-pepper-0123456789' : PEPPER)).rejects.toBeInstanceOf(PepperMismatchError);
+    expect(await store.accounts.count()).toBe(0);
+  });
+
+  it('says when it records the fingerprint on a store that already held keys', async () => {
+    const { store, dir } = await freshStore(dialect);
+    const config = testConfig(dir);
+    await bootstrapStore(store, config, PEPPER);
+    await store.meta.delete(PEPPER_FINGERPRINT_META);
+    const notices: string[] = [];
+    expect(await bootstrapStore(store, config, PEPPER, (m) => notices.push(m))).toEqual({});
+    expect(notices).toEqual([expect.stringContaining('recorded the fingerprint')]);
+    expect(await checkPepper(store, config, PEPPER)).toBe('matched');
   });
 });
 
