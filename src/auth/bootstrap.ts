@@ -24,7 +24,8 @@ export const DEFAULT_ACCOUNT_NAME = 'default';
 export const DEFAULT_KEY_NAME = 'default';
 
 /**
- * The HMAC pepper: `auth.pepper` from the config, else one generated into the data directory (0600).
+ * The HMAC pepper: `auth.pepper` from the config (or read from `auth.pepper_file`), else one generated into
+ * the data directory (0600).
  * Instances sharing a PostgreSQL store must share the pepper, so they set it in the config.
  */
 export function resolvePepper(config: Config): string {
@@ -33,6 +34,7 @@ export function resolvePepper(config: Config): string {
 
 /** Where this start's pepper comes from, in the words an operator would look for. */
 export function describePepperSource(config: Config): string {
+  if (config.auth.pepperFile !== undefined) return `auth.pepper_file ${config.auth.pepperFile}`;
   return config.auth.pepper !== undefined ? 'auth.pepper in the config' : `the generated file ${join(config.dataDir, PEPPER_FILE)}`;
 }
 
@@ -50,7 +52,7 @@ export class PepperMismatchError extends Error {
     super(
       `the store was prepared with a different key pepper than this start's (${describePepperSource(config)}). ` +
         'Every API key and the generated admin token are HMACs under the pepper the store was made with, so none of them would verify: refusing to serve. ' +
-        'To recover, start again with the pepper used before (the same auth.pepper / FLOODGATE_PEPPER value, or the same data_dir/pepper file). ' +
+        'To recover, start again with the pepper used before (the same auth.pepper value, auth.pepper_file content, or data_dir/pepper file). ' +
         'If that pepper is lost, so are the keys made under it: `floodgate admin-token --rotate --adopt-pepper` (same --config and --data-dir) makes the store take this pepper and prints a new admin token; then issue new keys.',
     );
   }

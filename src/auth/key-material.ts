@@ -69,6 +69,19 @@ export function loadOrCreateSecret(dataDir: string, fileName: string): string {
   return secret;
 }
 
+/** An operator's pepper file (auth.pepper_file): it must exist and hold at least 16 characters. */
+export function readPepperFile(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  const pepper = text.trim();
+  if (pepper.length < 16) throw new Error(`${path} holds ${pepper.length === 0 ? 'nothing' : 'fewer than 16 characters'}; a pepper needs at least 16 (openssl rand -hex 32 > ${path})`);
+  return pepper;
+}
+
 function readSecretFile(path: string): string | undefined {
   let text: string;
   try {

@@ -9,6 +9,7 @@ import { EMBEDDED_DEFAULT } from './embedded-default.js';
 import { describeAjvError, valueAt } from '../validation/ajv-errors.js';
 import { checkErrorPresentations, ErrorRendering } from '../openai/errors.js';
 import { UNSUPPORTED_ENDPOINT_NAMES } from '../api/unsupported.js';
+import { readPepperFile } from '../auth/key-material.js';
 
 /** A config that cannot be used: the CLI prints the message and exits 2. */
 export class ConfigError extends Error {
@@ -44,7 +45,8 @@ export interface Config {
   storeUrl: string;
   /** PostgreSQL: the connection pool's size per process (`store.pool_size`). */
   storePoolSize: number;
-  auth: { keyPrefix: string; pepper?: string; adminToken?: string; docUrl?: string; keyCacheMs: number };
+  /** `pepperFile`: where `pepper` was read from (auth.pepper_file), absolute. */
+  auth: { keyPrefix: string; pepper?: string; pepperFile?: string; adminToken?: string; docUrl?: string; keyCacheMs: number };
   /** The error catalog as this deployment words it (`errors`, `doc_urls`, `unsupported_endpoints`). */
   errors: ErrorRendering;
   logging: { level: string };
@@ -308,6 +310,18 @@ function resolvePortal(raw: RawConfig['portal']): PortalConfig {
 }
 
 /** Validates a parsed config document and fills in defaults. */
+/** auth.pepper, or the content of auth.pepper_file (read now, so a missing or short file fails the start). */
+function pepperFromConfig(pepper: string | undefined, file: string | undefined): { pepper?: string; pepperFile?: string } {
+  if (file === undefined) return { pepper };
+  if (pepper !== undefined) throw new ConfigError('auth.pepper_file: set auth.pepper or auth.pepper_file, not both');
+  const path = resolve(file);
+  try {
+    return { pepper: readPepperFile(path), pepperFile: path };
+  } catch (err) {
+    throw new ConfigError(`auth.pepper_file: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
 export function resolveConfig(doc: unknown, source: string, overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const interpolated = coerceEnvValues(doc, interpolateEnv(doc, env), ConfigSchema as SchemaNode);
   const listen = envListen(env);
@@ -350,7 +364,7 @@ export function resolveConfig(doc: unknown, source: string, overrides: ConfigOve
     storePoolSize: raw.store?.pool_size ?? 10,
     auth: {
       keyPrefix: raw.auth?.key_prefix ?? 'fk-',
-      pepper: raw.auth?.pepper,
+      ...pepperFromConfig(raw.auth?.pepper, raw.auth?.pepper_file),
       adminToken: raw.auth?.admin_token,
       docUrl: raw.auth?.doc_url,
       keyCacheMs: raw.auth?.key_cache_ms ?? 1000,

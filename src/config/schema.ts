@@ -425,6 +425,8 @@ export const ConfigSchema = Type.Object(
           key_prefix: Opt(Type.String({ pattern: '^[A-Za-z0-9_-]{0,16}$' })),
           /** HMAC pepper for API keys; generated into the data directory when unset. */
           pepper: Opt(Type.String({ minLength: 16 })),
+          /** A file holding the pepper (a mounted secret), read at start-up; instead of `pepper`. */
+          pepper_file: Opt(Type.String({ minLength: 1 })),
           admin_token: Opt(Type.String({ minLength: 16 })),
           doc_url: Opt(Type.String()),
           /** How long a verified key stays cached in process (SPEC §3: at most 1 s). */

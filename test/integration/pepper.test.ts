@@ -2,7 +2,7 @@
 // same pepper serves the first start's key and admin token; with another pepper it refuses (exit 2) with the
 // way back, on SQLite and PostgreSQL, with --workers too; `admin-token --rotate` replaces a lost admin token.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -143,6 +143,44 @@ describe('the pepper fingerprint', () => {
       await second.stop();
     }
     expectRefused(run(['serve', '--config', file], PEPPER_B));
+  });
+
+  it('auth.pepper_file: read at start-up, checked like the others; a missing, short or doubled one is refused with the field path', async () => {
+    const { file, dataDir } = writeConfig({}, false);
+    const pepperFile = join(dataDir, 'secret-pepper');
+    writeFileSync(pepperFile, PEPPER_A + '\n');
+    const config = JSON.parse(readFileSync(file, 'utf8')) as RawConfig;
+    config.auth = { ...config.auth, pepper_file: pepperFile };
+    writeFileSync(file, JSON.stringify(config));
+
+    const first = await serve(['--config', file]);
+    const apiKey = credential(first, 'API key');
+    await first.stop();
+    const second = await serve(['--config', file]);
+    try {
+      expect(await chatStatus(second.url, apiKey)).toBe(200);
+    } finally {
+      await second.stop();
+    }
+    writeFileSync(pepperFile, PEPPER_B);
+    const refused = run(['serve', '--config', file]);
+    expectRefused(refused);
+    expect(refused.stderr).toContain(`auth.pepper_file ${pepperFile}`);
+
+    writeFileSync(pepperFile, 'short\n');
+    const short = run(['serve', '--config', file]);
+    expect(short.status).toBe(2);
+    expect(short.stderr).toContain(`auth.pepper_file: ${pepperFile} holds fewer than 16 characters`);
+    unlinkSync(pepperFile);
+    const missing = run(['serve', '--config', file]);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain(`auth.pepper_file: cannot read ${pepperFile}: ENOENT`);
+    writeFileSync(pepperFile, PEPPER_A);
+    config.auth = { ...config.auth, pepper: PEPPER_A };
+    writeFileSync(file, JSON.stringify(config));
+    const both = run(['serve', '--config', file]);
+    expect(both.status).toBe(2);
+    expect(both.stderr).toContain('auth.pepper_file: set auth.pepper or auth.pepper_file, not both');
   });
 
   it('store commands refuse another pepper too: a key made under it would never verify', async () => {
