@@ -60,7 +60,7 @@ describe('floodgate CLI', () => {
   it('exits 2 on bad usage and 0 with --help on every command', () => {
     expect(run(['serve', '--port', 'abc']).status).toBe(2);
     expect(run(['no-such-command']).status).toBe(2);
-    for (const args of [['--help'], ['serve', '--help'], ['simulate', '--help'], ['keys', '--help'], ['keys', 'create', '--help'], ['accounts', '--help'], ['migrate', '--help']]) {
+    for (const args of [['--help'], ['serve', '--help'], ['simulate', '--help'], ['keys', '--help'], ['keys', 'create', '--help'], ['accounts', '--help'], ['migrate', '--help'], ['admin-token', '--help']]) {
       const res = run(args);
       expect(res.status, args.join(' ')).toBe(0);
       expect(res.stdout, args.join(' ')).toMatch(/Usage: floodgate/);
