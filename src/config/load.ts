@@ -97,7 +97,7 @@ export interface RedisConfig {
 
 export const DEFAULT_RETRY: Required<RetryConfig> = { attempts: 3, budget_ms: 10_000, backoff_ms: 100 };
 export const DEFAULT_BREAKER: Required<CircuitBreakerConfig> = { window_ms: 30_000, min_requests: 5, error_rate: 0.5, open_ms: 5_000, max_open_ms: 120_000 };
-export const DEFAULT_PROBES: Required<ProbesConfig> = { enabled: true, interval_ms: 0, timeout_ms: 5_000 };
+export const DEFAULT_PROBES: Required<ProbesConfig> = { enabled: true, interval_ms: 0, timeout_ms: 5_000, liveness_ms: 2_000 };
 
 export interface ConfigOverrides {
   host?: string;

@@ -307,6 +307,11 @@ export const ProbesSchema = Type.Object(
     interval_ms: Opt(Type.Integer({ minimum: 0, maximum: 3_600_000 })),
     /** A probe that has not answered within this long failed. */
     timeout_ms: Opt(Type.Integer({ minimum: 100, maximum: 600_000 })),
+    /**
+     * Check every HTTP deployment's reachability this often (a connection, no request; 0: never). One
+     * that cannot be connected to opens its breaker at once, and one that can again gets its trial at once.
+     */
+    liveness_ms: Opt(Type.Integer({ minimum: 0, maximum: 3_600_000 })),
   },
   { additionalProperties: false },
 );

@@ -3,7 +3,7 @@
 // handed over in the batches they came in, and the socket paused while the client is slower than the
 // backend. What differs between backends is a WireFormat, one constant per provider: how a non-2xx body
 // becomes our error, how a JSON body becomes the result, and how stream events become chunks.
-import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
+import { Pool, buildConnector, errors as undiciErrors, type Dispatcher } from 'undici';
 import { TextDecoder } from 'node:util';
 import { createParser, type EventSourceParser } from 'eventsource-parser';
 import { GatewayError } from '../openai/errors.js';
@@ -35,6 +35,11 @@ const MAX_ERROR_BODY = 64 * 1024;
 const PAUSE_AT_EVENTS = 256;
 const PAUSE_AT_BYTES = 1024 * 1024;
 
+/** A backend's connect timeout: its `timeouts.connect_ms`, 5 s unless configured. */
+export function connectTimeoutMs(cfg: { timeouts?: { connect_ms?: number } }): number {
+  return cfg.timeouts?.connect_ms ?? 5_000;
+}
+
 /** The kept-alive pool a provider calls its backend through. */
 export function backendPool(origin: string, cfg: { connections?: number; timeouts?: { connect_ms?: number } }): Pool {
   return new Pool(origin, {
@@ -43,7 +48,7 @@ export function backendPool(origin: string, cfg: { connections?: number; timeout
     connections: cfg.connections ?? null,
     pipelining: 1,
     keepAliveTimeout: 30_000,
-    connect: { timeout: cfg.timeouts?.connect_ms ?? 5_000 },
+    connect: { timeout: connectTimeoutMs(cfg) },
     // Our own timers (routing/timeouts) bound first byte, idle and total time for every provider alike.
     headersTimeout: 0,
     bodyTimeout: 0,
@@ -57,13 +62,62 @@ export function dispatchExchange<S>(pool: Dispatcher, wire: WireFormat<S>, call:
   return exchange.result;
 }
 
+/**
+ * A backend that could not be reached at all (SPEC §6: refused, no such host, connect timeout): 503
+ * `model_unavailable`, not 502, since nothing answered wrongly. Its own class so that routing can tell it
+ * from a backend's overload 503 (no Retry-After of the backend's to wait for) and health can count it apart.
+ */
+export class BackendUnreachableError extends GatewayError {
+  constructor(message: string, cause: unknown) {
+    super('model_unavailable', message, { retryAfterMs: 1000, cause });
+  }
+}
+
+/** Network errors that mean no connection was made; a reset or a closed socket means one was, and broke. */
+const UNREACHABLE_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL', 'EHOSTUNREACH', 'EHOSTDOWN', 'ENETUNREACH', 'ENETDOWN', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** Whether a transport error says the backend could not be connected to (an AggregateError: every address failed so). */
+export function isConnectFailure(err: unknown): boolean {
+  if (err instanceof undiciErrors.ConnectTimeoutError) return true;
+  if (err instanceof AggregateError && err.errors.length > 0) return err.errors.every(isConnectFailure);
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && UNREACHABLE_CODES.has(code);
+}
+
 /** The error a failed backend call becomes: our own abort reason when we aborted, else a network failure. */
 export function transportError(err: unknown, signal: CallSignal): Error {
   if (signal.aborted && signal.reason) return signal.reason;
   if (err instanceof GatewayError) return err;
-  if (err instanceof undiciErrors.ConnectTimeoutError) return new GatewayError('upstream_timeout', 'Connecting to the backend timed out.', { cause: err });
   const code = (err as { code?: string }).code;
+  if (isConnectFailure(err)) {
+    const why = err instanceof undiciErrors.ConnectTimeoutError ? 'connecting to it timed out' : `it cannot be reached${code ? ` (${code})` : ''}`;
+    return new BackendUnreachableError(`The inference backend is temporarily unavailable: ${why}. Retry shortly.`, err);
+  }
   return new GatewayError('upstream_error', `The backend connection failed${code ? ` (${code})` : ''}.`, { cause: err });
+}
+
+/**
+ * The liveness check of an HTTP backend (SPEC §7): a connection to its origin, as the pool would open one
+ * (TLS included), closed at once. No request is sent — no credentials, nothing in the backend's logs or
+ * rate limits — because what it judges is only whether the backend can be reached; whether it answers
+ * rightly is the breaker's business, on requests and trial probes. False only for a connect failure.
+ */
+export function connectCheck(origin: string, connectMs: number): () => Promise<boolean> {
+  const url = new URL(origin);
+  const connect = buildConnector({ timeout: connectMs });
+  const options: buildConnector.Options = {
+    hostname: url.hostname.replace(/^\[|\]$/g, ''),
+    host: url.host,
+    protocol: url.protocol,
+    port: url.port || (url.protocol === 'https:' ? '443' : '80'),
+  };
+  return () =>
+    new Promise<boolean>((resolve) => {
+      connect(options, (err, socket) => {
+        socket?.destroy();
+        resolve(err === null || !isConnectFailure(err));
+      });
+    });
 }
 
 export function parseJson(buffers: Buffer[]): unknown {

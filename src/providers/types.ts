@@ -60,6 +60,11 @@ export interface Provider {
   call(call: UpstreamCall): Promise<UpstreamResult>;
   /** Calls a media endpoint (absent: the provider serves none). Throws a GatewayError like `call`. */
   media?(call: MediaCall): Promise<MediaResult>;
+  /**
+   * The liveness check (SPEC §7): false when the backend cannot be connected to now. Absent for a
+   * backend in this process (the simulator), which is always there.
+   */
+  reachable?(): Promise<boolean>;
   /** Releases pools and timers. */
   close(): Promise<void>;
 }

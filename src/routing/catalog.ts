@@ -121,6 +121,8 @@ export function buildCatalog(config: Config): Catalog {
         };
         // The first model that uses a backend model says what a probe of it sends.
         deployment.health.probe ??= deploymentProbe(deployment, capabilities, config.routing.probes.timeout_ms);
+        const { provider } = deployment;
+        if (provider.reachable !== undefined) deployment.health.liveness ??= () => provider.reachable!();
         return deployment;
       }),
     };

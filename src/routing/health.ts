@@ -5,13 +5,22 @@
 // whose success closes it and whose failure opens it again. Deployments are shared by name between the
 // models that use them, so one backend has one breaker however many catalog entries point at it. With
 // probes on (the default) the trial is always a probe, so no client waits on a backend that may be down.
+// Beside it, a liveness check (on by default, every `liveness_ms`) connects to each HTTP backend: one that
+// cannot be reached opens at once, without traffic and whatever `min_requests` says, and is checked again
+// every round rather than after a backed-off cool-down, so that it is back within a round of listening.
 import type { CircuitBreakerConfig, ProbesConfig } from '../config/schema.js';
 import { backoffMs } from './backoff.js';
 
 export type BreakerState = 'closed' | 'open' | 'half_open';
 
-/** How a call ended, as far as the deployment's health is concerned. */
-export type Outcome = 'success' | 'failure' | 'neutral';
+/**
+ * How a call ended, as far as the deployment's health is concerned. `unreachable`: no connection could be
+ * made — a failure in the window, but a failed trial of that kind does not lengthen the next cool-down.
+ */
+export type Outcome = 'success' | 'failure' | 'unreachable' | 'neutral';
+
+/** Why an open breaker is open: its own failures, a failed connection, or another instance's news. */
+export type OpenReason = 'failures' | 'unreachable' | 'peer';
 
 const BUCKETS = 10;
 
@@ -60,6 +69,8 @@ export class CircuitBreaker {
   state: BreakerState = 'closed';
   /** While open: when the trial may go (ms since the epoch). */
   retryAt = 0;
+  /** While open: why. */
+  openReason: OpenReason = 'failures';
   /** A half-open trial is in flight. */
   private trialRunning = false;
   /** Trials that failed in a row since the breaker last closed: each one doubles the next cool-down. */
@@ -118,11 +129,13 @@ export class CircuitBreaker {
         this.close();
         this.onTransition('closed', 0);
       } else if (outcome === 'failure') this.open(now, ++this.failedTrials);
+      // A backend that is not there is not being hammered by its trials: no longer cool-down for it.
+      else if (outcome === 'unreachable') this.open(now, 0, 'unreachable');
       return;
     }
     // Calls sent before the breaker opened and ending after it tell nothing new.
     if (this.state !== 'closed' || outcome === 'neutral') return;
-    this.counts.add(now, outcome === 'failure');
+    this.counts.add(now, outcome !== 'success');
     if (outcome === 'success') return;
     const { requests, failures } = this.counts.totals(now);
     if (requests >= this.cfg.min_requests && failures >= this.cfg.error_rate * requests) this.open(now, 0);
@@ -135,6 +148,7 @@ export class CircuitBreaker {
   openedElsewhere(openMs: number, now: number): void {
     if (this.state !== 'closed') return;
     this.state = 'open';
+    this.openReason = 'peer';
     this.retryAt = now + Math.max(0, Math.min(openMs, this.maxOpenMs));
     this.counts.clear();
     this.onOpen();
@@ -144,6 +158,29 @@ export class CircuitBreaker {
   closedElsewhere(): void {
     if (this.state === 'closed') return;
     this.close();
+  }
+
+  /**
+   * The liveness check could not connect: a closed breaker opens now, for `recheckMs` (the next check);
+   * an open one is marked so that the check that finds the backend again starts its trial at once. A
+   * half-open one is left to its trial.
+   */
+  unreachable(now: number, recheckMs: number): void {
+    if (this.state === 'open') {
+      this.openReason = 'unreachable';
+      this.retryAt = Math.max(this.retryAt, now + recheckMs);
+      return;
+    }
+    if (this.state === 'closed') this.open(now, 0, 'unreachable', recheckMs);
+  }
+
+  /**
+   * The liveness check connected: true when the breaker was open because the backend could not be
+   * reached, and is now half-open with the caller's probe as its trial, whatever the cool-down said.
+   */
+  reachable(): boolean {
+    if (this.state !== 'open' || this.openReason !== 'unreachable') return false;
+    return this.startTrial();
   }
 
   /** The failed share and count of the calls in the window (for the admin view). */
@@ -157,9 +194,10 @@ export class CircuitBreaker {
   }
 
   /** Opens for `open_ms` when the window tripped it, and for a backed-off while after `failedTrials` failed trials. */
-  private open(now: number, failedTrials: number): void {
-    const openMs = failedTrials === 0 ? this.cfg.open_ms : Math.round(backoffMs(this.cfg.open_ms, failedTrials, this.maxOpenMs));
+  private open(now: number, failedTrials: number, reason: OpenReason = 'failures', forMs?: number): void {
+    const openMs = forMs ?? (failedTrials === 0 ? this.cfg.open_ms : Math.round(backoffMs(this.cfg.open_ms, failedTrials, this.maxOpenMs)));
     this.state = 'open';
+    this.openReason = reason;
     this.retryAt = now + openMs;
     this.counts.clear();
     this.onOpen();
@@ -182,8 +220,11 @@ export class DeploymentHealth {
   readonly breaker: CircuitBreaker;
   /** Set by the catalog once it knows what a probe of this deployment sends. */
   probe: Probe | undefined;
+  /** Set by the catalog from the provider: the liveness check (absent: always reachable). */
+  liveness: (() => Promise<boolean>) | undefined;
   private probeTimer: NodeJS.Timeout | undefined;
   private probing = false;
+  private checking = false;
   private closed = false;
 
   constructor(
@@ -213,6 +254,8 @@ export class DeploymentHealth {
   /** When an open breaker's cool-down is over, a probe is its trial: the deployment returns without traffic. */
   private scheduleTrialProbe(): void {
     if (!this.probes.enabled || this.closed || this.probe === undefined) return;
+    // The liveness check starts the trial of an unreachable backend as soon as it connects again.
+    if (this.breaker.openReason === 'unreachable' && this.checksLiveness) return;
     clearTimeout(this.probeTimer);
     this.probeTimer = setTimeout(() => {
       this.probeTimer = undefined;
@@ -225,6 +268,27 @@ export class DeploymentHealth {
   probeNow(): void {
     if (this.closed || this.probing || this.probe === undefined || this.breaker.state !== 'closed') return;
     void this.runProbe(false);
+  }
+
+  private get checksLiveness(): boolean {
+    return this.probes.liveness_ms > 0 && this.liveness !== undefined;
+  }
+
+  /** One liveness check; an unreachable backend leaves the catalog now, one that is back gets its trial. */
+  async checkLiveness(): Promise<void> {
+    if (!this.probes.enabled || this.closed || this.checking || !this.checksLiveness) return;
+    this.checking = true;
+    let reachable: boolean;
+    try {
+      reachable = await this.liveness!();
+    } catch {
+      reachable = false;
+    } finally {
+      this.checking = false;
+    }
+    if (this.closed) return;
+    if (!reachable) this.breaker.unreachable(Date.now(), this.probes.liveness_ms);
+    else if (this.probe !== undefined && this.breaker.reachable()) void this.runProbe(true);
   }
 
   private async runProbe(trial: boolean): Promise<void> {
@@ -245,10 +309,11 @@ export class DeploymentHealth {
   }
 }
 
-/** Every deployment's health, by name, and the periodic probes when configured. */
+/** Every deployment's health, by name, and the periodic probes and liveness checks when configured. */
 export class HealthRegistry {
   private readonly byName = new Map<string, DeploymentHealth>();
   private readonly timer: NodeJS.Timeout | undefined;
+  private readonly livenessTimers: NodeJS.Timeout[] = [];
   /**
    * Told when a deployment's breaker opens or closes on this instance's own outcomes: with several
    * instances, the others hear of it (`heard`) and need not find out with failed requests of their own.
@@ -264,6 +329,14 @@ export class HealthRegistry {
         for (const health of this.byName.values()) health.probeNow();
       }, probes.interval_ms);
       this.timer.unref();
+    }
+    if (probes.enabled && probes.liveness_ms > 0) {
+      const round = (): void => {
+        for (const health of this.byName.values()) void health.checkLiveness();
+      };
+      // The first round as soon as the catalog is built: a backend down at start-up is never listed long.
+      this.livenessTimers.push(setTimeout(round, 0), setInterval(round, probes.liveness_ms));
+      for (const timer of this.livenessTimers) timer.unref();
     }
   }
 
@@ -291,6 +364,7 @@ export class HealthRegistry {
 
   stop(): void {
     clearInterval(this.timer);
+    for (const timer of this.livenessTimers) clearTimeout(timer);
     for (const health of this.byName.values()) health.stop();
   }
 }

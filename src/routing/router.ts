@@ -7,6 +7,7 @@ import { abortableSleep, type CallSignal } from '../providers/call-signal.js';
 import { GatewayError } from '../openai/errors.js';
 import type { CatalogDeployment, CatalogModel } from './catalog.js';
 import { backoffMs as backoff } from './backoff.js';
+import { BackendUnreachableError } from '../providers/exchange.js';
 
 /** One attempt, as the request's log line shows it. */
 export interface AttemptRecord {
@@ -102,10 +103,11 @@ export async function routeModel<T>(model: CatalogModel, signal: CallSignal, log
     if (n > 0 && performance.now() - start >= budgetMs) break;
     let deployment = chooseDeployment(model.deployments, tried, Date.now());
     if (deployment === undefined && tried !== undefined) {
-      // Every live deployment has failed once: the same again, after a backoff.
+      // Every live deployment has failed once: the same again, after a backoff. The Retry-After of a
+      // backend that could not be reached is our advice to the client, not the backend's to us.
       deployment = chooseDeployment(model.deployments, undefined, Date.now());
       if (deployment === undefined) break;
-      const wait = Math.max(backoff(backoffMs, repeats++), lastError?.retryAfterMs ?? 0);
+      const wait = Math.max(backoff(backoffMs, repeats++), lastError instanceof BackendUnreachableError ? 0 : (lastError?.retryAfterMs ?? 0));
       if (performance.now() - start + wait > budgetMs) break;
       await abortableSleep(wait, signal);
       // The wait may have changed what is live.
@@ -123,7 +125,7 @@ export async function routeModel<T>(model: CatalogModel, signal: CallSignal, log
       const gatewayError = err instanceof GatewayError ? err : undefined;
       log.push({ deployment: deployment.name, status: gatewayError?.upstreamStatus ?? null, ms: elapsedMs(began), error: gatewayError?.code ?? 'aborted' });
       // A backend that answered about the request (a 400, say) is alive; a client that left says nothing.
-      deployment.health.end(trial, failed ? 'failure' : gatewayError ? 'success' : 'neutral');
+      deployment.health.end(trial, err instanceof BackendUnreachableError ? 'unreachable' : failed ? 'failure' : gatewayError ? 'success' : 'neutral');
       if (!failed) throw err;
       lastError = err;
       (tried ??= new Set()).add(deployment);

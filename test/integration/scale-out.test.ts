@@ -51,7 +51,8 @@ function scaleOutConfig(): RawConfig {
   // instance's failures, and the others hear of it.
   config.providers.dead = { type: 'openai', base_url: `http://127.0.0.1:${deadPort}/v1` };
   config.models.push({ id: 'half-dead', category: 'text', capabilities: ['chat'], deployments: [{ provider: 'dead' }, { provider: 'sim', model: 'sim-chat' }] });
-  config.routing = { circuit_breaker: { min_requests: 3, open_ms: 60_000 } };
+  // Requests, not the liveness check (which would open it on every instance at start-up), find it dead.
+  config.routing = { circuit_breaker: { min_requests: 3, open_ms: 60_000 }, probes: { liveness_ms: 0 } };
   return config;
 }
 

@@ -49,7 +49,10 @@ describe('config', () => {
     expect(errorOf(configWith((c) => (c.models[1].retry = { budget: 5 })))).toMatch(/^models\[1\]\.retry\.budget: is not a known field here/);
     const cfg = resolveConfig(configWith((c) => (c.routing = { retry: { attempts: 5 }, probes: { enabled: false } })), 'test');
     expect(cfg.routing.retry).toEqual({ attempts: 5, budget_ms: 10_000, backoff_ms: 100 });
-    expect(cfg.routing.probes).toEqual({ enabled: false, interval_ms: 0, timeout_ms: 5_000 });
+    expect(cfg.routing.probes).toEqual({ enabled: false, interval_ms: 0, timeout_ms: 5_000, liveness_ms: 2_000 });
+    expect(resolveConfig(configWith((c) => (c.routing = { probes: { liveness_ms: 0 } })), 'test').routing.probes.liveness_ms).toBe(0);
+    expect(errorOf(configWith((c) => (c.routing = { probes: { liveness_ms: -1 } })))).toMatch(/^routing\.probes\.liveness_ms: must be >= 0/);
+    expect(errorOf(configWith((c) => (c.routing = { probes: { liveness_ms: '2s' } })))).toMatch(/^routing\.probes\.liveness_ms: /);
     expect(cfg.routing.breaker).toEqual({ window_ms: 30_000, min_requests: 5, error_rate: 0.5, open_ms: 5_000, max_open_ms: 120_000 });
   });
 

@@ -9,6 +9,9 @@ import { CallSignal } from '../../src/providers/call-signal.js';
 import { GatewayError } from '../../src/openai/errors.js';
 import { DEFAULT_BREAKER, DEFAULT_PROBES } from '../../src/config/load.js';
 import { DEFAULT_TIMEOUTS } from '../../src/routing/timeouts.js';
+import { BackendUnreachableError, connectCheck, transportError } from '../../src/providers/exchange.js';
+import { errors as undiciErrors } from 'undici';
+import { createServer, type Server } from 'node:net';
 
 const BREAKER = { window_ms: 10_000, min_requests: 4, error_rate: 0.5, open_ms: 1000, max_open_ms: 8000 };
 
@@ -123,6 +126,131 @@ describe('circuit breaker', () => {
     b.end(b.begin(), 'neutral', 2001);
     expect(b.state).toBe('half_open');
     expect(b.available(2002)).toBe(true);
+  });
+});
+
+describe('liveness (SPEC §7)', () => {
+  it('an unreachable backend opens a closed breaker at once, whatever min_requests, until the next check', () => {
+    const opened: number[] = [];
+    const b = new CircuitBreaker(BREAKER, false, undefined, (state, openMs) => state === 'open' && opened.push(openMs));
+    b.unreachable(1000, 2000);
+    expect([b.state, b.openReason, b.retryAt]).toEqual(['open', 'unreachable', 3000]);
+    // Peers hear of it, with the wait until the next check.
+    expect(opened).toEqual([2000]);
+    // Each failed check pushes the Retry-After on.
+    b.unreachable(2500, 2000);
+    expect(b.retryAt).toBe(4500);
+  });
+
+  it('a check that connects again starts the trial at once, but only for a breaker opened as unreachable', () => {
+    const b = new CircuitBreaker(BREAKER, false);
+    expect(b.reachable()).toBe(false);
+    b.unreachable(1000, 60_000);
+    expect(b.reachable()).toBe(true);
+    expect(b.state).toBe('half_open');
+    // One trial at a time.
+    expect(b.reachable()).toBe(false);
+    b.end(true, 'success', 1100);
+    expect(b.state).toBe('closed');
+
+    // Opened by wrong answers (a 401, say): the check connecting proves nothing, the backed-off cool-down stands.
+    const failing = new CircuitBreaker(BREAKER, false);
+    for (let i = 0; i < 4; i++) failing.end(false, 'failure', 1000);
+    expect(failing.reachable()).toBe(false);
+    expect(failing.state).toBe('open');
+    // Unless the backend went away meanwhile: then the check that finds it again starts a trial.
+    failing.unreachable(1500, 2000);
+    expect(failing.reachable()).toBe(true);
+  });
+
+  it('a trial that cannot connect does not lengthen the cool-down; one answered wrongly does', () => {
+    const b = new CircuitBreaker(BREAKER, false);
+    for (let i = 0; i < 4; i++) b.end(false, 'failure', 0);
+    let now = b.retryAt;
+    for (let n = 0; n < 5; n++) {
+      expect(b.startTrial()).toBe(true);
+      b.end(true, 'unreachable', now);
+      expect([b.retryAt - now, b.openReason]).toEqual([1000, 'unreachable']);
+      now = b.retryAt;
+    }
+    expect(b.startTrial()).toBe(true);
+    b.end(true, 'failure', now);
+    expect(b.retryAt - now).toBeGreaterThanOrEqual(1000);
+    expect(b.openReason).toBe('failures');
+  });
+
+  it('counts a request that could not connect as a failure in the window', () => {
+    const b = new CircuitBreaker(BREAKER, true);
+    for (let i = 0; i < 4; i++) b.end(false, 'unreachable', 1000);
+    expect(b.state).toBe('open');
+  });
+
+  it('a deployment whose check fails leaves at once, skips the timed trial, and is back with the first check that connects', async () => {
+    let up = false;
+    let probes = 0;
+    const health = new DeploymentHealth('d', { ...DEFAULT_BREAKER, open_ms: 100 }, DEFAULT_PROBES);
+    health.liveness = async () => up;
+    health.probe = async () => (++probes, 'success');
+    await health.checkLiveness();
+    expect(health.available(Date.now())).toBe(false);
+    // open_ms (100 ms) goes by: no trial probe is sent to a backend known to be unreachable.
+    await new Promise((r) => setTimeout(r, 250));
+    expect([probes, health.breaker.state]).toEqual([0, 'open']);
+    up = true;
+    await health.checkLiveness();
+    await new Promise((r) => setImmediate(r));
+    expect([probes, health.breaker.state]).toEqual([1, 'closed']);
+    health.stop();
+  });
+
+  it('with probes off, no check runs', async () => {
+    const health = new DeploymentHealth('d', DEFAULT_BREAKER, { ...DEFAULT_PROBES, enabled: false });
+    let checks = 0;
+    health.liveness = async () => (++checks, false);
+    await health.checkLiveness();
+    expect([checks, health.breaker.state]).toEqual([0, 'closed']);
+  });
+});
+
+describe('unreachable backends (SPEC §6)', () => {
+  const signal = new CallSignal();
+
+  it('refused, unresolvable and connect timeouts are 503 model_unavailable with Retry-After; a broken connection stays 502', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
+    const unresolvable = Object.assign(new Error('getaddrinfo ENOTFOUND x.invalid'), { code: 'ENOTFOUND' });
+    const timedOut = new undiciErrors.ConnectTimeoutError('Connect Timeout Error');
+    const everyAddress = new AggregateError([refused, Object.assign(new Error('connect ENETUNREACH ::1'), { code: 'ENETUNREACH' })]);
+    for (const cause of [refused, unresolvable, timedOut, everyAddress]) {
+      const err = transportError(cause, signal);
+      expect(err).toBeInstanceOf(BackendUnreachableError);
+      expect(err).toMatchObject({ status: 503, type: 'service_unavailable', code: 'model_unavailable' });
+      expect((err as GatewayError).retryAfterMs).toBeGreaterThanOrEqual(1000);
+    }
+    expect(transportError(timedOut, signal).message).toMatch(/timed out/);
+    const reset = transportError(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), signal);
+    expect(reset).not.toBeInstanceOf(BackendUnreachableError);
+    expect(reset).toMatchObject({ status: 502, code: 'upstream_error' });
+  });
+
+  it('the liveness check tells a listening port from a refusing one and an unresolvable host (a timed-out connect: liveness.test.ts)', async () => {
+    const server: Server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    expect(await connectCheck(`http://127.0.0.1:${port}`, 1000)()).toBe(true);
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    expect(await connectCheck(`http://127.0.0.1:${port}`, 1000)()).toBe(false);
+    expect(await connectCheck('http://nonexistent.invalid', 1000)()).toBe(false);
+  });
+
+  it('routing does not wait out the Retry-After it gives the client for an unreachable backend, and counts it so', async () => {
+    let calls = 0;
+    const only = deployment('only', 1, async () => (++calls, Promise.reject(transportError(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }), signal))));
+    const started = performance.now();
+    const err = await routeModel(catalogModel([only]), new CallSignal(), [], (d) => d.provider.call(undefined as never)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BackendUnreachableError);
+    expect(calls).toBe(3);
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(only.health.breaker.window(Date.now())).toEqual({ requests: 3, failures: 3 });
   });
 });
 

@@ -5,7 +5,7 @@
 // Anthropic's errors mapped to ours.
 import { ANTHROPIC_DEFAULT_BASE_URL, ANTHROPIC_DEFAULT_VERSION, type AnthropicProviderConfig } from '../../config/schema.js';
 import { invalidRequest } from '../../openai/errors.js';
-import { backendPool, dispatchExchange, type WireFormat } from '../exchange.js';
+import { backendPool, connectCheck, connectTimeoutMs, dispatchExchange, type WireFormat } from '../exchange.js';
 import type { JsonObject, Provider, UpstreamCall, UpstreamResult } from '../types.js';
 import { mapAnthropicStatus } from './errors.js';
 import { buildAnthropicRequest } from './request.js';
@@ -64,6 +64,7 @@ export function createAnthropicProvider(cfg: AnthropicProviderConfig): Provider 
       else delete body.stream;
       return dispatchExchange(pool, MESSAGES_WIRE, call, path, fixedHeaders, JSON.stringify(body));
     },
+    reachable: connectCheck(base.origin, connectTimeoutMs(cfg)),
     async close(): Promise<void> {
       await pool.close();
     },

@@ -4,7 +4,7 @@
 // Calls go through the shared dispatch exchange (../exchange.ts); what is OpenAI's own is its wire
 // format: `data:` JSON objects as they are, until `[DONE]`.
 import type { OpenAIProviderConfig } from '../../config/schema.js';
-import { backendPool, dispatchExchange, type WireFormat } from '../exchange.js';
+import { backendPool, connectCheck, connectTimeoutMs, dispatchExchange, type WireFormat } from '../exchange.js';
 import type { Endpoint, JsonObject, MediaCall, MediaResult, Provider, UpstreamCall, UpstreamResult } from '../types.js';
 import { httpMedia } from '../media-http.js';
 import { mapStreamErrorEvent, mapUpstreamStatus } from '../upstream-errors.js';
@@ -58,6 +58,7 @@ export function createOpenAIProvider(cfg: OpenAIProviderConfig): Provider {
     media(call: MediaCall): Promise<MediaResult> {
       return httpMedia(pool, basePath, mediaHeaders, call.body === undefined ? call : { ...call, body: prepareBody(call.body, renames, drops) });
     },
+    reachable: connectCheck(base.origin, connectTimeoutMs(cfg)),
     async close(): Promise<void> {
       await pool.close();
     },
