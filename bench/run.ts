@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { setMaxListeners } from 'node:events';
 import autocannon from 'autocannon';
 import { Client, Pool } from 'undici';
-import pg from 'pg';
+import { benchDatabase } from './database.js';
 import { Redis } from 'ioredis';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -24,7 +24,6 @@ const skipPortkey = process.argv.includes('--no-portkey') || quick;
 // A second Floodgate on the scale-out stores (PostgreSQL + Redis on this machine), measured beside the
 // embedded default; on in full runs, `--scale-out` adds it to a quick one, `--no-scale-out` leaves it out.
 const scaleOut = process.argv.includes('--scale-out') || (!quick && !process.argv.includes('--no-scale-out'));
-const PG_URL = process.env.FLOODGATE_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.FLOODGATE_BENCH_REDIS ?? 'redis://127.0.0.1:6379';
 const DURATION = { seqRoundMs: quick ? 400 : 2500, rounds: quick ? 1 : 3, loadS: quick ? 1 : 4, loadRounds: quick ? 1 : 2, streams: quick ? 50 : 600, openStreams: quick ? 100 : 1000 };
 
@@ -295,24 +294,6 @@ async function freePort(): Promise<number> {
 
 // ── the run ────────────────────────────────────────────────────────────────────────────────────────
 
-/** A database of the run's own on the PostgreSQL server, dropped afterwards. */
-async function benchDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `floodgate_bench_${process.pid}_${Date.now()}`;
-  const admin = async (sql: string): Promise<void> => {
-    const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 5000 });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
-  await admin(`create database "${name}"`);
-  const url = new URL(PG_URL);
-  url.pathname = `/${name}`;
-  return { url: url.toString(), drop: () => admin(`drop database if exists "${name}" with (force)`) };
-}
-
 async function deleteRedisPrefix(prefix: string): Promise<void> {
   const client = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
   try {
@@ -368,7 +349,7 @@ async function main(): Promise<void> {
     let scaleOutTarget: Target | undefined;
     if (scaleOut) {
       try {
-        database = await benchDatabase();
+        database = await benchDatabase('scale_out');
         const scaleFile = join(work, 'scale-out.yaml');
         writeFileSync(scaleFile, config(join(work, 'data-scale-out'), [`store: { url: "${database.url}" }`, `redis: { url: "${REDIS_URL}", key_prefix: "${redisPrefix}" }`]));
         const scaleLog = join(work, 'scale-out.log');

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import pg from 'pg';
+import { benchDatabase } from './database.js';
 
 // The bench is compiled on its own (rootDir bench/), so it loads the built store at run time and names
 // only what it uses of it.
@@ -57,7 +57,6 @@ interface StoreModule {
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const RECORDS = Number(process.env.USAGE_BENCH_RECORDS ?? 1_000_000);
-const PG_ADMIN_URL = process.env.FLOODGATE_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
 const ACCOUNTS = 5;
 const KEYS_PER_ACCOUNT = 4;
 const MODELS = ['gpt-4o', 'gpt-4o-mini', 'claude-sonnet', 'llama-3-70b', 'text-embedding-3-small', 'whisper-1'];
@@ -168,16 +167,6 @@ async function measure(name: string, url: string, storeModule: StoreModule): Pro
   }
 }
 
-async function withAdmin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 5000 });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
 async function main(): Promise<void> {
   const storeModule = (await import(pathToFileURL(join(ROOT, 'dist', 'store', 'database.js')).href)) as StoreModule;
   const results: Figures[] = [];
@@ -189,14 +178,11 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
 
-  const database = `floodgate_bench_usage_${process.pid}`;
-  await withAdmin((c) => c.query(`create database "${database}"`));
+  const database = await benchDatabase('usage');
   try {
-    const url = new URL(PG_ADMIN_URL);
-    url.pathname = `/${database}`;
-    results.push(await measure('postgres', url.toString(), storeModule));
+    results.push(await measure('postgres', database.url, storeModule));
   } finally {
-    await withAdmin((c) => c.query(`drop database if exists "${database}" with (force)`));
+    await database.drop();
   }
 
   const ms = (v: number) => v.toFixed(1).padStart(8);
