@@ -28,17 +28,21 @@ export interface UsageRollupTables {
   usage_hourly: UsageHourlyTable;
 }
 
-export interface HourlyRow {
-  accountId: string;
-  keyId: string;
-  model: string;
-  hour: number;
+/** What a row of the rollup, and a point of a chart, sum. */
+export interface UsageSums {
   requests: number;
   errors: number;
   promptTokens: number;
   cachedTokens: number;
   completionTokens: number;
   costMicros: number;
+}
+
+export interface HourlyRow extends UsageSums {
+  accountId: string;
+  keyId: string;
+  model: string;
+  hour: number;
 }
 
 /** The batch's records summed per (account, hour, key, model), in primary-key order. */
@@ -132,15 +136,9 @@ export interface UsageSeriesQuery {
   groupBy: UsageGroupBy;
 }
 
-export interface UsagePoint {
+export interface UsagePoint extends UsageSums {
   /** Start of the bucket (ms since the epoch, UTC hour or day). */
   t: number;
-  requests: number;
-  errors: number;
-  promptTokens: number;
-  cachedTokens: number;
-  completionTokens: number;
-  costMicros: number;
 }
 
 export interface UsageSeries {
