@@ -3,11 +3,24 @@
 // and N worker processes (cli/workers).
 import cluster from 'node:cluster';
 import type { Command } from 'commander';
-import { loadConfig } from '../config/load.js';
+import { loadConfig, type Config } from '../config/load.js';
 import { startGateway } from '../gateway.js';
 import { parsePort } from './options.js';
 import { closeOnSignals } from './shutdown.js';
 import { parseWorkers, runPrimary, runWorker } from './workers.js';
+import { DEFAULT_ACCOUNT_NAME } from '../auth/bootstrap.js';
+
+/**
+ * The one command that credits the first account, for a priced catalog whose accounts start empty
+ * (`billing.initial_credit` 0): printed beside the first key, so that a 402 is never the first surprise.
+ */
+export function creditCommand(config: Config, opts: { config?: string; dataDir?: string }): string | undefined {
+  if (config.billing.initialCreditMicros > 0) return undefined;
+  const priced = config.models.some((m) => Object.values(m.pricing ?? {}).some((price) => price > 0));
+  if (!priced) return undefined;
+  const where = [opts.config === undefined ? '' : ` --config ${opts.config}`, opts.dataDir === undefined ? '' : ` --data-dir ${opts.dataDir}`].join('');
+  return `floodgate accounts credit ${DEFAULT_ACCOUNT_NAME} --amount 25.00 --reason "first top-up"${where}`;
+}
 
 export function registerServeCommand(program: Command): void {
   program
@@ -25,7 +38,11 @@ export function registerServeCommand(program: Command): void {
       if (opts.workers > 1) return runPrimary(config, opts.workers);
       const gateway = await startGateway(config);
       const out: string[] = [];
-      if (gateway.firstStart.apiKey) out.push(`API key: ${gateway.firstStart.apiKey}`);
+      if (gateway.firstStart.apiKey) {
+        out.push(`API key: ${gateway.firstStart.apiKey}`);
+        const credit = creditCommand(config, opts);
+        if (credit !== undefined) out.push(`Its account "${DEFAULT_ACCOUNT_NAME}" has no credit and the catalog is priced; credit it with: ${credit}`);
+      }
       if (gateway.firstStart.adminToken) out.push(`Admin token: ${gateway.firstStart.adminToken}`);
       if (config.portal.enabled) out.push(`Portal: ${gateway.url}${config.portal.path}`);
       out.push(`Floodgate listening on ${gateway.url}${config.server.basePath} (config: ${config.source})`);
