@@ -17,7 +17,7 @@ import type { Outcome } from '../routing/health.js';
 import type { CallSignal, SharedAbort } from '../providers/call-signal.js';
 import { countTokens } from '../accounting/tokenizer.js';
 import type { RequestState } from './request-state.js';
-import { beginAttempt, ClientDisconnected, clientSignal, relayStream, type Attempt, type StreamOutcome } from './stream-relay.js';
+import { beginAttempt, ChatStreamEncoder, ClientDisconnected, clientSignal, relayStream, type Attempt, type ChunkView, type StreamEncoder, type StreamOutcome } from './stream-relay.js';
 import { admitFallback, admitRequest, servedBy } from './admission.js';
 import { choicesGenerated, forwardOutputCap, resolveOutputCap } from './output-cap.js';
 import { rateLimitHeaders } from '../limits/headers.js';
@@ -36,8 +36,10 @@ export interface InferenceEndpoint<Req extends JsonObject> {
    * model lacks; returns the fallbacks taken (`response_format=json_object`), told in `x-floodgate-fallback`.
    */
   applyDefaults(req: Req, upstream: JsonObject, model: CatalogModel): string[] | undefined | void;
-  /** A non-streamed response in the client's shape. */
-  buildResponse(upstream: JsonObject, who: ResponseIdentity, usage: Usage): JsonObject;
+  /** A non-streamed response in the client's shape (a door may wait before it is sent, to store it). */
+  buildResponse(upstream: JsonObject, who: ResponseIdentity, usage: Usage): JsonObject | Promise<JsonObject>;
+  /** The backend's usage in a non-streamed answer (default: OpenAI's `usage`); undefined when it gave none. */
+  usageOf?(upstream: JsonObject): Usage | undefined;
   /** Prompt tokens counted by Floodgate, for when the backend reports no usage. */
   countPromptTokens(req: Req): number;
   /** Output text of a non-streamed backend response, for the same purpose. */
@@ -48,6 +50,13 @@ export interface InferenceEndpoint<Req extends JsonObject> {
    */
   contextParam(req: Req): string | undefined;
   stream?: { object: 'chat.completion.chunk' | 'text_completion'; idPrefix: 'chatcmpl' | 'cmpl' };
+  /** The stream's events on the client's side (default: OpenAI's chat chunks, ChatStreamEncoder). */
+  streamEncoder?(view: ChunkView, errors: ErrorRendering): StreamEncoder;
+  /**
+   * The usage record's `endpoint` and the door a request came through (SPEC §17: `responses`, `messages`),
+   * when not `endpoint`, which stays what the backend is asked for.
+   */
+  recordAs?: string;
 }
 
 export interface InferenceDeps {
@@ -162,7 +171,7 @@ export async function runInference<Req extends JsonObject>(
   const promptTokens = spec.countPromptTokens(req);
   const outputCap = resolveOutputCap(req, model, promptTokens, spec.contextParam(req));
   // Admitted at its upper bound: every output token each generated choice may produce.
-  await admitRequest(deps.accounting, state, spec.endpoint, model, promptTokens, outputCap * choicesGenerated(req));
+  await admitRequest(deps.accounting, state, spec.recordAs ?? spec.endpoint, model, promptTokens, outputCap * choicesGenerated(req));
 
   const stream = isStreaming(req) && spec.stream !== undefined;
   state.stream = stream;
@@ -214,13 +223,14 @@ export async function runInference<Req extends JsonObject>(
     if (started.kind === 'json') {
       // An answer we cannot read (buildResponse throws) is the backend's failure.
       outcome = 'failure';
-      let usage = normalizeUsage(started.body.usage);
+      let usage = spec.usageOf === undefined ? normalizeUsage(started.body.usage) : spec.usageOf(started.body);
       if (usage === undefined) {
         usage = estimatedUsage(promptTokens, countTokens(spec.outputText(started.body)));
         state.settle = 'estimated';
       } else state.settle = 'complete';
       state.usage = usage;
-      const payload = spec.buildResponse(started.body, who, usage);
+      const built = spec.buildResponse(started.body, who, usage);
+      const payload = built instanceof Promise ? await built : built;
       outcome = 'success';
       reply
         .header('openai-processing-ms', String(Math.round(elapsed(state.start))))
@@ -234,14 +244,12 @@ export async function runInference<Req extends JsonObject>(
     outcome = 'failure';
     let relayed: StreamOutcome;
     try {
+      const view: ChunkView = { who, object: spec.stream!.object, includeUsage: (req.stream_options as JsonObject | null | undefined)?.include_usage === true };
       relayed = await relayStream(started.first, {
         res,
         events: started.events,
-        who,
-        object: spec.stream!.object,
-        includeUsage: (req.stream_options as JsonObject | null | undefined)?.include_usage === true,
+        encoder: spec.streamEncoder?.(view, deps.errors) ?? new ChatStreamEncoder(view, deps.errors),
         heartbeatMs: deps.heartbeatMs,
-        errors: deps.errors,
         timers: started.attempt.timers,
         signal: started.attempt.signal,
         // Everything already set on the reply (request id, CORS) goes out with the 200, and the rate-limit

@@ -20,6 +20,8 @@ export interface RequestState {
   model?: string;
   /** The catalog id of the model that name resolved to. */
   modelId?: string;
+  /** The door a request came in by when not OpenAI's chat-shaped API (SPEC §17): its errors' envelope. */
+  door?: 'responses' | 'messages';
   /** The API route's path (metrics' `endpoint` label); set on /v1 requests when metrics are on. */
   endpoint?: string;
   /** Why admission refused the request: a limit (429) or the balance (402). */

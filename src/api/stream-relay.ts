@@ -10,12 +10,28 @@ import type { JsonObject } from '../providers/types.js';
 import { CallSignal, type SharedAbort } from '../providers/call-signal.js';
 import { CallTimers } from '../routing/timeouts.js';
 
+/**
+ * What a stream looks like on the client's side of the relay: the chat and legacy completions' data-only
+ * events (ChatStreamEncoder), or a door's own events (the Responses API's typed events, the Messages API's
+ * `event:` lines), made from the same backend chunks. The relay owns the timing (commit, back-pressure,
+ * heartbeats, errors after the first byte); the encoder owns the bytes.
+ */
+export interface StreamEncoder {
+  /**
+   * One backend event: its usage and output are recorded in `outcome` (usage for billing, output text for
+   * counting when the backend reports no usage), and what the client is to see is returned ('' for nothing).
+   */
+  event(chunk: JsonObject, outcome: StreamOutcome): string;
+  /** The end of a complete stream (after the backend's last event). May wait, e.g. to store what it made. */
+  end(outcome: StreamOutcome): string | Promise<string>;
+  /** The in-band error that ends a stream broken after the first byte. */
+  error(err: GatewayError): string;
+}
+
 export interface StreamRelayOptions {
   res: ServerResponse;
   events: AsyncIterator<JsonObject[]>;
-  who: ResponseIdentity;
-  object: 'chat.completion.chunk' | 'text_completion';
-  includeUsage: boolean;
+  encoder: StreamEncoder;
   heartbeatMs: number;
   timers: CallTimers;
   signal: CallSignal;
@@ -23,8 +39,6 @@ export interface StreamRelayOptions {
   headers: OutgoingHttpHeaders;
   /** Called when the 200 is committed. */
   onCommit: () => void;
-  /** The deployment's wording of errors, for an in-band error event. */
-  errors: ErrorRendering;
 }
 
 export interface StreamOutcome {
@@ -107,11 +121,19 @@ function collectOutput(choices: unknown[], output: string[]): void {
   }
 }
 
+export interface ChunkView {
+  who: ResponseIdentity;
+  object: 'chat.completion.chunk' | 'text_completion';
+  /** The client asked for usage (`stream_options.include_usage`): chunks carry `usage: null`. */
+  includeUsage: boolean;
+}
+
 /**
- * Rewrites one backend chunk in place to the client's view. Returns false when the chunk only carried
- * usage (it is held back and re-sent last, if the client asked).
+ * Rewrites one backend chunk in place to the client's view (our id, model and created; finish reasons
+ * mapped), recording its usage and output in `outcome`. Returns false when the chunk only carried usage
+ * (it is held back and re-sent last, if the client asked).
  */
-function rewriteChunk(chunk: JsonObject, opts: StreamRelayOptions, outcome: StreamOutcome): boolean {
+export function rewriteChunk(chunk: JsonObject, opts: ChunkView, outcome: StreamOutcome): boolean {
   const usage = chunk.usage;
   if (usage !== undefined && usage !== null) {
     const normalized = normalizeUsage(usage);
@@ -133,6 +155,28 @@ function rewriteChunk(chunk: JsonObject, opts: StreamRelayOptions, outcome: Stre
   if (opts.includeUsage) chunk.usage = null;
   else delete chunk.usage;
   return true;
+}
+
+/** The chat and legacy completions' stream: OpenAI's data-only events, the usage chunk if asked, `[DONE]`. */
+export class ChatStreamEncoder implements StreamEncoder {
+  constructor(
+    private readonly view: ChunkView,
+    private readonly errors: ErrorRendering,
+  ) {}
+
+  event(chunk: JsonObject, outcome: StreamOutcome): string {
+    return rewriteChunk(chunk, this.view, outcome) ? sseEvent(chunk) : '';
+  }
+
+  end(outcome: StreamOutcome): string {
+    const { who, object } = this.view;
+    if (!this.view.includeUsage || outcome.usage === undefined) return SSE_DONE;
+    return sseEvent({ id: who.id, object, created: who.created, model: who.model, choices: [], usage: outcome.usage }) + SSE_DONE;
+  }
+
+  error(err: GatewayError): string {
+    return sseError(err, this.errors);
+  }
 }
 
 /** Writes, and under back-pressure waits until the client drains, leaves, or the call is aborted. */
@@ -183,8 +227,9 @@ export async function relayStream(first: JsonObject[], opts: StreamRelayOptions)
     while (batch !== undefined) {
       let text = '';
       for (const chunk of batch) {
-        if (!rewriteChunk(chunk, opts, outcome)) continue;
-        text += sseEvent(chunk);
+        const encoded = opts.encoder.event(chunk, outcome);
+        if (encoded === '') continue;
+        text += encoded;
         // The first event leaves on its own, so the client's first byte does not wait for the whole batch.
         if (!committed) {
           await send(text);
@@ -196,11 +241,8 @@ export async function relayStream(first: JsonObject[], opts: StreamRelayOptions)
       timers.activity();
       batch = next.done ? undefined : next.value;
     }
-    let tail = '';
-    if (opts.includeUsage && outcome.usage) {
-      tail = sseEvent({ id: opts.who.id, object: opts.object, created: opts.who.created, model: opts.who.model, choices: [], usage: outcome.usage });
-    }
-    await send(tail + SSE_DONE);
+    const end = opts.encoder.end(outcome);
+    await send(typeof end === 'string' ? end : await end);
     res.end();
   } catch (err) {
     // Stop the backend's stream (and its socket) now, whatever happens next.
@@ -213,7 +255,7 @@ export async function relayStream(first: JsonObject[], opts: StreamRelayOptions)
       outcome.ended = 'upstream_error';
       outcome.error = error;
       if (!committed) throw error;
-      if (!res.writableEnded && !res.destroyed) res.end(sseError(error, opts.errors));
+      if (!res.writableEnded && !res.destroyed) res.end(opts.encoder.error(error));
     }
   } finally {
     clearInterval(heartbeat);

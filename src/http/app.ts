@@ -32,6 +32,7 @@ import type { Store } from '../store/store.js';
 import { MAX_UPLOAD_BYTES, MULTIPART_LIMITS, receiveForm } from './uploads.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { ServerConnections, type RequestDrain } from './drain.js';
+import { anthropicErrorBody } from '../doors/messages/errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -81,11 +82,29 @@ function sendError(reply: FastifyReply, err: GatewayError, errors: ErrorRenderin
     state.errorCode = err.code;
     if (err.status >= 500) state.errorMessage = errorForLog(err);
   }
-  void reply
-    .code(err.status)
-    .headers(errorHeaders(err))
-    .type('application/json')
-    .send(errors.json(err));
+  // Each door answers in its own envelope (SPEC §17): the Messages door in Anthropic's.
+  const body = state?.door === 'messages' ? JSON.stringify(anthropicErrorBody(err, errors, state.id)) : errors.json(err);
+  void reply.code(err.status).headers(errorHeaders(err)).type('application/json').send(body);
+}
+
+/**
+ * What a door's routes need from the app (SPEC §17: each door is a translation at the edge into the one
+ * pipeline): the pipeline's dependencies, the store, the config, and `serve`, which runs a pipeline with
+ * settlement and the log line after it, as every /v1 route does.
+ */
+export interface DoorContext {
+  config: Config;
+  inference: InferenceDeps;
+  store: Store;
+  serve(request: FastifyRequest, reply: FastifyReply, pipeline: () => Promise<void>): Promise<void>;
+}
+
+/** The Messages door's routes (below the base path): errors in Anthropic's envelope, keys also in `x-api-key`. */
+const MESSAGES_ROUTES = new Set(['/messages', '/messages/count_tokens']);
+
+/** An `x-api-key` header (Anthropic's clients) as the `Authorization` header the authenticator reads. */
+function apiKeyHeader(value: string | string[] | undefined): string | undefined {
+  return typeof value === 'string' ? `Bearer ${value}` : undefined;
 }
 
 /** Fastify's own errors (parsing, limits) as catalog errors. */
@@ -188,6 +207,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     const state = newRequestState(request.id);
     drain?.enter();
     request.state = state;
+    const route = request.routeOptions.url;
+    if (route !== undefined && MESSAGES_ROUTES.has(route.slice(basePath.length))) state.door = 'messages';
     // On the raw response, so that an answer written outside Fastify (a stalled body's 408) carries it too.
     reply.raw.setHeader('x-request-id', state.id);
     applyCors(config.server.cors, request, reply);
@@ -232,6 +253,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   function serveInference<Req extends JsonObject>(spec: InferenceEndpoint<Req>, request: FastifyRequest, reply: FastifyReply): Promise<void> {
     return serve(request, reply, () => runInference(spec, inference, request, reply));
   }
+
+  const doors: DoorContext = { config, inference, store: deps.store, serve };
 
   const media: VideoDeps = { catalog, accounting, store: deps.store, runner: deps.videoRunner, shutdown: drain?.cutoff };
 
@@ -294,7 +317,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
         metrics?.requestStarted(request.state, request.routeOptions.url);
         if (config.server.publicModels && request.method === 'GET' && request.headers.authorization === undefined) return;
         const state = request.state;
-        state.principal = await authenticator.authenticate(request.headers.authorization);
+        const authorization = request.headers.authorization ?? (state.door === 'messages' ? apiKeyHeader(request.headers['x-api-key']) : undefined);
+        state.principal = await authenticator.authenticate(authorization);
         // Every authenticated request shows its limits; every POST counts as a request, valid or not.
         if (request.method === 'POST') await takeRequest(accounting, state);
         else await showLimits(accounting, state);
@@ -323,6 +347,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
         await forms.register(multipart, { limits: MULTIPART_LIMITS });
         forms.post('/audio/transcriptions', (request, reply) => serve(request, reply, () => transcribe(request, reply)));
       });
+      // The other doors (SPEC §17), each a translation into the same pipeline.
+      void doors;
       api.get('/models', async (request) => listModels(catalog, request.state.principal));
       api.get('/models/*', async (request) => getModel(catalog, request.state.principal, decodeURIComponent((request.params as { '*': string })['*'])));
     },
