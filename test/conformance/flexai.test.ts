@@ -70,10 +70,9 @@
 // - "That same version is pinned in our gateway image … a snapshot test fails until we audit the SDK diff
 //   … we update this page in the same PR" (2): a release process; the pinned field set itself is compared
 //   with openai-python 1.109.1 by test/unit/field-pin.test.ts, not by a request.
-// - "8K context" on bge-m3 is the engine's to enforce: Floodgate leaves each embedding input's length to
-//   the backend (src/api/embeddings.ts, contextParam) and the built-in simulator does not refuse long
-//   inputs, so the test uses a fake engine answering as vLLM does, and checks the mapping to
-//   context_length_exceeded and the catalog's context_length.
+// - "8K context" on bge-m3: Floodgate holds each embedding input against the catalog's context_length
+//   (src/api/embeddings.ts, checkInputsFit) before any backend is called; the test runs against a fake
+//   engine answering as vLLM does, so that it also sees the over-long input never reach the engine.
 // - "No OAuth" (1,2): there is no OAuth flow to refuse beyond a non-key Bearer token, which is the 401 test.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -648,10 +647,17 @@ describe('against an engine that sends system_fingerprint and judges unknown fie
     const fits = await post('/embeddings', { model: BGE, input: 'word '.repeat(8000) }, fgw.apiKey, fgw.url);
     expect(fits.status, fits.text).toBe(200);
     expect(fits.json().data[0].embedding).toHaveLength(1024);
+    const before = fake.requests.length;
     const res = await post('/embeddings', { model: BGE, input: 'word '.repeat(9000) }, fgw.apiKey, fgw.url);
     expect(res.status, res.text).toBe(400);
-    expect(res.json().error).toMatchObject({ type: 'invalid_request_error', code: 'context_length_exceeded' });
+    expect(res.json().error).toMatchObject({ type: 'invalid_request_error', code: 'context_length_exceeded', param: 'input' });
     expect(res.json().error.message).toContain('8192');
+    // Refused by the gateway: the engine never saw it.
+    expect(fake.requests.length).toBe(before);
+    // In a batch, the input at fault is named.
+    const batch = await post('/embeddings', { model: BGE, input: ['short', 'word '.repeat(9000)] }, fgw.apiKey, fgw.url);
+    expect(batch.status, batch.text).toBe(400);
+    expect(batch.json().error).toMatchObject({ code: 'context_length_exceeded', param: 'input[1]' });
     // And the catalog says so.
     const listed = await rawRequest(`${fgw.url}/v1/models/${BGE}`, { headers: { authorization: `Bearer ${fgw.apiKey}` } });
     expect(listed.json()).toMatchObject({ id: BGE, category: 'embeddings', context_length: 8192 });
