@@ -150,6 +150,8 @@ export function deploymentViews(catalog: Catalog, now: number) {
       in_flight: deployment.health.inflight,
       window: { requests: window.requests, failures: window.failures },
       retry_at: breaker.state === 'open' ? unixSecondsExact(breaker.retryAt) : null,
+      /** Why it is out of rotation: its own failures, a backend that cannot be connected to, or another instance's breaker. */
+      open_reason: breaker.state === 'closed' ? null : breaker.openReason,
     };
   });
 }

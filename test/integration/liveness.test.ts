@@ -120,7 +120,8 @@ describe('with the default liveness check', () => {
     const line = gw.logs.filter((l) => l.msg === 'request' && l.model === 'late').at(-1)!;
     expect(line.attempts).toBeUndefined();
     const admin = await rawRequest(`${gw.url}/admin/v1/deployments`, { headers: { authorization: `Bearer ${gw.adminToken}` } });
-    expect(admin.json().data.find((d: Any) => d.id === 'down/late').state).toBe('open');
+    expect(admin.json().data.find((d: Any) => d.id === 'down/late')).toMatchObject({ state: 'open', open_reason: 'unreachable' });
+    expect(admin.json().data.find((d: Any) => d.id === 'sim/sim-chat')).toMatchObject({ state: 'closed', open_reason: null });
 
     // The backend starts on its old port; no client asks for the model meanwhile.
     revived = await spawnCli(['simulate', '--port', String(port)], /Simulator listening on/);

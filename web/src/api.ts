@@ -51,6 +51,7 @@ export interface AdminAccount extends AccountView { created_at: string; members:
 export interface Deployment {
   id: string; upstream_model: string; models: string[]; state: string; in_flight: number;
   window: { requests: number; failures: number }; retry_at: number | null;
+  open_reason: 'failures' | 'unreachable' | 'peer' | null;
 }
 
 /** The portal's path ("/" by default), read from where this script was served: `${path}assets/…`. */

@@ -317,7 +317,13 @@ function describeHealth(d: Deployment): { tone: 'ok' | 'warn' | 'bad'; text: str
   const pct = `${Math.round(rate * 100)}%`;
   if (d.state === 'open') {
     const retry = d.retry_at ? ` Next trial at ${formatTime(d.retry_at)}.` : '';
-    return { tone: 'bad', text: `Taken out of rotation after repeated failures.${retry}` };
+    const why =
+      d.open_reason === 'unreachable'
+        ? 'Taken out of rotation: the backend cannot be connected to; it comes back as soon as it answers.'
+        : d.open_reason === 'peer'
+          ? 'Taken out of rotation: another gateway instance saw it fail.'
+          : 'Taken out of rotation after repeated failures.';
+    return { tone: 'bad', text: `${why}${retry}` };
   }
   if (d.state === 'half_open' || d.state === 'half-open') return { tone: 'warn', text: 'On trial: a few requests test whether it has recovered.' };
   if (d.window.requests === 0) return { tone: 'ok', text: 'Healthy; no recent traffic.' };
