@@ -33,6 +33,7 @@ import { MAX_UPLOAD_BYTES, MULTIPART_LIMITS, receiveForm } from './uploads.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { ServerConnections, type RequestDrain } from './drain.js';
 import { anthropicErrorBody } from '../doors/messages/errors.js';
+import { registerMessagesRoutes } from '../doors/messages/routes.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -74,6 +75,8 @@ const ROUTES: Record<string, string[]> = {
   '/audio/speech': ['POST'],
   '/audio/transcriptions': ['POST'],
   '/videos/generations': ['POST'],
+  '/messages': ['POST'],
+  '/messages/count_tokens': ['POST'],
 };
 
 function sendError(reply: FastifyReply, err: GatewayError, errors: ErrorRendering): void {
@@ -207,8 +210,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     const state = newRequestState(request.id);
     drain?.enter();
     request.state = state;
-    const route = request.routeOptions.url;
-    if (route !== undefined && MESSAGES_ROUTES.has(route.slice(basePath.length))) state.door = 'messages';
+    // A path no route takes (a wrong method) is still the door's: its 405 in the door's envelope.
+    const route = request.routeOptions.url ?? request.url.split('?')[0].replace(/\/+$/, '');
+    if (MESSAGES_ROUTES.has(route.slice(basePath.length))) state.door = 'messages';
     // On the raw response, so that an answer written outside Fastify (a stalled body's 408) carries it too.
     reply.raw.setHeader('x-request-id', state.id);
     applyCors(config.server.cors, request, reply);
@@ -349,6 +353,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       });
       // The other doors (SPEC §17), each a translation into the same pipeline.
       void doors;
+      registerMessagesRoutes(api, doors);
       api.get('/models', async (request) => listModels(catalog, request.state.principal));
       api.get('/models/*', async (request) => getModel(catalog, request.state.principal, decodeURIComponent((request.params as { '*': string })['*'])));
     },

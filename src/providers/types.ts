@@ -4,7 +4,8 @@ import type { CallSignal } from './call-signal.js';
 // backend and returns an OpenAI-shaped response or a stream of OpenAI-shaped chunks. Everything
 // backend-specific stays inside the provider's folder; the registry names each one once.
 
-export type Endpoint = 'chat' | 'completions' | 'embeddings';
+/** `messages`: Anthropic's Messages API as the client sent it, for a backend that speaks it (SPEC §17). */
+export type Endpoint = 'chat' | 'completions' | 'embeddings' | 'messages';
 
 export type JsonObject = Record<string, unknown>;
 

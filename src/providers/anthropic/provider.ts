@@ -4,10 +4,10 @@
 // stream's named events translated as they arrive (the stream complete at `message_stop`), and
 // Anthropic's errors mapped to ours.
 import { ANTHROPIC_DEFAULT_BASE_URL, ANTHROPIC_DEFAULT_VERSION, type AnthropicProviderConfig } from '../../config/schema.js';
-import { invalidRequest } from '../../openai/errors.js';
+import { GatewayError, invalidRequest } from '../../openai/errors.js';
 import { backendPool, connectCheck, connectTimeoutMs, dispatchExchange, type WireFormat } from '../exchange.js';
 import type { JsonObject, Provider, UpstreamCall, UpstreamResult } from '../types.js';
-import { mapAnthropicStatus } from './errors.js';
+import { mapAnthropicStatus, mapAnthropicStreamError } from './errors.js';
 import { buildAnthropicRequest } from './request.js';
 import { chatCompletionFromMessage } from './response.js';
 import { AnthropicStreamTranslator } from './stream.js';
@@ -25,6 +25,24 @@ const MESSAGES_WIRE: WireFormat<AnthropicStreamTranslator> = {
       return err as Error;
     }
     return translator.finished;
+  },
+};
+
+/**
+ * The Messages API passed through (SPEC §17: the Messages door's requests to a model served only by
+ * Anthropic): the `message` and the events as they are, the stream still complete only at `message_stop`.
+ */
+const NATIVE_WIRE: WireFormat = {
+  statusError: mapAnthropicStatus,
+  completion(message) {
+    if (message.type !== 'message' || !Array.isArray(message.content)) throw new GatewayError('upstream_error', 'The backend answered with something other than a message.');
+    return message;
+  },
+  unterminated: MESSAGES_WIRE.unterminated,
+  event(_state, event, out) {
+    if (event.type === 'error') return mapAnthropicStreamError(event);
+    out.push(event);
+    return event.type === 'message_stop';
   },
 };
 
@@ -50,6 +68,11 @@ export function createAnthropicProvider(cfg: AnthropicProviderConfig): Provider 
   return {
     call(call: UpstreamCall): Promise<UpstreamResult> {
       if (call.signal.aborted) return Promise.reject(call.signal.reason);
+      if (call.endpoint === 'messages') {
+        // As the client sent it (the pipeline has set the model); only the pipeline's own stream option goes.
+        const { stream_options: _ours, ...native } = call.body;
+        return dispatchExchange(pool, NATIVE_WIRE, call, path, fixedHeaders, JSON.stringify(native));
+      }
       if (call.endpoint !== 'chat') {
         // The catalog lets a text model serve legacy completions by default; this backend cannot.
         return Promise.reject(invalidRequest('model', "model: this model's backend (Anthropic's Messages API) serves chat completions only; use POST /v1/chat/completions."));

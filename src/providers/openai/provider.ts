@@ -13,6 +13,8 @@ const PATHS: Record<Endpoint, string> = {
   chat: '/chat/completions',
   completions: '/completions',
   embeddings: '/embeddings',
+  // Never asked of this provider: the Messages door sends its requests as they are to `anthropic` backends only.
+  messages: '/messages',
 };
 
 function prepareBody(body: JsonObject, renames: Record<string, string>, drops: string[]): JsonObject {

@@ -174,6 +174,8 @@ export function createSimulatorCore(settings: SimulatorSettings): SimulatorCore 
           return answerCompletions(body, env);
         case 'embeddings':
           return answerEmbeddings(body, env);
+        case 'messages':
+          return answerMessages(body, env);
       }
     },
     answerMessages(body) {
