@@ -59,6 +59,8 @@ export interface Config {
   metrics: { enabled: boolean; path: string };
   /** The portal (SPEC §14; docs/portal-contract.md). */
   portal: PortalConfig;
+  /** Stored responses of the Responses API (SPEC §17): kept `retentionMs`, expired ones swept every `sweepIntervalMs`. */
+  responses: { retentionMs: number; sweepIntervalMs: number };
   routing: RoutingConfig;
   providers: Record<string, ProviderConfig>;
   models: ModelConfig[];
@@ -389,6 +391,7 @@ export function resolveConfig(doc: unknown, source: string, overrides: ConfigOve
     usage: { flushMs: raw.usage?.flush_ms ?? 100, maxBatch: raw.usage?.max_batch ?? 500 },
     metrics: { enabled: raw.metrics?.enabled ?? true, path: raw.metrics?.path ?? '/metrics' },
     portal,
+    responses: { retentionMs: (raw.responses?.retention_days ?? 30) * 86_400_000, sweepIntervalMs: raw.responses?.sweep_interval_ms ?? 3_600_000 },
     routing: {
       retry: { ...DEFAULT_RETRY, ...raw.routing?.retry },
       breaker: { ...DEFAULT_BREAKER, ...raw.routing?.circuit_breaker },

@@ -256,6 +256,16 @@ export const PortalSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** The Responses API's stored responses (SPEC §17): how long they are kept, how often expired ones are deleted. */
+export const ResponsesSchema = Type.Object(
+  {
+    retention_days: Opt(Type.Integer({ minimum: 1, maximum: 3650 })),
+    /** How often the sweep deletes expired responses from the store. */
+    sweep_interval_ms: Opt(Type.Integer({ minimum: 1000, maximum: 86_400_000 })),
+  },
+  { additionalProperties: false },
+);
+
 /** The Prometheus endpoint (SPEC §12): unauthenticated, outside the API's base path. */
 export const MetricsSchema = Type.Object(
   {
@@ -458,6 +468,7 @@ export const ConfigSchema = Type.Object(
     usage: Opt(UsageSchema),
     metrics: Opt(MetricsSchema),
     portal: Opt(PortalSchema),
+    responses: Opt(ResponsesSchema),
     routing: Opt(RoutingSchema),
     providers: Type.Record(Type.String({ pattern: '^[A-Za-z0-9._-]+$' }), ProviderSchema),
     models: Type.Array(ModelSchema, { minItems: 1 }),

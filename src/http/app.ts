@@ -33,6 +33,7 @@ import { MAX_UPLOAD_BYTES, MULTIPART_LIMITS, receiveForm } from './uploads.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { ServerConnections, type RequestDrain } from './drain.js';
 import { anthropicErrorBody } from '../doors/messages/errors.js';
+import { registerResponsesRoutes } from '../doors/responses/routes.js';
 import { registerMessagesRoutes } from '../doors/messages/routes.js';
 
 declare module 'fastify' {
@@ -75,6 +76,7 @@ const ROUTES: Record<string, string[]> = {
   '/audio/speech': ['POST'],
   '/audio/transcriptions': ['POST'],
   '/videos/generations': ['POST'],
+  '/responses': ['POST'],
   '/messages': ['POST'],
   '/messages/count_tokens': ['POST'],
 };
@@ -352,6 +354,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
         forms.post('/audio/transcriptions', (request, reply) => serve(request, reply, () => transcribe(request, reply)));
       });
       // The other doors (SPEC §17), each a translation into the same pipeline.
+      registerResponsesRoutes(api, doors);
       void doors;
       registerMessagesRoutes(api, doors);
       api.get('/models', async (request) => listModels(catalog, request.state.principal));

@@ -15,6 +15,7 @@ import { usageRepository } from './usage.js';
 import type { Store } from './store.js';
 import { portalRepositories, type PortalTables } from './portal.js';
 import { usageRollupRepository, type UsageRollupTables } from './usage-rollup.js';
+import { responseRepository, type ResponsesTables } from './responses.js';
 import { redactUrl } from '../observability/redact.js';
 
 // Conventions every table follows, so one set of queries serves SQLite and PostgreSQL:
@@ -125,8 +126,8 @@ export interface MetaTable {
   value: string;
 }
 
-/** The portal's tables (migration 006) are declared beside their repositories. */
-export interface Database extends PortalTables, UsageRollupTables {
+/** The portal's tables (migration 006) and stored responses (007) are declared beside their repositories. */
+export interface Database extends PortalTables, UsageRollupTables, ResponsesTables {
   accounts: AccountsTable;
   api_keys: ApiKeysTable;
   meta: MetaTable;
@@ -174,6 +175,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
     videos: videoJobRepository(db),
     ...portalRepositories(db),
     usageRollup: usageRollupRepository(db),
+    responses: responseRepository(db),
     async ping() {
       await sql`select 1`.execute(db);
     },

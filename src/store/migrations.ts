@@ -266,6 +266,25 @@ export const MIGRATIONS: Record<string, Migration> = {
       for (const table of ['usage_hourly', 'invite_codes', 'redemption_codes', 'portal_sessions', 'account_members', 'portal_users']) await db.schema.dropTable(table).execute();
     },
   },
+  '007_responses': {
+    async up(db: Kysely<unknown>) {
+      // The Responses API's stored responses (SPEC §17), each visible only to its account, swept after expiry.
+      await db.schema
+        .createTable('responses')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('response', 'text', (c) => c.notNull())
+        .addColumn('input_items', 'text', (c) => c.notNull())
+        .addColumn('history', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('responses_expires_idx').on('responses').column('expires_at').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('responses').execute();
+    },
+  },
 };
 
 /** Writes the one column type that differs by dialect: `blob` is `bytea` on PostgreSQL. */

@@ -10,6 +10,7 @@ import type { VideoJobRepository } from './video-jobs.js';
 import type { UsageRepository } from './usage.js';
 import type { PortalRepositories } from './portal.js';
 import type { UsageRollupRepository } from './usage-rollup.js';
+import type { ResponseRepository } from './responses.js';
 
 /** The portal's repositories (users, members, sessions, redemptionCodes, inviteCodes) are spread in. */
 export interface Store extends PortalRepositories {
@@ -23,6 +24,8 @@ export interface Store extends PortalRepositories {
   videos: VideoJobRepository;
   /** `usage_hourly`: the portal's charts. */
   usageRollup: UsageRollupRepository;
+  /** The Responses API's stored responses (SPEC §17). */
+  responses: ResponseRepository;
   /** Throws when the database cannot answer (`/healthz?ready=1`). */
   ping(): Promise<void>;
   close(): Promise<void>;

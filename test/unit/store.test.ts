@@ -141,7 +141,7 @@ describe.each(DIALECTS)('migrations ($name)', (dialect) => {
   it('reports what ran when opened without migrating, and runs nothing twice', async () => {
     const store = await open(await dialect.newUrl(tempDir()), false);
     expect(await migrationStatus(store.db)).toEqual(Object.keys(MIGRATIONS).map((name) => ({ name, applied: false })));
-    expect(await migrateToLatest(store.db)).toEqual(['001_accounts_keys', '002_ledger_usage', '003_media', '004_debited', '005_reported_usage', '006_portal']);
+    expect(await migrateToLatest(store.db)).toEqual(['001_accounts_keys', '002_ledger_usage', '003_media', '004_debited', '005_reported_usage', '006_portal', '007_responses']);
     expect(await migrateToLatest(store.db)).toEqual([]);
     expect(await migrationStatus(store.db)).toEqual(Object.keys(MIGRATIONS).map((name) => ({ name, applied: true })));
   });
@@ -161,7 +161,7 @@ describe.each(DIALECTS)('migrations ($name)', (dialect) => {
       .insertInto('usage_records')
       .values([usageRecordRow('u1', 'acct_a', 7), usageRecordRow('u2', 'acct_a', 5)])
       .execute();
-    expect(await migrateToLatest(store.db)).toEqual(['004_debited', '005_reported_usage', '006_portal']);
+    expect(await migrateToLatest(store.db)).toEqual(['004_debited', '005_reported_usage', '006_portal', '007_responses']);
     const credits = await store.accounts.credits(['acct_a', 'acct_b', 'acct_none']);
     expect(credits).toEqual(
       new Map([
