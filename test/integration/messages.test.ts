@@ -174,7 +174,7 @@ describe('messages: non-streamed', () => {
     expect(body).toMatchObject({ type: 'message', role: 'assistant', model: 'sim-chat', stop_sequence: null });
     expect(['end_turn', 'max_tokens']).toContain(body.stop_reason);
     expect(body.content).toHaveLength(1);
-    expect(body.content[0]).toEqual({ type: 'text', text: expect.stringMatching(/\S/), citations: null });
+    expect(body.content[0]).toEqual({ type: 'text', text: expect.stringMatching(/\S/) });
     expect(body.usage).toMatchObject({ cache_creation_input_tokens: 0, cache_read_input_tokens: 0 });
     expect(body.usage.input_tokens).toBe(countChatPromptTokens(hello.messages));
     expect(body.usage.output_tokens).toBeGreaterThan(0);
@@ -283,7 +283,7 @@ describe('messages: streamed', () => {
     expect(start).toMatchObject({ type: 'message', role: 'assistant', model: 'sim-chat', content: [], stop_reason: null, stop_sequence: null });
     expect(start.id).toMatch(/^msg_/);
     expect(start.usage.input_tokens).toBe(countChatPromptTokens(hello.messages));
-    expect(list[1].data).toEqual({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '', citations: null } });
+    expect(list[1].data).toEqual({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
     const text = list.filter((e) => e.event === 'content_block_delta').map((e) => e.data.delta.text).join('');
     expect(text.length).toBeGreaterThan(0);
     const delta = list[list.length - 2].data;

@@ -57,13 +57,16 @@ export function toolInput(args: unknown): unknown {
   }
 }
 
-/** The content blocks of a chat message: thinking (when asked for), text, then the tool calls. */
+/**
+ * The content blocks of a chat message: thinking (when asked for), text, then the tool calls. Text blocks
+ * carry no `citations` key, as Anthropic's do without citations (the Vercel AI SDK refuses a null there).
+ */
 function contentBlocks(message: JsonObject, thinking: boolean): JsonObject[] {
   const blocks: JsonObject[] = [];
   if (thinking && typeof message.reasoning_content === 'string' && message.reasoning_content.length > 0) {
     blocks.push({ type: 'thinking', thinking: message.reasoning_content, signature: '' });
   }
-  if (typeof message.content === 'string' && message.content.length > 0) blocks.push({ type: 'text', text: message.content, citations: null });
+  if (typeof message.content === 'string' && message.content.length > 0) blocks.push({ type: 'text', text: message.content });
   if (Array.isArray(message.tool_calls)) {
     for (const call of message.tool_calls as JsonObject[]) {
       const fn = (call?.function ?? {}) as JsonObject;

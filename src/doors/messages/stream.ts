@@ -78,7 +78,7 @@ export class MessagesStreamEncoder implements StreamEncoder {
   /** A delta for a text or thinking block, opening one when the current block is of another kind. */
   private textual(kind: 'text' | 'thinking', piece: string): string {
     let out = '';
-    if (this.open?.kind !== kind) out += this.startBlock(kind, kind === 'text' ? { type: 'text', text: '', citations: null } : { type: 'thinking', thinking: '', signature: '' });
+    if (this.open?.kind !== kind) out += this.startBlock(kind, kind === 'text' ? { type: 'text', text: '' } : { type: 'thinking', thinking: '', signature: '' });
     const delta = kind === 'text' ? { type: 'text_delta', text: piece } : { type: 'thinking_delta', thinking: piece };
     return out + anthropicEvent({ type: 'content_block_delta', index: this.open!.index, delta });
   }
