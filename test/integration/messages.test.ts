@@ -57,6 +57,13 @@ const NATIVE_EVENTS: Any[] = [
 ];
 
 function anthropicBackend(req: { body: Record<string, unknown> }, res: ServerResponse): void {
+  if (req.body.stream === true && JSON.stringify(req.body).includes('please-fail')) {
+    // Anthropic's own mid-stream failure: an `error` event after some content.
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    for (const e of NATIVE_EVENTS.slice(0, 4)) res.write(`event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
+    res.end(`event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } })}\n\n`);
+    return;
+  }
   if (req.body.stream === true) {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     for (const e of NATIVE_EVENTS) res.write(`event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
@@ -369,6 +376,7 @@ describe('messages: bad input and errors', () => {
     await refused({ model: 'sim-chat', max_tokens: 2000, messages: msgs, thinking: { type: 'enabled', budget_tokens: 1024 } }, /^thinking: the model "sim-chat" does not reason/);
     await refused({ model: 'sim-chat', max_tokens: 10, messages: msgs, tools: [{ type: 'web_search_20250305', name: 'web_search' }] }, /^tools\.0\.type: "web_search_20250305" is a tool Anthropic runs/);
     await refused({ model: 'sim-embed', max_tokens: 10, messages: msgs }, /^model: /);
+    await refused({ model: 'sim-chat', max_tokens: 10, messages: msgs, container: 'container_1' }, 'container: is served only by Anthropic\'s own API, and the model "sim-chat" is not served by it; omit the field.');
   });
 
   it('maps the catalog’s errors to Anthropic’s types with the catalog’s statuses', async () => {
@@ -411,6 +419,7 @@ describe('messages: native pass-through to an anthropic backend', () => {
     tools: [WEATHER_TOOL, { type: 'web_search_20250305', name: 'web_search', max_uses: 1 }],
     top_k: 5,
     metadata: { user_id: 'u-1' },
+    container: 'container_1',
   };
 
   it('sends the body as the client wrote it (model renamed) and returns the message as it came', async () => {
@@ -441,11 +450,25 @@ describe('messages: native pass-through to an anthropic backend', () => {
     const [r] = await waitForRecords(acct.accountId, 1);
     expect(r).toMatchObject({ endpoint: 'messages', stream: true, promptTokens: 48, cachedTokens: 32, completionTokens: 9, settle: 'complete' });
   });
+
+  it('ends with an `error` event when the backend’s stream fails, and bills what was produced', async () => {
+    const acct = await gw.createAccount({ creditMicros: 1_000_000 });
+    const body = { ...nativeBody, stream: true, messages: [{ role: 'user', content: 'please-fail' }] };
+    const res = await post(body, { key: acct.apiKey });
+    expect(res.status).toBe(200);
+    const list = events(res.text);
+    expect(list.map((e) => e.event)).toEqual(['message_start', 'content_block_start', 'ping', 'content_block_delta', 'error']);
+    expect(list[4].data).toMatchObject({ type: 'error', error: { type: 'overloaded_error' } });
+    const [r] = await waitForRecords(acct.accountId, 1);
+    expect(r).toMatchObject({ endpoint: 'messages', stream: true, settle: 'upstream_error' });
+    expect(r.completionTokens).toBe(countTokens('Native '));
+  });
 });
 
 describe('messages: count_tokens', () => {
-  it('counts the translated prompt, and refuses what /v1/messages refuses', async () => {
-    const res = await post({ model: 'sim-chat', system: 'Be brief.', messages: [{ role: 'user', content: 'How many tokens is this?' }] }, { path: '/messages/count_tokens' });
+  it('counts the translated prompt (billing nothing), and refuses what /v1/messages refuses', async () => {
+    const acct = await gw.createAccount({ creditMicros: 1_000_000 });
+    const res = await post({ model: 'sim-chat', system: 'Be brief.', messages: [{ role: 'user', content: 'How many tokens is this?' }] }, { path: '/messages/count_tokens', key: acct.apiKey });
     expect(res.status).toBe(200);
     expect(res.json()).toEqual({ input_tokens: countChatPromptTokens([{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'How many tokens is this?' }]) });
     const bad = await post({ model: 'sim-chat', messages: [] }, { path: '/messages/count_tokens' });
@@ -453,6 +476,8 @@ describe('messages: count_tokens', () => {
     expect(bad.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringMatching(/^messages: /) } });
     const unknown = await post({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }, { path: '/messages/count_tokens' });
     expect(unknown.status).toBe(404);
+    expect(await recordsOf(acct.accountId)).toHaveLength(0);
+    expect((await gw.gateway.store.accounts.getById(acct.accountId))!.balanceMicros).toBe(1_000_000);
   });
 });
 

@@ -19,7 +19,12 @@ export interface MessagesRead {
   stops: string[];
   /** Tools Anthropic runs itself (`web_search_…`, `bash_…`): only a native backend can serve them. */
   serverTools: { index: number; type: string }[];
+  /** Fields only Anthropic's own API serves (`container`, `mcp_servers`…), present in the request. */
+  anthropicOnly: string[];
 }
+
+/** Top-level fields of Anthropic's API that only Anthropic serves: passed to a native backend, refused otherwise. */
+const ANTHROPIC_ONLY_FIELDS = ['container', 'context_management', 'mcp_servers'];
 
 function isObject(value: unknown): value is JsonObject {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -64,9 +69,12 @@ function fromReaderError(err: MessagesRequestError): GatewayError {
 export function readMessages(raw: unknown): MessagesRead {
   if (!isObject(raw)) throw invalidRequest(null, 'The request body must be a JSON object.');
   const body = raw;
+  const anthropicOnly = ANTHROPIC_ONLY_FIELDS.filter((field) => body[field] !== undefined);
+  const checked = { ...body };
+  for (const field of anthropicOnly) delete checked[field];
   let read: ReturnType<typeof readMessagesRequest>;
   try {
-    read = readMessagesRequest(body);
+    read = readMessagesRequest(checked);
   } catch (err) {
     if (err instanceof MessagesRequestError) throw fromReaderError(err);
     throw err;
@@ -100,7 +108,7 @@ export function readMessages(raw: unknown): MessagesRead {
   } catch (err) {
     throw renamedError(err);
   }
-  return { body, chat: validated, thinking: read.thinking, stops: read.stops, serverTools };
+  return { body, chat: validated, thinking: read.thinking, stops: read.stops, serverTools, anthropicOnly };
 }
 
 /** Reads a `POST /v1/messages/count_tokens` body: a Messages request without `max_tokens` and `stream`. */

@@ -38,6 +38,8 @@ function checkMessagesRequest(read: MessagesRead, model: CatalogModel, native: b
     });
   }
   if (!native) {
+    const field = read.anthropicOnly[0];
+    if (field !== undefined) throw invalidRequest(field, `${field}: is served only by Anthropic's own API, and the model "${name}" is not served by it; omit the field.`);
     const server = read.serverTools[0];
     if (server !== undefined) {
       throw invalidRequest(`tools.${server.index}.type`, `tools.${server.index}.type: "${server.type}" is a tool Anthropic runs on its own servers; the model "${name}" is not served by Anthropic, so send custom tools (name, description, input_schema).`);
