@@ -163,6 +163,7 @@ describe('validation', () => {
     ['an unknown text.format', { model: 'rec-chat', input: 'hi', text: { format: { type: 'xml' } } }, 'text.format.type'],
     ['json_schema without a schema', { model: 'rec-chat', input: 'hi', text: { format: { type: 'json_schema', name: 'x' } } }, 'text.format.schema'],
     ['reasoning.effort out of range', { model: 'rec-chat', input: 'hi', reasoning: { effort: 'extreme' } }, 'reasoning.effort'],
+    ['an unknown reasoning.summary', { model: 'rec-chat', input: 'hi', reasoning: { summary: 'long' } }, 'reasoning.summary'],
     ['temperature out of range', { model: 'rec-chat', input: 'hi', temperature: 3 }, 'temperature'],
     ['top_p out of range', { model: 'rec-chat', input: 'hi', top_p: 1.5 }, 'top_p'],
     ['max_output_tokens of 0', { model: 'rec-chat', input: 'hi', max_output_tokens: 0 }, 'max_output_tokens'],
@@ -320,6 +321,22 @@ describe('the response object', () => {
     expect(r).toMatchObject({ status: 'incomplete', incomplete_details: { reason: 'max_output_tokens' }, max_output_tokens: 3 });
     expect(r.output[0]).toMatchObject({ type: 'message', status: 'incomplete' });
     expect(r.output_text).toBe('Cut sho');
+  });
+
+  it('gives the reasoning as the summary too when reasoning.summary asks for one, streamed or not', async () => {
+    script = { reasoning: 'Weigh it.', content: 'Done.' };
+    const plain = await acct.client.responses.create({ model: 'rec-chat', input: 'Think.', reasoning: { effort: 'high', summary: 'auto' }, store: false });
+    expect(plain.reasoning).toEqual({ effort: 'high', summary: 'auto' });
+    expect(plain.output[0]).toMatchObject({ type: 'reasoning', summary: [{ type: 'summary_text', text: 'Weigh it.' }], content: [{ type: 'reasoning_text', text: 'Weigh it.' }] });
+    const res = await post(acct.apiKey, { model: 'rec-chat', input: 'Think.', reasoning: { summary: 'detailed' }, stream: true, store: false });
+    const events = typedEvents(res.text);
+    const summary = events.filter((e) => e.event === 'response.reasoning_summary_text.delta').map((e) => e.data.delta).join('');
+    expect(summary).toBe('Weigh it.');
+    expect(events.map((e) => e.event)).toContain('response.reasoning_summary_part.done');
+    expect(events.at(-1)!.data.response.output[0].summary).toEqual([{ type: 'summary_text', text: 'Weigh it.' }]);
+    // Without the ask, no summary.
+    const none = await acct.client.responses.create({ model: 'rec-chat', input: 'Think.', store: false });
+    expect(none.output[0]).toMatchObject({ type: 'reasoning', summary: [] });
   });
 
   it('serves every chat model of the catalog, under the name asked (aliases too)', async () => {

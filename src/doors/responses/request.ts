@@ -199,6 +199,7 @@ export function validateResponsesRequest(body: unknown): ResponsesRequest {
   if (body.reasoning !== undefined && body.reasoning !== null) {
     if (!isObject(body.reasoning)) throw bad('reasoning', 'an object', body.reasoning);
     optional(body.reasoning, 'effort', (v) => typeof v === 'string' && EFFORTS.has(v), '"none", "minimal", "low", "medium", "high" or "xhigh"', 'reasoning.effort');
+    optional(body.reasoning, 'summary', (v) => v === 'auto' || v === 'concise' || v === 'detailed', '"auto", "concise" or "detailed"', 'reasoning.summary');
   }
   optional(body, 'max_output_tokens', (v) => Number.isInteger(v) && (v as number) >= 1, 'an integer of at least 1');
   optional(body, 'temperature', inRange(0, 2), 'a number from 0 to 2');
@@ -220,6 +221,12 @@ export function validateResponsesRequest(body: unknown): ResponsesRequest {
   optional(body, 'previous_response_id', (v) => typeof v === 'string' && v !== '', 'a response id');
   if (body.background === true) throw invalidRequest('background', 'background: background responses are not supported; omit the field or send false.');
   return body as ResponsesRequest;
+}
+
+/** The client asked for reasoning summaries (`reasoning.summary`): the reasoning is given as the summary too. */
+export function wantsSummary(req: ResponsesRequest): boolean {
+  const summary = (req.reasoning as JsonObject | undefined | null)?.summary;
+  return typeof summary === 'string';
 }
 
 /** The request's input as items (a string input is one user message). */

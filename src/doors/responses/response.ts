@@ -100,7 +100,7 @@ export function responseObject(echo: ResponseEcho, state: ResponseState): JsonOb
     output: state.output,
     parallel_tool_calls: (req.parallel_tool_calls as boolean | undefined) ?? true,
     previous_response_id: (req.previous_response_id as string | undefined) ?? null,
-    reasoning: { effort: reasoning.effort ?? null, summary: null },
+    reasoning: { effort: reasoning.effort ?? null, summary: reasoning.summary ?? null },
     service_tier: 'default',
     store: req.store !== false,
     temperature: (req.temperature as number | undefined) ?? 1,
@@ -115,8 +115,9 @@ export function responseObject(echo: ResponseEcho, state: ResponseState): JsonOb
   };
 }
 
-export function reasoningItem(id: string, text: string, status: string): Item {
-  return { id, type: 'reasoning', summary: [], content: [{ type: 'reasoning_text', text }], status };
+/** A reasoning item: the backend's reasoning as `reasoning_text`, and as the summary when the client asked for one. */
+export function reasoningItem(id: string, text: string, status: string, summary: boolean): Item {
+  return { id, type: 'reasoning', summary: summary ? [{ type: 'summary_text', text }] : [], content: [{ type: 'reasoning_text', text }], status };
 }
 
 export function outputTextPart(text: string): JsonObject {
@@ -132,11 +133,11 @@ export function functionCallItem(id: string, callId: string, name: string, args:
 }
 
 /** The output items of a non-streamed chat completion's first choice. */
-export function outputItems(upstream: JsonObject, ids: ResponseIds, itemStatus: string): Item[] {
+export function outputItems(upstream: JsonObject, ids: ResponseIds, itemStatus: string, summary: boolean): Item[] {
   const choice = (Array.isArray(upstream.choices) ? upstream.choices[0] : undefined) as JsonObject | undefined;
   const message = (choice?.message ?? {}) as JsonObject;
   const items: Item[] = [];
-  if (typeof message.reasoning_content === 'string' && message.reasoning_content !== '') items.push(reasoningItem(ids.output('rs'), message.reasoning_content, 'completed'));
+  if (typeof message.reasoning_content === 'string' && message.reasoning_content !== '') items.push(reasoningItem(ids.output('rs'), message.reasoning_content, 'completed', summary));
   const parts: JsonObject[] = [];
   if (typeof message.content === 'string' && message.content !== '') parts.push(outputTextPart(message.content));
   if (typeof message.refusal === 'string' && message.refusal !== '') parts.push({ type: 'refusal', refusal: message.refusal });

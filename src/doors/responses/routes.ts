@@ -10,7 +10,7 @@ import { GatewayError, invalidRequest } from '../../openai/errors.js';
 import type { ChatCompletionRequest } from '../../openai/schemas/chat.js';
 import type { JsonObject } from '../../providers/types.js';
 import type { StoredResponse } from '../../store/responses.js';
-import { appendItems, inResponsesTerms, inputItems, toChatRequest, validateResponsesRequest, type ChatConversation, type Item } from './request.js';
+import { appendItems, inResponsesTerms, inputItems, toChatRequest, validateResponsesRequest, wantsSummary, type ChatConversation, type Item } from './request.js';
 import { outputItems, responseIdOfItem, responseObject, ResponseIds, statusOf, storedInputItems, type ResponseEcho } from './response.js';
 import { ResponsesStreamEncoder } from './stream.js';
 
@@ -92,11 +92,11 @@ async function createResponse(doors: DoorContext, request: FastifyRequest, reply
     async buildResponse(upstream, _who, usage) {
       const choice = (Array.isArray(upstream.choices) ? upstream.choices[0] : undefined) as JsonObject | undefined;
       const { status, incomplete } = statusOf(choice?.finish_reason);
-      const response = responseObject(echo, { status, incomplete, output: outputItems(upstream, ids, status), usage });
+      const response = responseObject(echo, { status, incomplete, output: outputItems(upstream, ids, status, wantsSummary(req)), usage });
       await keep(response);
       return response;
     },
-    streamEncoder: (view, errors) => new ResponsesStreamEncoder(view, errors, { echo, promptTokens: countChatPromptTokens(chat.messages as unknown[]), finish: keep }),
+    streamEncoder: (view, errors) => new ResponsesStreamEncoder(view, errors, { echo, promptTokens: countChatPromptTokens(chat.messages as unknown[]), summary: wantsSummary(req), finish: keep }),
     recordAs: 'responses',
   };
   try {

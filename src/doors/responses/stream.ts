@@ -28,6 +28,8 @@ export interface ResponsesStreamOptions {
   echo: ResponseEcho;
   /** Prompt tokens counted by Floodgate, for the usage shown when the backend reports none. */
   promptTokens: number;
+  /** The client asked for reasoning summaries: reasoning is streamed as the summary too. */
+  summary: boolean;
   /** Keeps the finished response (store: true), before response.completed is sent. */
   finish(response: JsonObject): Promise<void>;
 }
@@ -67,6 +69,7 @@ export class ResponsesStreamEncoder implements StreamEncoder {
     if (kind === 'reasoning') {
       out += this.send('response.output_item.added', { ...at, item: { id: item.id, type: 'reasoning', summary: [], content: [], status: 'in_progress' } });
       out += this.send('response.content_part.added', { ...at, item_id: item.id, content_index: 0, part: { type: 'reasoning_text', text: '' } });
+      if (this.opts.summary) out += this.send('response.reasoning_summary_part.added', { ...at, item_id: item.id, summary_index: 0, part: { type: 'summary_text', text: '' } });
     } else if (kind === 'message') {
       out += this.send('response.output_item.added', { ...at, item: messageItem(item.id, [], 'in_progress') });
       out += this.send('response.content_part.added', { ...at, item_id: item.id, content_index: 0, part: outputTextPart('') });
@@ -87,7 +90,11 @@ export class ResponsesStreamEncoder implements StreamEncoder {
     if (item.kind === 'reasoning') {
       out += this.send('response.reasoning_text.done', { ...at, content_index: 0, text: item.text });
       out += this.send('response.content_part.done', { ...at, content_index: 0, part: { type: 'reasoning_text', text: item.text } });
-      done = reasoningItem(item.id, item.text, status);
+      if (this.opts.summary) {
+        out += this.send('response.reasoning_summary_text.done', { ...at, summary_index: 0, text: item.text });
+        out += this.send('response.reasoning_summary_part.done', { ...at, summary_index: 0, part: { type: 'summary_text', text: item.text } });
+      }
+      done = reasoningItem(item.id, item.text, status, this.opts.summary);
     } else if (item.kind === 'message') {
       out += this.send('response.output_text.done', { ...at, content_index: 0, text: item.text, logprobs: [] });
       out += this.send('response.content_part.done', { ...at, content_index: 0, part: outputTextPart(item.text) });
@@ -109,7 +116,9 @@ export class ResponsesStreamEncoder implements StreamEncoder {
     if (typeof delta.reasoning_content === 'string' && delta.reasoning_content !== '') {
       if (this.open?.kind !== 'reasoning') out += this.openItem('reasoning');
       this.open!.text += delta.reasoning_content;
-      out += this.send('response.reasoning_text.delta', { output_index: this.open!.index, item_id: this.open!.id, content_index: 0, delta: delta.reasoning_content });
+      const at = { output_index: this.open!.index, item_id: this.open!.id };
+      out += this.send('response.reasoning_text.delta', { ...at, content_index: 0, delta: delta.reasoning_content });
+      if (this.opts.summary) out += this.send('response.reasoning_summary_text.delta', { ...at, summary_index: 0, delta: delta.reasoning_content });
     }
     const text = typeof delta.content === 'string' ? delta.content : typeof delta.refusal === 'string' ? delta.refusal : '';
     if (text !== '') {
