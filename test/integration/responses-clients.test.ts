@@ -158,6 +158,20 @@ describe('OpenAI Agents SDK', () => {
 });
 
 describe('Vercel AI SDK', () => {
+  /** A weather tool that notes each city it is asked about and answers `temperature`. */
+  function weatherTools(seen: string[], temperature: number) {
+    return {
+      get_weather: aiTool({
+        description: 'The weather in a city.',
+        inputSchema: z.object({ city: z.string() }),
+        execute: async ({ city }) => {
+          seen.push(city);
+          return { city, temperature_c: temperature };
+        },
+      }),
+    };
+  }
+
   function provider() {
     return createOpenAI({ baseURL: `${gw.url}/v1`, apiKey: acct.apiKey });
   }
@@ -167,16 +181,7 @@ describe('Vercel AI SDK', () => {
     const result = await generateText({
       model: provider()('sim-chat'),
       prompt: 'What is the weather in Braga?',
-      tools: {
-        get_weather: aiTool({
-          description: 'The weather in a city.',
-          inputSchema: z.object({ city: z.string() }),
-          execute: async ({ city }) => {
-            seen.push(city);
-            return { city, temperature_c: 17 };
-          },
-        }),
-      },
+      tools: weatherTools(seen, 17),
       stopWhen: stepCountIs(3),
     });
     expect(seen).toHaveLength(1);
@@ -201,16 +206,7 @@ describe('Vercel AI SDK', () => {
     const result = await generateText({
       model: recording('sim-reasoner'),
       prompt: 'What is the weather in Coimbra?',
-      tools: {
-        get_weather: aiTool({
-          description: 'The weather in a city.',
-          inputSchema: z.object({ city: z.string() }),
-          execute: async ({ city }) => {
-            seen.push(city);
-            return { city, temperature_c: 15 };
-          },
-        }),
-      },
+      tools: weatherTools(seen, 15),
       stopWhen: stepCountIs(3),
     });
     expect(seen).toHaveLength(1);
@@ -224,16 +220,7 @@ describe('Vercel AI SDK', () => {
     const result = streamText({
       model: provider()('sim-chat'),
       prompt: 'What is the weather in Évora?',
-      tools: {
-        get_weather: aiTool({
-          description: 'The weather in a city.',
-          inputSchema: z.object({ city: z.string() }),
-          execute: async ({ city }) => {
-            seen.push(city);
-            return { city, temperature_c: 25 };
-          },
-        }),
-      },
+      tools: weatherTools(seen, 25),
       stopWhen: stepCountIs(3),
     });
     let text = '';

@@ -597,6 +597,23 @@ storedResponses('PostgreSQL', async () => {
   };
 });
 
+describe('stored responses need a key', () => {
+  it('answers 401 to a GET without a key, even where /v1/models is public', async () => {
+    const open = await startTestGateway(doorConfig(fake.url, { server: { host: '127.0.0.1', port: 0, public_models: true } }));
+    try {
+      const created = await open.client.responses.create({ model: 'sim-chat', input: 'hi' });
+      expect((await rawRequest(`${open.url}/v1/models`)).status).toBe(200);
+      for (const path of [`/v1/responses/${created.id}`, `/v1/responses/${created.id}/input_items`]) {
+        const res = await rawRequest(`${open.url}${path}`);
+        expect(res.status).toBe(401);
+        expect(res.json().error.code).toBe('invalid_api_key');
+      }
+    } finally {
+      await open.close();
+    }
+  });
+});
+
 describe('billing, exactly as chat', () => {
   it('records usage with endpoint "responses", streamed or not, and debits it', async () => {
     const a = await gw.createAccount({ creditMicros: 1_000_000 });

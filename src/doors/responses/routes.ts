@@ -6,6 +6,7 @@ import { chatCompletions } from '../../api/chat-completions.js';
 import { runInference, type InferenceEndpoint } from '../../api/inference.js';
 import { countChatPromptTokens } from '../../accounting/tokenizer.js';
 import type { DoorContext } from '../../http/app.js';
+import { invalidKey } from '../../http/auth.js';
 import { GatewayError, invalidRequest } from '../../openai/errors.js';
 import type { ChatCompletionRequest } from '../../openai/schemas/chat.js';
 import type { JsonObject } from '../../providers/types.js';
@@ -18,8 +19,11 @@ function notFound(id: string, param: string | null = null): GatewayError {
   return new GatewayError('not_found', `No response with id "${id}" was found.`, { param });
 }
 
+/** The caller's account. A GET without a key passes the auth hook when models are public: it is still a 401 here. */
 function accountOf(request: FastifyRequest): string {
-  return request.state.principal!.accountId;
+  const principal = request.state.principal;
+  if (principal === undefined) throw invalidKey();
+  return principal.accountId;
 }
 
 /** Every item a stored response knows: the earlier turns, its input and its output. */
