@@ -210,7 +210,7 @@ describe('messages: non-streamed', () => {
       stop_sequences: ['END', 'STOP'],
       metadata: { user_id: 'user-42' },
       tools: [WEATHER_TOOL],
-      tool_choice: { type: 'tool', name: 'get_weather' },
+      tool_choice: { type: 'tool', name: 'get_weather', disable_parallel_tool_use: true },
       messages: [
         { role: 'user', content: [{ type: 'text', text: 'Weather?' }, { type: 'image', source: { type: 'base64', media_type: 'image/png', data: PNG_1X1 } }, { type: 'image', source: { type: 'url', url: 'https://example.com/cat.png' } }] },
         { role: 'assistant', content: [{ type: 'text', text: 'Checking.' }, { type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: { city: 'Paris' } }] },
@@ -220,7 +220,7 @@ describe('messages: non-streamed', () => {
     expect(res.status).toBe(200);
     expect(chatRecorder.requests.length).toBe(before + 1);
     const sent = chatRecorder.requests[before].body as Any;
-    expect(sent).toMatchObject({ temperature: 0.3, top_p: 0.9, top_k: 40, stop: ['END', 'STOP'], user: 'user-42', max_tokens: 20, tool_choice: { type: 'function', function: { name: 'get_weather' } } });
+    expect(sent).toMatchObject({ temperature: 0.3, top_p: 0.9, top_k: 40, stop: ['END', 'STOP'], user: 'user-42', max_tokens: 20, parallel_tool_calls: false, tool_choice: { type: 'function', function: { name: 'get_weather' } } });
     expect(sent.tools).toEqual([{ type: 'function', function: { name: 'get_weather', description: 'Weather for a city', parameters: WEATHER_TOOL.input_schema } }]);
     expect(sent.messages).toEqual([
       { role: 'system', content: 'Be brief.\nBe kind.' },

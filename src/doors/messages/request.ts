@@ -83,6 +83,7 @@ export function readMessages(raw: unknown): MessagesRead {
   if (typeof body.top_p === 'number') chat.top_p = body.top_p;
   if (typeof body.top_k === 'number') chat.top_k = body.top_k;
   if (read.stops.length > 0) chat.stop = read.stops;
+  if (isObject(body.tool_choice) && body.tool_choice.disable_parallel_tool_use === true && Array.isArray(chat.tools)) chat.parallel_tool_calls = false;
   const metadata = body.metadata;
   if (isObject(metadata) && metadata.user_id !== undefined && metadata.user_id !== null) {
     if (typeof metadata.user_id !== 'string') throw invalidRequest('metadata.user_id', 'metadata.user_id: Input should be a valid string');

@@ -3,6 +3,7 @@
 // `input_tokens` leaves out what was read from or written to the cache (the inverse of the anthropic
 // provider's openAIUsage). The `message`'s id is the request's completion id with Anthropic's prefix.
 import type { ResponseIdentity, Usage } from '../../openai/normalize.js';
+import { stopReasonFor } from '../../providers/anthropic/response.js';
 import type { JsonObject } from '../../providers/types.js';
 
 export interface AnthropicUsageView {
@@ -29,21 +30,13 @@ export function messageId(who: ResponseIdentity): string {
   return `msg_${who.id.replace(/^[a-z]+-/, '')}`;
 }
 
-const STOP_REASONS: Record<string, string> = {
-  stop: 'end_turn',
-  length: 'max_tokens',
-  tool_calls: 'tool_use',
-  function_call: 'tool_use',
-  content_filter: 'refusal',
-};
-
 /**
  * Anthropic's stop reason and stop sequence for a chat finish reason. Chat does not say which stop
  * sequence matched; a backend that does (vLLM's `stop_reason`) is believed.
  */
 export function stopReasonOf(finishReason: unknown, matched: unknown, stops: readonly string[]): { stop_reason: string; stop_sequence: string | null } {
   if (finishReason === 'stop' && typeof matched === 'string' && stops.includes(matched)) return { stop_reason: 'stop_sequence', stop_sequence: matched };
-  return { stop_reason: (typeof finishReason === 'string' ? STOP_REASONS[finishReason] : undefined) ?? 'end_turn', stop_sequence: null };
+  return { stop_reason: stopReasonFor(finishReason), stop_sequence: null };
 }
 
 /** A tool call's arguments as the `input` object Anthropic sends (an unreadable one as `{}`). */

@@ -21,6 +21,19 @@ export function mapStopReason(reason: unknown): string {
   return FINISH_REASONS[reason] ?? reason;
 }
 
+/** The other way (the Messages door): OpenAI's finish reason as Anthropic's stop reason, `end_turn` for anything else. */
+const STOP_REASONS: Record<string, string> = {
+  stop: 'end_turn',
+  length: 'max_tokens',
+  tool_calls: 'tool_use',
+  function_call: 'tool_use',
+  content_filter: 'refusal',
+};
+
+export function stopReasonFor(finishReason: unknown): string {
+  return (typeof finishReason === 'string' ? STOP_REASONS[finishReason] : undefined) ?? 'end_turn';
+}
+
 export interface AnthropicUsage {
   input_tokens: number;
   output_tokens: number;
