@@ -155,6 +155,26 @@ describe('OpenAI Agents SDK', () => {
     const records = await gw.gateway.store.usage.list({ accountId: agentAccount.accountId }, { limit: 100 });
     expect(records.map((r) => r.endpoint)).toEqual(['responses', 'responses', 'responses', 'responses']);
   });
+
+  it('runs an agent on a reasoning model: its reasoning items go back as input and the run completes', async () => {
+    setTracingDisabled(true);
+    setDefaultOpenAIClient(new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: acct.apiKey, maxRetries: 0 }));
+    const calls: string[] = [];
+    const weather = agentTool({
+      name: 'get_weather',
+      description: 'The weather in a city.',
+      parameters: z.object({ city: z.string() }),
+      execute: async ({ city }) => {
+        calls.push(city);
+        return `Rain in ${city}.`;
+      },
+    });
+    const agent = new Agent({ name: 'Thinker', instructions: 'Use the tool.', model: 'sim-reasoner', tools: [weather] });
+    const result = await run(agent, 'Weather in Braga?');
+    expect(calls).toHaveLength(1);
+    expect(String(result.finalOutput).length).toBeGreaterThan(0);
+    expect(result.newItems.some((item) => item.type === 'reasoning_item')).toBe(true);
+  });
 });
 
 describe('Vercel AI SDK', () => {

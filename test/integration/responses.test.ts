@@ -630,6 +630,23 @@ describe('billing, exactly as chat', () => {
     expect(balance).toBeLessThan(1_000_000);
   });
 
+  it('counts against the same rate limits, with the x-ratelimit headers on answers and streams, and 429 past them', async () => {
+    const a = await gw.createAccount({ creditMicros: 1_000_000, keyLimits: { requests_per_minute: 2 } });
+    script = {};
+    const plain = await post(a.apiKey, { model: 'rec-chat', input: 'one', store: false });
+    expect(plain.headers.get('x-ratelimit-limit-requests')).toBe('2');
+    expect(plain.headers.get('x-ratelimit-remaining-requests')).toBe('1');
+    const streamed = await post(a.apiKey, { model: 'rec-chat', input: 'two', stream: true, store: false });
+    expect(streamed.headers.get('content-type')).toMatch(/text\/event-stream/);
+    expect(streamed.headers.get('x-ratelimit-remaining-requests')).toBe('0');
+    const before = fake.requests.length;
+    const refused = await post(a.apiKey, { model: 'rec-chat', input: 'three', store: false });
+    expect(refused.status).toBe(429);
+    expect(refused.json().error).toMatchObject({ type: 'rate_limit_error', code: 'rate_limit_exceeded' });
+    expect(refused.headers.get('retry-after')).not.toBeNull();
+    expect(fake.requests.length).toBe(before);
+  });
+
   it('refuses an empty account with 402 before any backend is called', async () => {
     const a = await gw.createAccount();
     const before = fake.requests.length;
