@@ -89,7 +89,11 @@ function chatBackend(req: { body: Record<string, unknown> }, res: ServerResponse
       object: 'chat.completion',
       created: 1,
       model: 'm',
-      choices: [{ index: 0, message: { role: 'assistant', content: 'Recorded.' }, finish_reason: 'stop', stop_reason: 'END' }],
+      choices: [
+        JSON.stringify(req.body).includes('please-cut')
+          ? { index: 0, message: { role: 'assistant', content: 'Recorded.' }, finish_reason: 'model_length' }
+          : { index: 0, message: { role: 'assistant', content: 'Recorded.' }, finish_reason: 'stop', stop_reason: 'END' },
+      ],
       usage: { prompt_tokens: 40, completion_tokens: 3, total_tokens: 43, prompt_tokens_details: { cached_tokens: 30 } },
     }),
   );
@@ -240,6 +244,9 @@ describe('messages: non-streamed', () => {
     const body = res.json();
     expect(body).toMatchObject({ stop_reason: 'stop_sequence', stop_sequence: 'END', content: [{ type: 'text', text: 'Recorded.' }] });
     expect(body.usage).toMatchObject({ input_tokens: 10, cache_read_input_tokens: 30, cache_creation_input_tokens: 0, output_tokens: 3 });
+    // A backend's own finish reason (vLLM's model_length) is read as chat reads it: the output cap.
+    const cut = await post({ model: 'rec-chat', max_tokens: 20, messages: [{ role: 'user', content: 'please-cut' }] });
+    expect(cut.json()).toMatchObject({ stop_reason: 'max_tokens', stop_sequence: null });
   });
 
   it('answers a tool call as a tool_use block, and the tool result round trip as text', async () => {

@@ -2,7 +2,7 @@
 // content blocks (thinking, text, tool_use), the stop reason, and usage in Anthropic's terms, where
 // `input_tokens` leaves out what was read from or written to the cache (the inverse of the anthropic
 // provider's openAIUsage). The `message`'s id is the request's completion id with Anthropic's prefix.
-import type { ResponseIdentity, Usage } from '../../openai/normalize.js';
+import { mapFinishReason, type ResponseIdentity, type Usage } from '../../openai/normalize.js';
 import { stopReasonFor } from '../../providers/anthropic/response.js';
 import type { JsonObject } from '../../providers/types.js';
 
@@ -84,7 +84,8 @@ export function messageFromChat(upstream: JsonObject, who: ResponseIdentity, usa
     role: 'assistant',
     model: who.model,
     content: contentBlocks(message, opts.thinking),
-    ...stopReasonOf(choice?.finish_reason ?? 'stop', choice?.stop_reason, opts.stops),
+    // Backend dialects (`eos`, `max_tokens`…) are mapped as for a chat client first.
+    ...stopReasonOf(mapFinishReason(choice?.finish_reason) ?? 'stop', choice?.stop_reason, opts.stops),
     usage: messageUsage(usage),
   };
 }
