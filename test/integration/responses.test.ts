@@ -431,6 +431,7 @@ describe('streaming', () => {
     const last = events.at(-1)!.data;
     expect(last.type).toBe('response.failed');
     expect(last.response.status).toBe('failed');
+    expect(last.response.error.code).toBe('server_error');
     expect(last.response.error.message.length).toBeGreaterThan(0);
     // The item open when it broke was closed before the end.
     expect(types.slice(-2)[0]).toBe('response.output_item.done');

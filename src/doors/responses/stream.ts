@@ -160,7 +160,9 @@ export class ResponsesStreamEncoder implements StreamEncoder {
     const body = this.errors.body(err).error;
     let out = this.start();
     out += this.close('incomplete');
-    const response = responseObject(this.opts.echo, { status: 'failed', output: this.output, error: { code: body.code ?? 'server_error', message: body.message } });
+    // The SDK's ResponseError codes: a backend's failure after the first byte is the server's.
+    const code = body.code === 'rate_limit_exceeded' ? body.code : 'server_error';
+    const response = responseObject(this.opts.echo, { status: 'failed', output: this.output, error: { code, message: body.message } });
     return out + this.send('response.failed', { response });
   }
 }
