@@ -76,7 +76,8 @@ function textOf(message: Anthropic.Message): string {
 for (const model of ['sim-chat', 'claude-sim']) {
   describe(`@anthropic-ai/sdk on ${model} (${model === 'sim-chat' ? 'translated' : 'native'})`, () => {
     it('messages.create answers a message', async () => {
-      const message = await client.messages.create({ model, max_tokens: 200, system: 'You are terse.', messages: [{ role: 'user', content: 'Tell me about the sea.' }] });
+      const { data: message, request_id, response } = await client.messages.create({ model, max_tokens: 200, system: 'You are terse.', messages: [{ role: 'user', content: 'Tell me about the sea.' }] }).withResponse();
+      expect(request_id).toBe(response.headers.get('x-request-id'));
       expect(message.id).toMatch(/^msg_/);
       expect(message).toMatchObject({ type: 'message', role: 'assistant', model });
       expect(['end_turn', 'max_tokens']).toContain(message.stop_reason);

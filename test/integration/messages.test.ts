@@ -179,6 +179,7 @@ describe('messages: non-streamed', () => {
     const acct = await gw.createAccount({ creditMicros: 1_000_000 });
     const res = await post(hello, { key: acct.apiKey });
     expect(res.status).toBe(200);
+    expect(res.headers.get('request-id')).toBe(res.headers.get('x-request-id'));
     const body = res.json();
     expect(Object.keys(body).sort()).toEqual(['content', 'id', 'model', 'role', 'stop_reason', 'stop_sequence', 'type', 'usage']);
     expect(body.id).toMatch(/^msg_[A-Za-z0-9]+$/);
@@ -288,6 +289,7 @@ describe('messages: streamed', () => {
     const res = await post({ ...hello, stream: true }, { key: acct.apiKey });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(res.headers.get('request-id')).toBe(res.headers.get('x-request-id'));
     const list = events(res.text);
     const names = list.map((e) => e.event);
     expect(names.slice(0, 3)).toEqual(['message_start', 'content_block_start', 'ping']);
@@ -353,6 +355,7 @@ describe('messages: bad input and errors', () => {
     if (typeof message === 'string') expect(json.error.message).toBe(message);
     else expect(json.error.message).toMatch(message);
     expect(chatRecorder.requests.length + anthropicRecorder.requests.length).toBe(before);
+    expect(json.request_id).toBe(res.headers.get('x-request-id'));
     return res;
   }
 

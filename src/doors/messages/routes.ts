@@ -103,10 +103,17 @@ function messagesEndpoint(ctx: DoorContext, request: FastifyRequest): InferenceE
 }
 
 export function registerMessagesRoutes(api: FastifyInstance, ctx: DoorContext): void {
-  api.post('/messages', (request, reply) => ctx.serve(request, reply, async () => runInference(messagesEndpoint(ctx, request), ctx.inference, request, reply)));
+  api.post('/messages', (request, reply) =>
+    ctx.serve(request, reply, async () => {
+      // Anthropic's name for the request id (its SDKs show it as `_request_id`), beside our x-request-id.
+      reply.header('request-id', request.state.id);
+      await runInference(messagesEndpoint(ctx, request), ctx.inference, request, reply);
+    }),
+  );
   // Floodgate's own count of the prompt as the translated request would carry it; nothing is billed.
   api.post('/messages/count_tokens', (request, reply) =>
     ctx.serve(request, reply, async () => {
+      reply.header('request-id', request.state.id);
       const read = readCountTokens(request.body);
       const state = request.state;
       state.model = read.chat.model;
