@@ -4,7 +4,7 @@
 // (native: no double translation) and its answer comes back as it is, with the client's model name;
 // any other model gets the request translated to chat completions, and its answer translated back.
 // Usage records say `messages`.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { countChatPromptTokens } from '../../accounting/tokenizer.js';
 import { chatCompletions } from '../../api/chat-completions.js';
 import { runInference, type InferenceEndpoint } from '../../api/inference.js';
@@ -89,8 +89,10 @@ function translatedEndpoint(read: MessagesRead, requestId: string): InferenceEnd
   };
 }
 
-/** The pipeline's spec for one request: native or translated, by the model asked for. */
-function messagesEndpoint(ctx: DoorContext, request: FastifyRequest): InferenceEndpoint<JsonObject> {
+/** One `POST /v1/messages` through the pipeline: native or translated, by the model asked for. */
+async function createMessage(ctx: DoorContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  // Anthropic's name for the request id (its SDKs show it as `_request_id`), beside our x-request-id.
+  reply.header('request-id', request.state.id);
   const read = readMessages(request.body);
   let model: CatalogModel | undefined;
   try {
@@ -98,18 +100,12 @@ function messagesEndpoint(ctx: DoorContext, request: FastifyRequest): InferenceE
   } catch {
     // The pipeline answers an unknown model with its own error.
   }
-  if (model !== undefined && servedNatively(ctx, model)) return nativeEndpoint(ctx, read, request.state.id);
-  return translatedEndpoint(read, request.state.id) as unknown as InferenceEndpoint<JsonObject>;
+  if (model !== undefined && servedNatively(ctx, model)) await runInference(nativeEndpoint(ctx, read, request.state.id), ctx.inference, request, reply);
+  else await runInference(translatedEndpoint(read, request.state.id), ctx.inference, request, reply);
 }
 
 export function registerMessagesRoutes(api: FastifyInstance, ctx: DoorContext): void {
-  api.post('/messages', (request, reply) =>
-    ctx.serve(request, reply, async () => {
-      // Anthropic's name for the request id (its SDKs show it as `_request_id`), beside our x-request-id.
-      reply.header('request-id', request.state.id);
-      await runInference(messagesEndpoint(ctx, request), ctx.inference, request, reply);
-    }),
-  );
+  api.post('/messages', (request, reply) => ctx.serve(request, reply, () => createMessage(ctx, request, reply)));
   // Floodgate's own count of the prompt as the translated request would carry it; nothing is billed.
   api.post('/messages/count_tokens', (request, reply) =>
     ctx.serve(request, reply, async () => {
