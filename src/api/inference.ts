@@ -57,6 +57,8 @@ export interface InferenceEndpoint<Req extends JsonObject> {
    * when not `endpoint`, which stays what the backend is asked for.
    */
   recordAs?: string;
+  /** Client headers the backend is to get as they came (a native pass-through's `anthropic-beta`). */
+  upstreamHeaders?: Record<string, string>;
 }
 
 export interface InferenceDeps {
@@ -105,12 +107,12 @@ type Started =
  * One attempt on one deployment, up to the point where the client would get its first byte: the whole
  * answer, or a stream's first events. Its signal follows the client's; its timers are the deployment's.
  */
-async function startCall(deployment: CatalogDeployment, endpoint: Endpoint, body: JsonObject, stream: boolean, requestId: string, client: CallSignal): Promise<Started> {
+async function startCall(deployment: CatalogDeployment, endpoint: Endpoint, body: JsonObject, stream: boolean, requestId: string, client: CallSignal, headers?: Record<string, string>): Promise<Started> {
   body.model = deployment.upstreamModel;
   const attempt = beginAttempt(client, deployment.timeouts);
   let events: AsyncIterator<JsonObject[]> | undefined;
   try {
-    const result = await deployment.provider.call({ endpoint, body, stream, requestId, signal: attempt.signal }).catch(attempt.rethrow);
+    const result = await deployment.provider.call({ endpoint, body, stream, requestId, signal: attempt.signal, headers }).catch(attempt.rethrow);
     if (result.kind === 'json') {
       attempt.end();
       return { kind: 'json', body: result.body, upstreamMs: elapsed(attempt.began) };
@@ -193,7 +195,7 @@ export async function runInference<Req extends JsonObject>(
       if (plan !== undefined) {
         const body = plan.body;
         try {
-          routed = await routeModel(served, client, attempts, (d) => startCall(d, spec.endpoint, body, stream, state.id, client));
+          routed = await routeModel(served, client, attempts, (d) => startCall(d, spec.endpoint, body, stream, state.id, client, spec.upstreamHeaders));
           break;
         } catch (err) {
           if (!isBackendFailure(err)) throw err;
@@ -230,8 +232,9 @@ export async function runInference<Req extends JsonObject>(
       } else state.settle = 'complete';
       state.usage = usage;
       const built = spec.buildResponse(started.body, who, usage);
-      const payload = built instanceof Promise ? await built : built;
+      // The backend's answer was read; what a door still waits for (storing it) is not the backend's doing.
       outcome = 'success';
+      const payload = built instanceof Promise ? await built : built;
       reply
         .header('openai-processing-ms', String(Math.round(elapsed(state.start))))
         .header('server-timing', `gateway;dur=${Math.max(0, elapsed(state.start) - state.upstreamMs).toFixed(3)}, upstream;dur=${state.upstreamMs.toFixed(3)}`)

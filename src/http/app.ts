@@ -33,8 +33,8 @@ import { MAX_UPLOAD_BYTES, MULTIPART_LIMITS, receiveForm } from './uploads.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { ServerConnections, type RequestDrain } from './drain.js';
 import { anthropicErrorBody } from '../doors/messages/errors.js';
-import { registerResponsesRoutes } from '../doors/responses/routes.js';
 import { registerMessagesRoutes } from '../doors/messages/routes.js';
+import { registerResponsesRoutes } from '../doors/responses/routes.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -76,9 +76,9 @@ const ROUTES: Record<string, string[]> = {
   '/audio/speech': ['POST'],
   '/audio/transcriptions': ['POST'],
   '/videos/generations': ['POST'],
-  '/responses': ['POST'],
   '/messages': ['POST'],
   '/messages/count_tokens': ['POST'],
+  '/responses': ['POST'],
 };
 
 function sendError(reply: FastifyReply, err: GatewayError, errors: ErrorRendering): void {
@@ -355,7 +355,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       });
       // The other doors (SPEC §17), each a translation into the same pipeline.
       registerResponsesRoutes(api, doors);
-      void doors;
       registerMessagesRoutes(api, doors);
       api.get('/models', async (request) => listModels(catalog, request.state.principal));
       api.get('/models/*', async (request) => getModel(catalog, request.state.principal, decodeURIComponent((request.params as { '*': string })['*'])));
