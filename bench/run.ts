@@ -104,6 +104,8 @@ interface Target {
   url: string;
   headers: Record<string, string>;
   model: string;
+  /** The endpoint measured, when not chat completions (the Responses API's row). */
+  door?: { path: string; body: (target: Target) => string };
 }
 
 const MESSAGES = [
@@ -113,6 +115,16 @@ const MESSAGES = [
 
 function chatBody(target: Target, stream: boolean): string {
   return JSON.stringify({ model: target.model, messages: MESSAGES, max_tokens: 32, temperature: 0.7, ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}) });
+}
+
+/** The same conversation through the Responses API (SPEC §17), nothing stored: the door's translation cost alone. */
+function responsesBody(target: Target): string {
+  return JSON.stringify({ model: target.model, instructions: MESSAGES[0].content, input: MESSAGES[1].content, max_output_tokens: 32, temperature: 0.7, store: false });
+}
+
+/** A target's non-streamed request: chat completions, or its door's. */
+function request(target: Target): { path: string; body: string } {
+  return target.door ? { path: target.door.path, body: target.door.body(target) } : { path: '/v1/chat/completions', body: chatBody(target, false) };
 }
 
 // ── measurements ───────────────────────────────────────────────────────────────────────────────────
@@ -139,14 +151,14 @@ function stats(samples: number[]): LatencyStats {
 /** One connection, one request at a time, for `ms`: latencies measured with the monotonic clock. */
 async function sequential(target: Target, ms: number, into: number[]): Promise<void> {
   const client = new Client(target.url, { keepAliveTimeout: 30_000 });
-  const body = chatBody(target, false);
+  const { path, body } = request(target);
   const headers = { 'content-type': 'application/json', ...target.headers };
   try {
-    for (let i = 0; i < 50; i++) await (await client.request({ method: 'POST', path: '/v1/chat/completions', headers, body })).body.dump();
+    for (let i = 0; i < 50; i++) await (await client.request({ method: 'POST', path, headers, body })).body.dump();
     const end = performance.now() + ms;
     while (performance.now() < end) {
       const t0 = performance.now();
-      const res = await client.request({ method: 'POST', path: '/v1/chat/completions', headers, body });
+      const res = await client.request({ method: 'POST', path, headers, body });
       await res.body.text();
       if (res.statusCode !== 200) throw new Error(`${target.name}: HTTP ${res.statusCode}`);
       into.push(performance.now() - t0);
@@ -194,11 +206,12 @@ interface LoadResult {
 }
 
 async function load(target: Target, connections: number, seconds: number): Promise<LoadResult> {
+  const { path, body } = request(target);
   const result = await autocannon({
-    url: `${target.url}/v1/chat/completions`,
+    url: `${target.url}${path}`,
     method: 'POST',
     headers: { 'content-type': 'application/json', ...target.headers },
-    body: chatBody(target, false),
+    body,
     connections,
     duration: seconds,
   });
@@ -369,7 +382,11 @@ async function main(): Promise<void> {
       floodgate: { name: 'Floodgate', url: gateway.url, headers: { authorization: `Bearer ${apiKey}` }, model: 'bench-model' },
     };
     if (scaleOutTarget) targets.scaleout = scaleOutTarget;
-    const measured = ['direct', 'passthrough', 'floodgate', ...(scaleOutTarget ? ['scaleout'] : [])];
+    // The Responses API's door on the same gateway: its added latency and throughput beside chat's.
+    targets.responses = { ...targets.floodgate, name: 'Floodgate /v1/responses', door: { path: '/v1/responses', body: responsesBody } };
+    const measured = ['direct', 'passthrough', 'floodgate', 'responses', ...(scaleOutTarget ? ['scaleout'] : [])];
+    // Streams are measured on chat completions (the door's stream events are their own format).
+    const streamed = measured.filter((key) => targets[key].door === undefined);
 
     if (skipPortkey) notes.push(quick ? 'Portkey skipped in --quick mode.' : 'Portkey skipped (--no-portkey).');
     else {
@@ -400,7 +417,7 @@ async function main(): Promise<void> {
     // 3: streaming, one at a time.
     process.stderr.write('streaming…\n');
     const streamStats: Record<string, { ttfb: LatencyStats; total: LatencyStats }> = {};
-    for (const key of measured) streamStats[key] = await streaming(targets[key], DURATION.streams);
+    for (const key of streamed) streamStats[key] = await streaming(targets[key], DURATION.streams);
 
     // 2 + 4 + 5: 50 connections.
     process.stderr.write('50 connections…\n');
@@ -428,6 +445,7 @@ async function main(): Promise<void> {
       added_latency_ms: {
         passthrough: { p50: added('passthrough', 'p50_ms'), p99: added('passthrough', 'p99_ms') },
         floodgate: { p50: added('floodgate', 'p50_ms'), p99: added('floodgate', 'p99_ms') },
+        responses: { p50: added('responses', 'p50_ms'), p99: added('responses', 'p99_ms') },
         ...(scaleOutTarget ? { scaleout: { p50: added('scaleout', 'p50_ms'), p99: added('scaleout', 'p99_ms') } } : {}),
       },
       streaming: streamStats,
@@ -440,6 +458,8 @@ async function main(): Promise<void> {
         throughput_floodgate_over_portkey: loadStats.portkey ? ratio(loadStats.floodgate.requests_per_s, loadStats.portkey.requests_per_s) : null,
         added_p50_floodgate_over_passthrough: ratio(added('floodgate', 'p50_ms'), added('passthrough', 'p50_ms')),
         added_p99_floodgate_over_passthrough: ratio(added('floodgate', 'p99_ms'), added('passthrough', 'p99_ms')),
+        throughput_responses_over_chat: ratio(loadStats.responses.requests_per_s, loadStats.floodgate.requests_per_s),
+        added_p50_responses_over_chat: ratio(added('responses', 'p50_ms'), added('floodgate', 'p50_ms')),
         ...(scaleOutTarget
           ? {
               throughput_scaleout_over_embedded: ratio(loadStats.scaleout.requests_per_s, loadStats.floodgate.requests_per_s),
@@ -488,6 +508,15 @@ function markdown(r: any): string {
     `| throughput Floodgate / Portkey | ${cell(r.ratios.throughput_floodgate_over_portkey)} | ≥ 5 |`,
     `| added p50 Floodgate / bare pass-through | ${cell(r.ratios.added_p50_floodgate_over_passthrough)} | ≤ 1.5 |`,
     `| added p99 Floodgate / bare pass-through | ${cell(r.ratios.added_p99_floodgate_over_passthrough)} | ≤ 1.5 |`,
+    '',
+    '| Floodgate through the Responses API (`POST /v1/responses`, translated to chat) | value |',
+    '|---|---|',
+    `| sequential p50 / p99 (ms) | ${r.sequential.responses.p50_ms} / ${r.sequential.responses.p99_ms} |`,
+    `| added latency p50 / p99 (ms) | ${r.added_latency_ms.responses.p50} / ${r.added_latency_ms.responses.p99} |`,
+    `| 50 connections: req/s, p50 / p99 (ms) | ${r.load_50.responses.requests_per_s}, ${r.load_50.responses.p50_ms} / ${r.load_50.responses.p99_ms} |`,
+    `| 50 connections: errors / non-2xx | ${r.load_50.responses.errors} / ${r.load_50.responses.non_2xx} |`,
+    `| throughput / chat completions | ${cell(r.ratios.throughput_responses_over_chat)} |`,
+    `| added p50 / chat completions | ${cell(r.ratios.added_p50_responses_over_chat)} |`,
     '',
     `Gateway memory: ${r.memory_mb.before_load} MB before load, ${r.memory_mb.after_load} MB after it; ${r.memory_mb.with_open_streams} MB with ${r.memory_mb.open_streams} streams open (target ≤ 150 MB with 1,000).`,
   ];

@@ -22,6 +22,12 @@ describe('npm run bench -- --quick', () => {
       expect(result.load_50[key].non_2xx, key).toBe(0);
       expect(result.streaming[key].ttfb.n, key).toBeGreaterThan(0);
     }
+    // The Responses API's row: the same gateway through the door, every request answered.
+    expect(res.stdout).toContain('| throughput / chat completions |');
+    expect(result.sequential.responses.n).toBeGreaterThan(0);
+    expect(result.load_50.responses.requests_per_s).toBeGreaterThan(0);
+    expect(result.load_50.responses.non_2xx).toBe(0);
+    expect(result.ratios.throughput_responses_over_chat).toBeGreaterThan(0);
     expect(result.memory_mb.open_streams).toBe(result.settings.openStreams);
     expect(result.ratios.throughput_floodgate_over_passthrough).toBeGreaterThan(0);
   }, 160_000);
