@@ -17,6 +17,8 @@ export interface UpstreamCall {
   requestId: string;
   /** Aborted when the client goes away or a timeout fires; the provider must abort the backend call at once. */
   signal: CallSignal;
+  /** Client headers to pass on (the `messages` endpoint's `anthropic-beta`); other endpoints send none. */
+  headers?: Record<string, string>;
 }
 
 export type UpstreamResult =

@@ -162,6 +162,14 @@ describe('@anthropic-ai/sdk on an anthropic backend that records', () => {
     expect(message).toEqual({ ...RECORDED_MESSAGE, model: 'claude-recorded' });
   });
 
+  it('the SDK’s beta messages reach the backend with their beta flags', async () => {
+    const before = recorder.requests.length;
+    const message = await client.beta.messages.create({ model: 'claude-recorded', max_tokens: 50, betas: ['context-management-2025-06-27'], messages: [{ role: 'user', content: 'Hi' }] });
+    expect(message.model).toBe('claude-recorded');
+    expect(recorder.requests[before].headers['anthropic-beta']).toBe('context-management-2025-06-27');
+    expect(recorder.requests[before].body).toEqual({ model: 'claude-sonnet-4-5', max_tokens: 50, messages: [{ role: 'user', content: 'Hi' }] });
+  });
+
   it('an error reaches the SDK as its own error class', async () => {
     const err = await client.messages.create({ model: 'no-such-model', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Anthropic.NotFoundError);

@@ -435,11 +435,14 @@ describe('messages: native pass-through to an anthropic backend', () => {
   it('sends the body as the client wrote it (model renamed) and returns the message as it came', async () => {
     const acct = await gw.createAccount({ creditMicros: 1_000_000 });
     const before = anthropicRecorder.requests.length;
-    const res = await post(nativeBody, { key: acct.apiKey });
+    const res = await post(nativeBody, { key: acct.apiKey, headers: { 'anthropic-beta': 'context-management-2025-06-27' } });
     expect(res.status).toBe(200);
     expect(anthropicRecorder.requests.length).toBe(before + 1);
     const seen = anthropicRecorder.requests[before];
     expect(seen.url).toBe('/v1/messages');
+    // The client's beta flags go with it (a beta may be what makes a field acceptable); our key, not the client's.
+    expect(seen.headers['anthropic-beta']).toBe('context-management-2025-06-27');
+    expect(seen.headers['x-api-key']).toBe('sk-ant-test');
     expect(seen.body).toEqual({ ...nativeBody, model: 'claude-upstream-name' });
     expect(res.json()).toEqual({ ...NATIVE_MESSAGE, model: 'claude-native' });
     const [r] = await waitForRecords(acct.accountId, 1);
@@ -453,6 +456,7 @@ describe('messages: native pass-through to an anthropic backend', () => {
     const res = await post({ ...nativeBody, stream: true }, { key: acct.apiKey });
     expect(res.status).toBe(200);
     expect(anthropicRecorder.requests[before].body).toEqual({ ...nativeBody, stream: true, model: 'claude-upstream-name' });
+    expect(anthropicRecorder.requests[before].headers['anthropic-beta']).toBeUndefined();
     const list = events(res.text);
     const expected = structuredClone(NATIVE_EVENTS);
     expected[0].message.model = 'claude-native';

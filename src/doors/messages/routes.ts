@@ -52,7 +52,9 @@ function checkMessagesRequest(read: MessagesRead, model: CatalogModel, native: b
 }
 
 /** A model served natively: the client's body goes to the backend, its answer comes back. */
-function nativeEndpoint(ctx: DoorContext, read: MessagesRead, requestId: string): InferenceEndpoint<JsonObject> {
+function nativeEndpoint(ctx: DoorContext, read: MessagesRead, request: FastifyRequest): InferenceEndpoint<JsonObject> {
+  const beta = request.headers['anthropic-beta'];
+  const requestId = request.state.id;
   return {
     endpoint: 'messages',
     capability: 'chat',
@@ -71,6 +73,7 @@ function nativeEndpoint(ctx: DoorContext, read: MessagesRead, requestId: string)
     stream: chatCompletions.stream,
     streamEncoder: (view, errors) => new NativeMessagesEncoder(view, errors, requestId),
     recordAs: 'messages',
+    upstreamHeaders: typeof beta === 'string' && beta.length > 0 ? { 'anthropic-beta': beta } : undefined,
   };
 }
 
@@ -100,7 +103,7 @@ async function createMessage(ctx: DoorContext, request: FastifyRequest, reply: F
   } catch {
     // The pipeline answers an unknown model with its own error.
   }
-  if (model !== undefined && servedNatively(ctx, model)) await runInference(nativeEndpoint(ctx, read, request.state.id), ctx.inference, request, reply);
+  if (model !== undefined && servedNatively(ctx, model)) await runInference(nativeEndpoint(ctx, read, request), ctx.inference, request, reply);
   else await runInference(translatedEndpoint(read, request.state.id), ctx.inference, request, reply);
 }
 

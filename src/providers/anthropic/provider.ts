@@ -46,6 +46,14 @@ const NATIVE_WIRE: WireFormat = {
   },
 };
 
+/** The client's beta flags join the configured ones: a native request may use fields only a beta accepts. */
+function nativeHeaders(fixed: Record<string, string>, client: Record<string, string> | undefined): Record<string, string> {
+  const beta = client?.['anthropic-beta'];
+  if (beta === undefined || beta === '') return fixed;
+  const configured = fixed['anthropic-beta'];
+  return { ...fixed, 'anthropic-beta': configured === undefined ? beta : `${configured},${beta}` };
+}
+
 /** `/v1/messages` under the configured base URL, whether or not it already ends in `/v1`. */
 function messagesPath(base: URL): string {
   const basePath = base.pathname.replace(/\/+$/, '');
@@ -71,7 +79,7 @@ export function createAnthropicProvider(cfg: AnthropicProviderConfig): Provider 
       if (call.endpoint === 'messages') {
         // As the client sent it (the pipeline has set the model); only the pipeline's own stream option goes.
         const { stream_options: _ours, ...native } = call.body;
-        return dispatchExchange(pool, NATIVE_WIRE, call, path, fixedHeaders, JSON.stringify(native));
+        return dispatchExchange(pool, NATIVE_WIRE, call, path, nativeHeaders(fixedHeaders, call.headers), JSON.stringify(native));
       }
       if (call.endpoint !== 'chat') {
         // The catalog lets a text model serve legacy completions by default; this backend cannot.
