@@ -112,6 +112,8 @@ describe('portal API', () => {
 
     const docs = (await anyone.get('/docs')).body as J;
     expect(docs.endpoints.map((e: J) => e.path)).toContain('/v1/chat/completions');
+    // Both other doors (SPEC §17) are listed.
+    expect(docs.endpoints.map((e: J) => `${e.method} ${e.path}`)).toEqual(expect.arrayContaining(['POST /v1/responses', 'GET /v1/responses/{id}', 'POST /v1/messages', 'POST /v1/messages/count_tokens']));
     expect(docs.unsupported.map((u: J) => u.path)).toContain('/v1/assistants');
     expect(docs.errors.find((e: J) => e.code === 'insufficient_balance').status).toBe(402);
   });
