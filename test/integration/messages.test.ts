@@ -75,6 +75,11 @@ function anthropicBackend(req: { body: Record<string, unknown> }, res: ServerRes
 }
 
 function chatBackend(req: { body: Record<string, unknown> }, res: ServerResponse): void {
+  if (JSON.stringify(req.body).includes('please-500')) {
+    res.writeHead(500, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: { message: 'boom', type: 'server_error' } }));
+    return;
+  }
   if (req.body.stream === true) {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.write(`data: ${JSON.stringify({ id: 'x', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { role: 'assistant', content: 'Partial' }, finish_reason: null }] })}\n\n`);
@@ -413,6 +418,9 @@ describe('messages: bad input and errors', () => {
     const down = await post({ model: 'down-chat', max_tokens: 10, messages: msgs });
     expect(down.status).toBe(503);
     expect(down.json()).toMatchObject({ type: 'error', error: { type: 'overloaded_error' } });
+    const broken = await post({ model: 'rec-chat', max_tokens: 10, messages: [{ role: 'user', content: 'please-500' }] });
+    expect(broken.status).toBeGreaterThanOrEqual(500);
+    expect(broken.json()).toMatchObject({ type: 'error', error: { type: 'api_error' } });
     const wrongMethod = await rawRequest(`${gw.url}/v1/messages`, { headers: { 'x-api-key': gw.apiKey } });
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
