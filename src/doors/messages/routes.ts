@@ -1,9 +1,9 @@
 // The Messages door (SPEC §17): Anthropic's `POST /v1/messages` and `/v1/messages/count_tokens` on every
 // chat model, through the one pipeline (runInference) with chat's checks, limits, billing and routing.
 // A model whose every deployment is an `anthropic` backend is sent the request as the client wrote it
-// (native: no double translation) and its answer comes back as it is, with the client's model name;
-// any other model gets the request translated to chat completions, and its answer translated back.
-// Usage records say `messages`.
+// (native: no double translation; its `anthropic-beta` flags too) and its answer comes back as it is,
+// with the client's model name; any other model gets the request translated to chat completions, and its
+// answer translated back. Usage records say `messages`.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { countChatPromptTokens } from '../../accounting/tokenizer.js';
 import { chatCompletions } from '../../api/chat-completions.js';
