@@ -13,6 +13,7 @@ import { costMicros, maxCostMicros, modelPrices } from '../../src/accounting/pri
 import type { RawConfig } from '../../src/config/schema.js';
 import type { UsageRecord } from '../../src/store/usage.js';
 import { rawRequest, startFakeUpstream, startTestGateway, testConfig, type FakeUpstream, type TestGateway } from '../helpers/gateway.js';
+import { usageRecordsOf, waitForUsageRecords } from '../helpers/usage.js';
 
 type Any = Record<string, any>;
 
@@ -159,19 +160,8 @@ function events(text: string): { event: string; data: Any }[] {
     });
 }
 
-async function recordsOf(accountId: string): Promise<UsageRecord[]> {
-  await gw.flushUsage();
-  return gw.gateway.store.usage.list({ accountId }, { limit: 1000 });
-}
-
-async function waitForRecords(accountId: string, n: number): Promise<UsageRecord[]> {
-  for (let i = 0; i < 100; i++) {
-    const records = await recordsOf(accountId);
-    if (records.length >= n) return records;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`no ${n} usage records for ${accountId}`);
-}
+const recordsOf = (accountId: string): Promise<UsageRecord[]> => usageRecordsOf(gw, accountId);
+const waitForRecords = (accountId: string, n: number): Promise<UsageRecord[]> => waitForUsageRecords(gw, accountId, n);
 
 function expectedCost(r: UsageRecord): number {
   return costMicros(prices, { promptTokens: r.promptTokens, cachedTokens: r.cachedTokens, completionTokens: r.completionTokens });

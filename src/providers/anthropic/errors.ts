@@ -19,6 +19,19 @@ const STATUS_BY_TYPE: Record<string, number> = {
   overloaded_error: 529,
 };
 
+const TYPE_BY_STATUS = new Map(Object.entries(STATUS_BY_TYPE).map(([type, status]) => [status, type]));
+
+/**
+ * Anthropic's error type for an HTTP status (the inverse of the table above): what the Messages door
+ * answers with and the simulator injects. A 503 is "overloaded" too; other statuses go by their class.
+ */
+export function anthropicErrorType(status: number): string {
+  const exact = TYPE_BY_STATUS.get(status);
+  if (exact !== undefined) return exact;
+  if (status === 503) return 'overloaded_error';
+  return status >= 500 ? 'api_error' : 'invalid_request_error';
+}
+
 /** The GatewayError for a non-2xx answer of the Messages API; `body` is its parsed JSON (or text). */
 export function mapAnthropicStatus(status: number, body: unknown, retryAfterMs?: number): GatewayError {
   if (status === 529) {

@@ -8,6 +8,7 @@ import { planChat, type ChatFinishReason, type ChatPlan, type ChoicePlan } from 
 import { SimulatorRequestError, isObject } from './params.js';
 import { PREFIX_BLOCK_TOKENS } from './prefix-cache.js';
 import { hashString } from './random.js';
+import { anthropicErrorType } from '../anthropic/errors.js';
 
 const IMAGE_MEDIA_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
 const TOP_LEVEL_FIELDS = new Set([
@@ -50,33 +51,6 @@ function invalid(path: string, message: string): MessagesRequestError {
 
 export function anthropicErrorBody(type: string, message: string): JsonObject {
   return { type: 'error', error: { type, message } };
-}
-
-/** Anthropic's error type for an HTTP status (529 is its "overloaded"). */
-export function anthropicErrorType(status: number): string {
-  switch (status) {
-    case 400:
-      return 'invalid_request_error';
-    case 401:
-      return 'authentication_error';
-    case 402:
-      return 'billing_error';
-    case 403:
-      return 'permission_error';
-    case 404:
-      return 'not_found_error';
-    case 413:
-      return 'request_too_large';
-    case 429:
-      return 'rate_limit_error';
-    case 503:
-    case 529:
-      return 'overloaded_error';
-    case 504:
-      return 'timeout_error';
-    default:
-      return status >= 500 ? 'api_error' : 'invalid_request_error';
-  }
 }
 
 /** The body of an injected error, in Anthropic's shape, saying it is simulated. */
