@@ -5,19 +5,36 @@ import { invalidRequest } from '../openai/errors.js';
 
 const MAX_DEPTH = 200;
 
-/** True when brackets nest deeper than MAX_DEPTH outside strings. Only long bodies can. */
-function nestsTooDeep(text: string): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92 /* \ */) i++;
-      else if (c === 34 /* " */) inString = false;
-    } else if (c === 34) inString = true;
-    else if (c === 91 || c === 123 /* [ { */) {
-      if (++depth > MAX_DEPTH) return true;
-    } else if (c === 93 || c === 125) depth--;
+/**
+ * True when the parsed value nests deeper than MAX_DEPTH. Checked on the value (V8's JSON.parse is not
+ * recursive, so parsing itself cannot exhaust the stack), by an explicit stack rather than recursion, and
+ * visiting only objects and arrays: a chat body is a few dozen of them however long its strings are.
+ */
+function nestsTooDeep(root: unknown): boolean {
+  if (root === null || typeof root !== 'object') return false;
+  const values: object[] = [root];
+  const depths: number[] = [1];
+  while (values.length > 0) {
+    const value = values.pop()!;
+    const depth = depths.pop()!;
+    if (depth > MAX_DEPTH) return true;
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        const item: unknown = value[i];
+        if (item !== null && typeof item === 'object') {
+          values.push(item);
+          depths.push(depth + 1);
+        }
+      }
+    } else {
+      for (const key in value) {
+        const item: unknown = (value as Record<string, unknown>)[key];
+        if (item !== null && typeof item === 'object') {
+          values.push(item);
+          depths.push(depth + 1);
+        }
+      }
+    }
   }
   return false;
 }
@@ -25,10 +42,13 @@ function nestsTooDeep(text: string): boolean {
 export function parseJsonBody(_request: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void): void {
   const text = typeof body === 'string' ? body : body.toString('utf8');
   if (text.trim().length === 0) return done(invalidRequest(null, 'The request body is empty; send a JSON object.'));
-  if (text.length > MAX_DEPTH && nestsTooDeep(text)) return done(invalidRequest(null, `The request body nests deeper than ${MAX_DEPTH} levels.`));
+  let value: unknown;
   try {
-    done(null, JSON.parse(text));
+    value = JSON.parse(text);
   } catch (err) {
-    done(invalidRequest(null, `The request body is not valid JSON: ${(err as Error).message}.`));
+    return done(invalidRequest(null, `The request body is not valid JSON: ${(err as Error).message}.`));
   }
+  // Fewer characters than levels cannot nest that deep.
+  if (text.length > MAX_DEPTH && nestsTooDeep(value)) return done(invalidRequest(null, `The request body nests deeper than ${MAX_DEPTH} levels.`));
+  done(null, value);
 }

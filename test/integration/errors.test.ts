@@ -113,6 +113,20 @@ describe('400 with the exact param path', () => {
     expectEnvelope(text.json(), 'invalid_request_error', 'unsupported_media_type');
     const deep = await rawRequest(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${gw.apiKey}`, 'content-type': 'application/json' }, body: `{"model":"sim-chat","x":${'['.repeat(5000)}${']'.repeat(5000)}}` });
     expect(deep.status).toBe(400);
+    expect(deep.json().error.message).toBe('The request body nests deeper than 200 levels.');
+    // The bound is 200 levels, the body's own object included: 200 pass (the unknown field is forwarded), 201 do not.
+    const nested = (levels: number) => `{"model":"sim-chat","max_tokens":4,"messages":[{"role":"user","content":"hi"}],"x":${'['.repeat(levels)}${']'.repeat(levels)}}`;
+    const at = await rawRequest(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${gw.apiKey}`, 'content-type': 'application/json' }, body: nested(199) });
+    expect(at.status, at.text).toBe(200);
+    const over = await rawRequest(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${gw.apiKey}`, 'content-type': 'application/json' }, body: nested(200) });
+    expect(over.status).toBe(400);
+    expect(over.json().error.message).toContain('nests deeper than 200 levels');
+    // Objects count as arrays do, and 30,000 levels (the most this 64 KiB body limit lets in) are refused like five thousand.
+    const objects = await rawRequest(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${gw.apiKey}`, 'content-type': 'application/json' }, body: `{"model":"sim-chat","x":${'{"a":'.repeat(300)}1${'}'.repeat(300)}}` });
+    expect(objects.status).toBe(400);
+    const thirtyThousand = await rawRequest(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${gw.apiKey}`, 'content-type': 'application/json' }, body: `${'['.repeat(30_000)}${']'.repeat(30_000)}` });
+    expect(thirtyThousand.status).toBe(400);
+    expect(thirtyThousand.json().error.message).toContain('nests deeper');
   });
 
   it('forwards nothing to a backend for invalid requests (no log line with a deployment)', async () => {
