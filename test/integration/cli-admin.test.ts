@@ -65,7 +65,8 @@ describe('floodgate admin commands (built CLI)', () => {
     } finally {
       await server.stop();
     }
-  });
+    // About twenty CLI processes, one after another: a minute, for a loaded machine.
+  }, 60_000);
 
   it('bad input exits 2 with the flag named; --help works on each new command', () => {
     const dataDir = tempDir();
