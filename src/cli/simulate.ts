@@ -4,7 +4,7 @@ import { Ajv } from 'ajv';
 import type { Command } from 'commander';
 import { ConfigError, formatSchemaErrors, readYamlFile } from '../config/load.js';
 import { SimulatorSettingsSchema, type SimulatorSettings } from '../config/schema.js';
-import { startSimulatorServer } from '../providers/simulator/server.js';
+import { startSimulatorServer, type SimulatorAccess } from '../providers/simulator/server.js';
 import { parseErrorStatus, parseFraction, parseNonNegativeInt, parseNonNegativeNumber, parsePort, parsePositiveInt } from './options.js';
 import { closeOnSignals } from './shutdown.js';
 
@@ -21,6 +21,33 @@ interface SimulateOptions {
   hang?: boolean;
   breakAfterTokens?: number;
   videoMs?: number;
+  basePath?: string;
+  requireHeader: string[];
+  requireQuery: string[];
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** `--base-path`, `--require-header name:value`, `--require-query name=value`: what a request must look like, or undefined. */
+export function simulatorAccessFromOptions(opts: Pick<SimulateOptions, 'basePath' | 'requireHeader' | 'requireQuery'>): SimulatorAccess | undefined {
+  const access: SimulatorAccess = {};
+  if (opts.basePath !== undefined) {
+    if (!/^\/[^?#\s]*$/.test(opts.basePath)) throw new ConfigError(`--base-path: must be a path starting with /; got ${JSON.stringify(opts.basePath)}`);
+    access.basePath = opts.basePath;
+  }
+  for (const h of opts.requireHeader) {
+    const at = h.indexOf(':');
+    if (at < 1) throw new ConfigError(`--require-header: expected name:value; got ${JSON.stringify(h)}`);
+    (access.headers ??= {})[h.slice(0, at).trim().toLowerCase()] = h.slice(at + 1).trim();
+  }
+  for (const p of opts.requireQuery) {
+    const at = p.indexOf('=');
+    if (at < 1) throw new ConfigError(`--require-query: expected name=value; got ${JSON.stringify(p)}`);
+    (access.query ??= {})[p.slice(0, at)] = p.slice(at + 1);
+  }
+  return Object.keys(access).length === 0 ? undefined : access;
 }
 
 const validateSettings = new Ajv({ allErrors: true, strict: false }).compile<SimulatorSettings>(SimulatorSettingsSchema);
@@ -67,9 +94,13 @@ export function registerSimulateCommand(program: Command): void {
     .option('--latency-ms <ms>', 'fault: extra delay before every answer', parseNonNegativeInt)
     .option('--hang', 'fault: never answer; keep connections open until the client leaves')
     .option('--break-after-tokens <n>', 'fault: drop the connection after this many output tokens', parseNonNegativeInt)
+    .option('--base-path <path>', "stand in for a cloud service: serve the API under this path instead of /v1 (e.g. /openai/deployments/gpt-4o); other paths are 404s")
+    .option('--require-header <name:value>', 'stand in for a cloud service: answer 401 unless the request carries this header with this value (repeatable)', collect, [])
+    .option('--require-query <name=value>', 'stand in for a cloud service: answer 404 unless the request carries this query parameter with this value (repeatable)', collect, [])
     .action(async (opts: SimulateOptions) => {
       const settings = simulatorSettingsFromOptions(opts);
-      const server = await startSimulatorServer({ host: opts.host, port: opts.port, settings });
+      const access = simulatorAccessFromOptions(opts);
+      const server = await startSimulatorServer({ host: opts.host, port: opts.port, settings, access });
       process.stdout.write(`Simulator listening on ${server.url}\n`);
       closeOnSignals(() => server.close());
     });

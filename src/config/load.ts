@@ -8,6 +8,7 @@ import { ConfigSchema, PROVIDER_TYPES, type RawConfig, type ProviderConfig, type
 import { EMBEDDED_DEFAULT } from './embedded-default.js';
 import { describeAjvError, valueAt } from '../validation/ajv-errors.js';
 import { checkErrorPresentations, ErrorRendering } from '../openai/errors.js';
+import { checkOpenAIProvider } from '../providers/openai/endpoint.js';
 import { UNSUPPORTED_ENDPOINT_NAMES } from '../api/unsupported.js';
 import { readPepperFile } from '../auth/key-material.js';
 
@@ -251,6 +252,7 @@ export function readYamlFile(file: string, what = 'config'): unknown {
 function checkReferences(raw: RawConfig): string[] {
   const problems: string[] = [];
   const providerNames = Object.keys(raw.providers);
+  for (const [name, provider] of Object.entries(raw.providers)) if (provider.type === 'openai') problems.push(...checkOpenAIProvider(provider, `providers.${name}`));
   const names = new Map<string, string>();
   raw.models.forEach((model, i) => {
     for (const [j, name] of [model.id, ...(model.aliases ?? [])].entries()) {

@@ -54,8 +54,16 @@ const ProviderCommon = {
 export const OpenAIProviderSchema = Type.Object(
   {
     type: Type.Literal('openai'),
+    /**
+     * The API's base; `/chat/completions` etc. are appended. A `{model}` in its path is replaced by the
+     * deployment's upstream model name on every call (Azure OpenAI: `…/openai/deployments/{model}`).
+     */
     base_url: Type.String({ pattern: '^https?://' }),
     api_key: Opt(Type.String()),
+    /** The header that carries `api_key`: `authorization` (default) sends `Bearer <key>`, any other header the key as it is (Azure: `api-key`). */
+    api_key_header: Opt(Type.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" })),
+    /** Query parameters added to every request, e.g. `{api-version: "2024-10-21"}` (Azure OpenAI). */
+    query: Opt(Type.Record(Type.String(), Type.String())),
     headers: Opt(Type.Record(Type.String(), Type.String())),
     /** Request fields renamed before forwarding, e.g. `{max_tokens: max_completion_tokens}`. */
     rename_fields: Opt(Type.Record(Type.String(), Type.String({ minLength: 1 }))),

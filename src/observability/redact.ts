@@ -46,10 +46,23 @@ export function addSecretPrefixes(prefixes: readonly string[]): void {
   pattern = secretPattern(prefixes);
 }
 
+/** Configured credentials of any shape (a backend's key), masked as they are and URL-encoded. */
+const literalSecrets: string[] = [];
+
+/** Also masks these exact values wherever they appear (values shorter than 8 characters are not secrets worth the name). */
+export function addSecretValues(values: readonly string[]): void {
+  for (const value of values.flatMap((v) => [v, encodeURIComponent(v)])) {
+    if (value.length >= 8 && !literalSecrets.includes(value)) literalSecrets.push(value);
+  }
+  literalSecrets.sort((a, b) => b.length - a.length);
+}
+
 /** The text with every key-, token- and credential-shaped part replaced by `***`. */
 export function redactSecrets(text: string): string {
   pattern.lastIndex = 0;
-  return redactUrl(text.replace(pattern, '***'));
+  let out = text;
+  for (const secret of literalSecrets) if (out.includes(secret)) out = out.split(secret).join('***');
+  return redactUrl(out.replace(pattern, '***'));
 }
 
 /** A short, redacted excerpt of text from elsewhere, for a log line. */

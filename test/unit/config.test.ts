@@ -135,8 +135,14 @@ describe('config', () => {
     expect(example).toEqual(EMBEDDED_DEFAULT);
   });
 
+  // examples/cloud-providers.yaml: one variable per service.
+  const CLOUD_ENV = Object.fromEntries(
+    ['AZURE_OPENAI_API_KEY', 'GEMINI_API_KEY', 'AWS_BEARER_TOKEN_BEDROCK', 'GROQ_API_KEY', 'TOGETHER_API_KEY', 'DEEPSEEK_API_KEY', 'MISTRAL_API_KEY'].map((name) => [name, 'k']),
+  );
+  CLOUD_ENV.AZURE_OPENAI_ENDPOINT = 'https://example.openai.azure.com';
+
   it('accepts every example config', () => {
-    const env = { FLOODGATE_PEPPER: 'x'.repeat(32), VLLM_API_KEY: 'k', ANTHROPIC_API_KEY: 'k', OPENAI_API_KEY: 'k' };
+    const env = { FLOODGATE_PEPPER: 'x'.repeat(32), VLLM_API_KEY: 'k', ANTHROPIC_API_KEY: 'k', OPENAI_API_KEY: 'k', ...CLOUD_ENV };
     for (const file of readdirSync(join(REPO_ROOT, 'examples')).filter((f) => f.endsWith('.yaml'))) {
       const doc = parse(readFileSync(join(REPO_ROOT, 'examples', file), 'utf8'));
       expect(() => resolveConfig(doc, file, {}, env), file).not.toThrow();

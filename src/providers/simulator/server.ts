@@ -17,6 +17,22 @@ export interface SimulatorServerOptions {
   host?: string;
   port?: number;
   settings: SimulatorSettings;
+  /** Opt-in: answer only requests shaped like a cloud service's (its key header, query and path). */
+  access?: SimulatorAccess;
+}
+
+/**
+ * What a request must carry to be answered, as a cloud service would require it (`floodgate simulate
+ * --base-path … --require-header … --require-query …`). A wrong or missing header is a 401, a wrong or
+ * missing query parameter or a path outside `basePath` a 404 (Azure OpenAI's answers to the same).
+ */
+export interface SimulatorAccess {
+  /** The API is served under this path instead of `/v1` (e.g. `/openai/deployments/gpt-4o`). */
+  basePath?: string;
+  /** Headers (names in lower case) that must carry exactly these values. */
+  headers?: Record<string, string>;
+  /** Query parameters that must carry exactly these values. */
+  query?: Record<string, string>;
 }
 
 export interface SimulatorServer {
@@ -356,11 +372,46 @@ function listModels(core: SimulatorCore, created: number): string {
   return JSON.stringify({ object: 'list', data: core.modelNames().map((id) => ({ id, object: 'model', created, owned_by: SIMULATOR_OWNER })) });
 }
 
-function handleRequest(core: SimulatorCore, created: number, videoMs: number, req: IncomingMessage, res: ServerResponse): void {
+/** The request's path as the routes know it (`/v1/…`), or null when `access` refused it (answered here). */
+function admit(access: SimulatorAccess, req: IncomingMessage, res: ServerResponse, path: string, query: string): string | null {
+  if (path === '/healthz') return path;
+  for (const [name, value] of Object.entries(access.headers ?? {})) {
+    const got = req.headers[name];
+    if (got !== value) {
+      req.resume();
+      const said = typeof got === 'string' ? `Incorrect API key provided in ${name}: ${got}.` : `Missing the ${name} header.`;
+      sendJson(req, res, 401, errorBody(`${said} Access denied due to invalid subscription key or wrong API endpoint.`, 'invalid_request_error', 'invalid_api_key'));
+      return null;
+    }
+  }
+  const params = new URLSearchParams(query);
+  for (const [name, value] of Object.entries(access.query ?? {})) {
+    if (params.get(name) !== value) {
+      req.resume();
+      sendJson(req, res, 404, errorBody(`Resource not found: the query parameter ${name} must be ${JSON.stringify(value)}.`, 'invalid_request_error', '404'));
+      return null;
+    }
+  }
+  const base = access.basePath?.replace(/\/+$/, '');
+  if (base === undefined || base === '') return path;
+  if (!path.startsWith(`${base}/`)) {
+    req.resume();
+    sendJson(req, res, 404, errorBody(`Resource not found: ${path} is not under ${base}/.`, 'invalid_request_error', '404'));
+    return null;
+  }
+  return `/v1${path.slice(base.length)}`;
+}
+
+function handleRequest(core: SimulatorCore, created: number, videoMs: number, access: SimulatorAccess | undefined, req: IncomingMessage, res: ServerResponse): void {
   req.on('error', () => undefined);
   const url = req.url ?? '/';
   const q = url.indexOf('?');
-  const path = q === -1 ? url : url.slice(0, q);
+  let path = q === -1 ? url : url.slice(0, q);
+  if (access !== undefined) {
+    const admitted = admit(access, req, res, path, q === -1 ? '' : url.slice(q + 1));
+    if (admitted === null) return;
+    path = admitted;
+  }
   const method = req.method ?? 'GET';
   const endpoint = POST_ROUTES[path];
   if (endpoint !== undefined && method === 'POST') {
@@ -418,7 +469,7 @@ export async function startSimulatorServer(opts: SimulatorServerOptions): Promis
   const created = Math.floor(Date.now() / 1000);
   const host = opts.host ?? '127.0.0.1';
   const videoMs = opts.settings.video_ms ?? DEFAULT_VIDEO_MS;
-  const server = createServer({ keepAlive: true, noDelay: true }, (req, res) => handleRequest(core, created, videoMs, req, res));
+  const server = createServer({ keepAlive: true, noDelay: true }, (req, res) => handleRequest(core, created, videoMs, opts.access, req, res));
   // Load generators and gateways keep connections open between requests: do not drop them early.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
