@@ -113,6 +113,8 @@ beforeAll(async () => {
       const p = raw.providers[s.provider]!;
       if (p.type === 'openai') p.base_url = onSimulator(p.base_url, simulators.get(s.provider)!);
     }
+    // Not in the example: an image model on the same Azure deployment path, for the media calls' URL.
+    raw.models.push({ id: 'azure-image', category: 'image', capabilities: ['images'], deployments: [{ provider: 'azure-openai', model: 'gpt-4o-prod' }] });
   });
 
   // One gateway whose providers all call the Azure stand-in, each misconfigured in one way.
@@ -196,6 +198,11 @@ describe('examples/cloud-providers.yaml', () => {
     }
     expect(text.length).toBeGreaterThan(0);
     expect(finish).toBe('length');
+  });
+
+  it("sends a media call on Azure's deployment path with its api-version too", async () => {
+    const res = await gw.client.images.generate({ model: 'azure-image', prompt: 'a lighthouse', size: '256x256', response_format: 'b64_json' });
+    expect(res.data?.[0]?.b64_json?.length).toBeGreaterThan(0);
   });
 
   it('writes no backend key to its log', async () => {
