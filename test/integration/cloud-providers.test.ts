@@ -99,14 +99,20 @@ beforeAll(async () => {
   // Azure's and Gemini's stand-ins are `floodgate simulate` processes given the flags; the others run
   // the same server in this process with the same flags parsed by the same code (seven node processes
   // would only slow a loaded machine down).
-  const started = await Promise.all(
+  const started = await Promise.allSettled(
     SERVICES.map((s) => {
       const flags = ['--base-path', s.basePath, ...s.require];
       if (SPAWNED.has(s.provider)) return spawnSimulator(['--ttft-ms', '0', '--tokens-per-second', '0', ...flags]);
       return inProcessSimulator(flags);
     }),
   );
-  SERVICES.forEach((s, i) => simulators.set(s.provider, started[i]!));
+  // Those that started are stopped by afterAll even when another did not start.
+  SERVICES.forEach((s, i) => {
+    const result = started[i]!;
+    if (result.status === 'fulfilled') simulators.set(s.provider, result.value);
+  });
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
 
   gw = await startExample(EXAMPLE, (raw) => {
     for (const s of SERVICES) {
