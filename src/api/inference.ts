@@ -17,7 +17,7 @@ import type { Outcome } from '../routing/health.js';
 import type { CallSignal, SharedAbort } from '../providers/call-signal.js';
 import { countTokens } from '../accounting/tokenizer.js';
 import type { RequestState } from './request-state.js';
-import { beginAttempt, ChatStreamEncoder, ClientDisconnected, clientSignal, relayStream, type Attempt, type ChunkView, type StreamEncoder, type StreamOutcome } from './stream-relay.js';
+import { beginAttempt, ChatStreamEncoder, ClientDisconnected, clientSignal, relayStream, streamUsage, type Attempt, type ChunkView, type StreamEncoder, type StreamOutcome } from './stream-relay.js';
 import { admitFallback, admitRequest, servedBy } from './admission.js';
 import { choicesGenerated, forwardOutputCap, resolveOutputCap } from './output-cap.js';
 import { rateLimitHeaders } from '../limits/headers.js';
@@ -247,7 +247,7 @@ export async function runInference<Req extends JsonObject>(
     outcome = 'failure';
     let relayed: StreamOutcome;
     try {
-      const view: ChunkView = { who, object: spec.stream!.object, includeUsage: (req.stream_options as JsonObject | null | undefined)?.include_usage === true };
+      const view: ChunkView = { who, object: spec.stream!.object, includeUsage: (req.stream_options as JsonObject | null | undefined)?.include_usage === true, promptTokens };
       relayed = await relayStream(started.first, {
         res,
         events: started.events,
@@ -276,7 +276,7 @@ export async function runInference<Req extends JsonObject>(
       state.settle = 'complete';
     } else {
       // No usage from the backend (or it never finished): count the prompt and what was produced so far.
-      state.usage = estimatedUsage(promptTokens, countTokens(relayed.output.join('')));
+      state.usage = streamUsage({ ...relayed, usage: undefined }, promptTokens);
       state.settle = relayed.ended === 'complete' ? 'estimated' : relayed.ended;
     }
     if (relayed.error) {

@@ -4,7 +4,8 @@
 // failure after the first byte becomes one `data: {"error": …}` event, and the response ends after [DONE].
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { asGatewayError, GatewayError, type ErrorRendering } from '../openai/errors.js';
-import { mapFinishReason, normalizeUsage, type ResponseIdentity, type Usage } from '../openai/normalize.js';
+import { estimatedUsage, mapFinishReason, normalizeUsage, type ResponseIdentity, type Usage } from '../openai/normalize.js';
+import { countTokens } from '../accounting/tokenizer.js';
 import { SSE_DONE, SSE_HEADERS, SSE_HEARTBEAT, sseError, sseEvent } from '../openai/sse.js';
 import type { JsonObject } from '../providers/types.js';
 import { CallSignal, type SharedAbort } from '../providers/call-signal.js';
@@ -126,6 +127,13 @@ export interface ChunkView {
   object: 'chat.completion.chunk' | 'text_completion';
   /** The client asked for usage (`stream_options.include_usage`): chunks carry `usage: null`. */
   includeUsage: boolean;
+  /** Floodgate's count of the prompt: the usage told when the backend reports none (with the output counted). */
+  promptTokens: number;
+}
+
+/** The usage of a stream: the backend's, or Floodgate's count of the prompt and of what was produced. */
+export function streamUsage(outcome: StreamOutcome, promptTokens: number): Usage {
+  return outcome.usage ?? estimatedUsage(promptTokens, countTokens(outcome.output.join('')));
 }
 
 /**
@@ -170,8 +178,10 @@ export class ChatStreamEncoder implements StreamEncoder {
 
   end(outcome: StreamOutcome): string {
     const { who, object } = this.view;
-    if (!this.view.includeUsage || outcome.usage === undefined) return SSE_DONE;
-    return sseEvent({ id: who.id, object, created: who.created, model: who.model, choices: [], usage: outcome.usage }) + SSE_DONE;
+    if (!this.view.includeUsage) return SSE_DONE;
+    // A client that asked for usage gets it, counted by Floodgate when the backend sent none (SPEC §5).
+    const usage = streamUsage(outcome, this.view.promptTokens);
+    return sseEvent({ id: who.id, object, created: who.created, model: who.model, choices: [], usage }) + SSE_DONE;
   }
 
   error(err: GatewayError): string {

@@ -219,7 +219,15 @@ describe('usage records', () => {
     const plain = await acct.client.chat.completions.create({ model: 'nousage-chat', messages });
     expect(text).toBe('Hello there friend');
     expect(plain.usage?.completion_tokens).toBe(countTokens(text));
-    const records = await waitForRecords(acct.accountId, 2);
+    // A client that asked for usage in a stream gets its last chunk, with Floodgate's count (SPEC §5).
+    const asked = await acct.client.chat.completions.create({ model: 'nousage-chat', messages, stream: true, stream_options: { include_usage: true } });
+    const chunks = [];
+    for await (const chunk of asked) chunks.push(chunk);
+    const last = chunks.at(-1)!;
+    expect(last.choices).toEqual([]);
+    expect(last.usage).toMatchObject({ prompt_tokens: countChatPromptTokens(messages), completion_tokens: countTokens(text), total_tokens: countChatPromptTokens(messages) + countTokens(text) });
+    expect(chunks.slice(0, -1).every((c) => c.usage === null)).toBe(true);
+    const records = await waitForRecords(acct.accountId, 3);
     for (const r of records) {
       expect(r.settle).toBe('estimated');
       expect(r.promptTokens).toBe(countChatPromptTokens(messages));
