@@ -120,6 +120,7 @@ function messagesConfig(): RawConfig {
     model('trickle-chat', 'trickle', { defaults: { max_tokens: 400 } }),
     model('plain-chat', 'sim', { max_output_tokens: 100 }),
     model('rec-chat', 'rec', { capabilities: ['chat', 'tools', 'vision'] }),
+    model('rec-reasoner', 'rec', { category: 'reasoning', defaults: { max_tokens: 40_000 } }),
     model('claude-native', 'claude', { category: 'multimodal', capabilities: ['chat', 'tools', 'vision'], deployments: [{ provider: 'claude', model: 'claude-upstream-name' }] }),
     model('down-chat', 'down'),
   );
@@ -548,5 +549,25 @@ describe('messages: balances and usage as chat', () => {
     expect(r.completionTokens).toBeGreaterThanOrEqual(countTokens(received));
     expect(r.completionTokens).toBeLessThan(100);
     expect(r.costMicros).toBe(expectedCost(r));
+  });
+});
+
+describe('thinking budgets', () => {
+  it('a budget becomes the reasoning_effort an OpenAI-style backend reads: low, medium, high', async () => {
+    for (const [budget, effort] of [[1024, 'low'], [10_000, 'medium'], [32_000, 'high']] as const) {
+      const before = chatRecorder.requests.length;
+      const res = await rawRequest(`${gw.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'x-api-key': gw.apiKey, 'anthropic-version': '2023-06-01' },
+        json: { model: 'rec-reasoner', max_tokens: 40_000, thinking: { type: 'enabled', budget_tokens: budget }, messages: [{ role: 'user', content: 'Think.' }] },
+      });
+      expect(res.status, res.text).toBe(200);
+      expect((chatRecorder.requests[before].body as Any).reasoning_effort).toBe(effort);
+    }
+    // Without thinking, no effort is asked for.
+    const before = chatRecorder.requests.length;
+    const plain = await rawRequest(`${gw.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': gw.apiKey }, json: { model: 'rec-reasoner', max_tokens: 100, messages: [{ role: 'user', content: 'Hi.' }] } });
+    expect(plain.status, plain.text).toBe(200);
+    expect((chatRecorder.requests[before].body as Any).reasoning_effort).toBeUndefined();
   });
 });

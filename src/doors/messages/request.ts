@@ -65,6 +65,14 @@ function fromReaderError(err: MessagesRequestError): GatewayError {
   return invalidRequest(param, err.message);
 }
 
+/**
+ * The `reasoning_effort` a thinking budget asks for: up to 4,095 tokens low, up to 16,383 medium, more
+ * high (Anthropic's minimum budget is 1,024; its examples use 10,000 and 32,000).
+ */
+export function effortFor(budgetTokens: number): 'low' | 'medium' | 'high' {
+  return budgetTokens < 4096 ? 'low' : budgetTokens < 16384 ? 'medium' : 'high';
+}
+
 /** Reads a `POST /v1/messages` body; a 400 naming the field at fault (Anthropic's paths) otherwise. */
 export function readMessages(raw: unknown): MessagesRead {
   if (!isObject(raw)) throw invalidRequest(null, 'The request body must be a JSON object.');
@@ -84,6 +92,8 @@ export function readMessages(raw: unknown): MessagesRead {
   if (typeof body.top_k === 'number') chat.top_k = body.top_k;
   if (read.stops.length > 0) chat.stop = read.stops;
   if (isObject(body.tool_choice) && body.tool_choice.disable_parallel_tool_use === true && Array.isArray(chat.tools)) chat.parallel_tool_calls = false;
+  // Anthropic budgets thinking in tokens, OpenAI-style backends by effort: the budget picks the effort.
+  if (read.thinking && isObject(body.thinking) && typeof body.thinking.budget_tokens === 'number') chat.reasoning_effort = effortFor(body.thinking.budget_tokens);
   const metadata = body.metadata;
   if (isObject(metadata) && metadata.user_id !== undefined && metadata.user_id !== null) {
     if (typeof metadata.user_id !== 'string') throw invalidRequest('metadata.user_id', 'metadata.user_id: Input should be a valid string');
