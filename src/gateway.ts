@@ -151,6 +151,8 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   const videoRunner = new VideoJobRunner(store, catalog, book, logger, 500, shared && (() => shared.claim('video-runner', 5000)));
   const requests = new RequestDrain();
   const connections = new ServerConnections(config.server, logger, (reason) => metrics.connectionDropped(reason));
+  // Off unless configured: then no tracer exists, and the OpenTelemetry packages are not even loaded.
+  const tracing = config.tracing === null ? undefined : new (await import('./observability/tracing.js')).Tracing(config.tracing);
   const app = buildApp({
     config,
     catalog,
@@ -165,6 +167,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     connections,
     metrics: config.metrics.enabled ? metrics : undefined,
     portalWebRoot: options.portalWebRoot,
+    tracing,
   });
   const closeAccounting = async () => {
     // After the HTTP server has drained: every request has settled, so everything is in the writer's queue.
@@ -178,6 +181,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   try {
     await app.listen({ host: config.server.host, port: config.server.port });
   } catch (err) {
+    await tracing?.shutdown().catch(() => undefined);
     await closeAccounting();
     await catalog.close();
     await store.close();
@@ -202,6 +206,8 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       await closeAccounting();
       authenticator.close();
       metrics.close();
+      // Every request has ended: their spans are exported before the process goes.
+      await tracing?.shutdown().catch((err: unknown) => logger.warn({ err }, 'traces not exported at shutdown'));
       await catalog.close();
       await store.close();
       logger.flush();

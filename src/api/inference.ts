@@ -23,6 +23,7 @@ import { choicesGenerated, forwardOutputCap, resolveOutputCap } from './output-c
 import { rateLimitHeaders } from '../limits/headers.js';
 import type { Accounting } from '../accounting/settlement.js';
 import { errorForLog } from '../observability/request-log.js';
+import type { Tracing } from '../observability/tracing.js';
 
 export interface InferenceEndpoint<Req extends JsonObject> {
   endpoint: Endpoint;
@@ -69,6 +70,8 @@ export interface InferenceDeps {
   shutdown?: SharedAbort;
   /** The deployment's wording of errors (config `errors`), for a stream's in-band error. */
   errors: ErrorRendering;
+  /** OpenTelemetry traces; absent when tracing is off. */
+  tracing?: Tracing;
 }
 
 function isStreaming(req: JsonObject): boolean {
@@ -107,12 +110,12 @@ type Started =
  * One attempt on one deployment, up to the point where the client would get its first byte: the whole
  * answer, or a stream's first events. Its signal follows the client's; its timers are the deployment's.
  */
-async function startCall(deployment: CatalogDeployment, endpoint: Endpoint, body: JsonObject, stream: boolean, requestId: string, client: CallSignal, headers?: Record<string, string>): Promise<Started> {
+async function startCall(deployment: CatalogDeployment, endpoint: Endpoint, body: JsonObject, stream: boolean, requestId: string, client: CallSignal, headers: Record<string, string> | undefined, trace?: Record<string, string>): Promise<Started> {
   body.model = deployment.upstreamModel;
   const attempt = beginAttempt(client, deployment.timeouts);
   let events: AsyncIterator<JsonObject[]> | undefined;
   try {
-    const result = await deployment.provider.call({ endpoint, body, stream, requestId, signal: attempt.signal, headers }).catch(attempt.rethrow);
+    const result = await deployment.provider.call({ endpoint, body, stream, requestId, signal: attempt.signal, headers, trace }).catch(attempt.rethrow);
     if (result.kind === 'json') {
       attempt.end();
       return { kind: 'json', body: result.body, upstreamMs: elapsed(attempt.began) };
@@ -173,7 +176,9 @@ export async function runInference<Req extends JsonObject>(
   const promptTokens = spec.countPromptTokens(req);
   const outputCap = resolveOutputCap(req, model, promptTokens, spec.contextParam(req));
   // Admitted at its upper bound: every output token each generated choice may produce.
-  await admitRequest(deps.accounting, state, spec.recordAs ?? spec.endpoint, model, promptTokens, outputCap * choicesGenerated(req));
+  const bound = outputCap * choicesGenerated(req);
+  if (deps.tracing === undefined) await admitRequest(deps.accounting, state, spec.recordAs ?? spec.endpoint, model, promptTokens, bound);
+  else await deps.tracing.admission(state, spec.endpoint, req, () => admitRequest(deps.accounting, state, spec.recordAs ?? spec.endpoint, model, promptTokens, bound));
 
   const stream = isStreaming(req) && spec.stream !== undefined;
   state.stream = stream;
@@ -184,6 +189,7 @@ export async function runInference<Req extends JsonObject>(
   const who: ResponseIdentity = { id: newCompletionId(spec.stream?.idPrefix ?? 'chatcmpl'), created: Math.floor(Date.now() / 1000), model: state.model };
   let routed: Routed<Started> | undefined;
   let outcome: Outcome = 'neutral';
+  const tracing = deps.tracing;
 
   try {
     // The model's deployments, then its fallbacks in order, until one call starts.
@@ -195,7 +201,11 @@ export async function runInference<Req extends JsonObject>(
       if (plan !== undefined) {
         const body = plan.body;
         try {
-          routed = await routeModel(served, client, attempts, (d) => startCall(d, spec.endpoint, body, stream, state.id, client, spec.upstreamHeaders));
+          routed = await routeModel(served, client, attempts, (d) =>
+            tracing === undefined
+              ? startCall(d, spec.endpoint, body, stream, state.id, client, spec.upstreamHeaders)
+              : tracing.attempt(state, d.name, d.name.slice(0, d.name.indexOf('/')), (trace) => startCall(d, spec.endpoint, body, stream, state.id, client, spec.upstreamHeaders, trace)),
+          );
           break;
         } catch (err) {
           if (!isBackendFailure(err)) throw err;

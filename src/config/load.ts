@@ -58,6 +58,8 @@ export interface Config {
   usage: { flushMs: number; maxBatch: number };
   /** The Prometheus endpoint. */
   metrics: { enabled: boolean; path: string };
+  /** OpenTelemetry traces (OTLP/HTTP); null when off. */
+  tracing: TracingConfig | null;
   /** The portal (SPEC §14; docs/portal-contract.md). */
   portal: PortalConfig;
   /** Stored responses of the Responses API (SPEC §17): kept `retentionMs`, expired ones swept every `sweepIntervalMs`. */
@@ -65,6 +67,13 @@ export interface Config {
   routing: RoutingConfig;
   providers: Record<string, ProviderConfig>;
   models: ModelConfig[];
+}
+
+export interface TracingConfig {
+  endpoint: string;
+  headers: Record<string, string>;
+  samplingRatio: number;
+  serviceName: string;
 }
 
 export interface PortalConfig {
@@ -392,6 +401,15 @@ export function resolveConfig(doc: unknown, source: string, overrides: ConfigOve
     billing: { initialCreditMicros: Math.round((raw.billing?.initial_credit ?? 0) * 1_000_000) },
     usage: { flushMs: raw.usage?.flush_ms ?? 100, maxBatch: raw.usage?.max_batch ?? 500 },
     metrics: { enabled: raw.metrics?.enabled ?? true, path: raw.metrics?.path ?? '/metrics' },
+    tracing:
+      raw.tracing?.enabled === true
+        ? {
+            endpoint: raw.tracing.endpoint ?? 'http://localhost:4318/v1/traces',
+            headers: raw.tracing.headers ?? {},
+            samplingRatio: raw.tracing.sampling_ratio ?? 1,
+            serviceName: raw.tracing.service_name ?? 'floodgate',
+          }
+        : null,
     portal,
     responses: { retentionMs: (raw.responses?.retention_days ?? 30) * 86_400_000, sweepIntervalMs: raw.responses?.sweep_interval_ms ?? 3_600_000 },
     routing: {

@@ -284,6 +284,22 @@ export const MetricsSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** OpenTelemetry traces over OTLP/HTTP: one span per API request, with admission, attempts and settlement under it. */
+export const TracingSchema = Type.Object(
+  {
+    /** Off (the default): no tracer is made and requests carry no tracing work. */
+    enabled: Opt(Type.Boolean()),
+    /** The collector's OTLP/HTTP traces URL. */
+    endpoint: Opt(Type.String({ pattern: '^https?://' })),
+    /** Sent with each export (a collector's API key). */
+    headers: Opt(Type.Record(Type.String({ minLength: 1 }), Type.String())),
+    /** Fraction of new traces kept (0–1); a client's sampled parent is always honoured. */
+    sampling_ratio: Opt(Type.Number({ minimum: 0, maximum: 1 })),
+    service_name: Opt(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false },
+);
+
 /** Retries before the first byte reaches the client (SPEC §7), per model. */
 export const RetrySchema = Type.Object(
   {
@@ -475,6 +491,7 @@ export const ConfigSchema = Type.Object(
     billing: Opt(BillingSchema),
     usage: Opt(UsageSchema),
     metrics: Opt(MetricsSchema),
+    tracing: Opt(TracingSchema),
     portal: Opt(PortalSchema),
     responses: Opt(ResponsesSchema),
     routing: Opt(RoutingSchema),

@@ -35,6 +35,7 @@ import { ServerConnections, type RequestDrain } from './drain.js';
 import { anthropicErrorBody } from '../doors/messages/errors.js';
 import { registerMessagesRoutes } from '../doors/messages/routes.js';
 import { registerResponsesRoutes } from '../doors/responses/routes.js';
+import type { Tracing } from '../observability/tracing.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -64,6 +65,8 @@ export interface AppDeps {
   connections?: ServerConnections;
   /** The portal's built front end (default dist/web). */
   portalWebRoot?: string;
+  /** OpenTelemetry traces of the API's requests; absent when tracing is off. */
+  tracing?: Tracing;
 }
 
 /** Routes by path below the base path, for telling 405 from 404. */
@@ -178,6 +181,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const errors = config.errors;
   const basePath = config.server.basePath;
   const metrics = deps.metrics;
+  const tracing = deps.tracing;
   const connections = deps.connections ?? new ServerConnections(config.server, logger);
   const app = Fastify({
     // No Fastify logger: it would make a child logger per request. The request line and unexpected
@@ -200,7 +204,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   connections.attach(app.server, errors);
 
   const drain = deps.drain;
-  const inference: InferenceDeps = { catalog, heartbeatMs: config.server.heartbeatMs, accounting, shutdown: drain?.cutoff, errors };
+  const inference: InferenceDeps = { catalog, heartbeatMs: config.server.heartbeatMs, accounting, shutdown: drain?.cutoff, errors, tracing };
   app.decorateRequest('state', null as unknown as RequestState);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);
@@ -239,9 +243,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     const state = request.state;
     if (!state.closed || state.busy || state.logged) return;
     state.logged = true;
-    settleRequest(accounting, state, reply.raw.statusCode);
+    if (tracing === undefined) settleRequest(accounting, state, reply.raw.statusCode);
+    else tracing.settlement(state, () => settleRequest(accounting, state, reply.raw.statusCode));
     metrics?.observeRequest(state, reply.raw.statusCode);
     logRequest(logger, state, request.method, request.url, reply.raw.statusCode, !reply.raw.writableFinished);
+    if (tracing !== undefined) tracing.end(state, reply.raw.statusCode);
     drain?.leave();
   }
 
@@ -321,6 +327,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       api.addHook('onRequest', async (request) => {
         // Counted in the metrics from here: the API's requests, by route, not /metrics or /healthz.
         metrics?.requestStarted(request.state, request.routeOptions.url);
+        if (tracing !== undefined) tracing.begin(request.state, request.method, request.routeOptions.url ?? request.url.split('?')[0], request.headers);
         if (config.server.publicModels && request.method === 'GET' && request.headers.authorization === undefined) return;
         const state = request.state;
         const authorization = request.headers.authorization ?? (state.door === 'messages' ? apiKeyHeader(request.headers['x-api-key']) : undefined);

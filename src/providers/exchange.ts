@@ -58,7 +58,7 @@ export function backendPool(origin: string, cfg: { connections?: number; timeout
 /** POSTs `body` to `path` and reads the answer as `wire` says; settles once the answer is known. */
 export function dispatchExchange<S>(pool: Dispatcher, wire: WireFormat<S>, call: UpstreamCall, path: string, headers: Record<string, string>, body: string): Promise<UpstreamResult> {
   const exchange = new Exchange(wire, call.stream, call.signal);
-  pool.dispatch({ method: 'POST', path, headers: { ...headers, 'x-request-id': call.requestId }, body }, exchange);
+  pool.dispatch({ method: 'POST', path, headers: call.trace === undefined ? { ...headers, 'x-request-id': call.requestId } : { ...headers, 'x-request-id': call.requestId, ...call.trace }, body }, exchange);
   return exchange.result;
 }
 

@@ -19,6 +19,8 @@ export interface UpstreamCall {
   signal: CallSignal;
   /** Client headers to pass on (the `messages` endpoint's `anthropic-beta`); other endpoints send none. */
   headers?: Record<string, string>;
+  /** The attempt's trace context for the backend (`traceparent`, `tracestate`), when tracing is on. */
+  trace?: Record<string, string>;
 }
 
 export type UpstreamResult =
