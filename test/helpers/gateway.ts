@@ -119,16 +119,19 @@ export interface ChildServer {
   stop(): Promise<void>;
 }
 
-/** Runs `floodgate <args>` from dist/ and waits for the line matching `ready` (it must hold a URL). */
-export function spawnCli(args: string[], ready: RegExp, env: NodeJS.ProcessEnv = {}): Promise<ChildServer> {
+/**
+ * Runs `command args` and waits for the output line matching `ready` (it must hold a URL); `env` is the
+ * child's whole environment. `what` names it in errors.
+ */
+export function spawnServer(command: string, args: string[], ready: RegExp, opts: { env: NodeJS.ProcessEnv; cwd?: string; what: string; timeoutMs?: number }): Promise<ChildServer> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { env: opts.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     const output: string[] = [];
     let buffered = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`floodgate ${args.join(' ')} did not start:\n${output.join('\n')}`));
-    }, 20_000);
+      reject(new Error(`${opts.what} did not start:\n${output.join('\n')}`));
+    }, opts.timeoutMs ?? 20_000);
     const stop = () =>
       new Promise<void>((done) => {
         if (child.exitCode !== null || child.signalCode !== null) return done();
@@ -152,9 +155,14 @@ export function spawnCli(args: string[], ready: RegExp, env: NodeJS.ProcessEnv =
     child.stderr!.on('data', (data: Buffer) => output.push(data.toString('utf8')));
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`floodgate ${args.join(' ')} exited with ${code}:\n${output.join('\n')}`));
+      reject(new Error(`${opts.what} exited with ${code}:\n${output.join('\n')}`));
     });
   });
+}
+
+/** Runs `floodgate <args>` from dist/ and waits for the line matching `ready` (it must hold a URL). */
+export function spawnCli(args: string[], ready: RegExp, env: NodeJS.ProcessEnv = {}): Promise<ChildServer> {
+  return spawnServer(process.execPath, [CLI, ...args], ready, { env: { ...process.env, ...env }, what: `floodgate ${args.join(' ')}` });
 }
 
 /** The standalone simulator as its own process: `floodgate simulate --port 0 …`. */

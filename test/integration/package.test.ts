@@ -4,14 +4,14 @@
 // prints the version and serves a chat request from its embedded default config, with no engine warning on
 // install. Packs the dist/ the suite built (`npm test` builds before vitest runs): `--ignore-scripts` keeps `npm pack`
 // from rebuilding dist/ under the other test files.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../helpers/gateway.js';
+import { REPO_ROOT, spawnServer, type ChildServer } from '../helpers/gateway.js';
 
 const run = promisify(execFile);
 const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
@@ -27,58 +27,12 @@ async function npm(args: string[], cwd: string): Promise<{ stdout: string; stder
   return run('nice', ['-n', '19', 'npm', ...args], { cwd, env: cleanEnv(), maxBuffer: 64 * 1024 * 1024 });
 }
 
-interface Served {
-  child: ChildProcess;
-  output: string[];
-  url: string;
-}
-
-/** `floodgate serve` from the installed package's bin, ready once it prints "Floodgate listening on <url>". */
-function serveInstalled(appDir: string, dataDir: string): Promise<Served> {
-  return new Promise((resolve, reject) => {
-    const bin = join(appDir, 'node_modules', '.bin', 'floodgate');
-    const child = spawn(bin, ['serve', '--port', '0', '--data-dir', dataDir], { cwd: appDir, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    const output: string[] = [];
-    let buffered = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`the installed floodgate serve did not start:\n${output.join('\n')}`));
-    }, 30_000);
-    child.stdout!.on('data', (data: Buffer) => {
-      buffered += data.toString('utf8');
-      const lines = buffered.split('\n');
-      buffered = lines.pop()!;
-      for (const line of lines) {
-        output.push(line);
-        const url = /^Floodgate listening on (https?:\/\/\S+)/.exec(line)?.[1];
-        if (url) {
-          clearTimeout(timer);
-          resolve({ child, output, url });
-        }
-      }
-    });
-    child.stderr!.on('data', (data: Buffer) => output.push(data.toString('utf8')));
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the installed floodgate serve exited with ${code}:\n${output.join('\n')}`));
-    });
-  });
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((done) => {
-    if (child.exitCode !== null || child.signalCode !== null) return done();
-    child.once('exit', () => done());
-    child.kill('SIGTERM');
-  });
-}
-
 describe('the npm package', () => {
   let root: string;
   let appDir: string;
   let packed: string[];
   let installLog: string;
-  let served: Served | undefined;
+  let served: ChildServer | undefined;
 
   beforeAll(async () => {
     for (const built of ['dist/main.js', 'dist/web/index.html', 'dist/store/migrations.js']) {
@@ -98,7 +52,7 @@ describe('the npm package', () => {
   }, 420_000);
 
   afterAll(async () => {
-    if (served) await stop(served.child);
+    if (served) await served.stop();
     if (root) rmSync(root, { recursive: true, force: true });
   });
 
@@ -123,15 +77,21 @@ describe('the npm package', () => {
   });
 
   it('`floodgate serve` from the installed package answers a chat request with the key it printed', async () => {
-    served = await serveInstalled(appDir, join(root, 'data'));
+    // The installed package's own bin, in the folder it was installed into.
+    served = await spawnServer(join(appDir, 'node_modules', '.bin', 'floodgate'), ['serve', '--port', '0', '--data-dir', join(root, 'data')], /^Floodgate listening on /, {
+      env: cleanEnv(),
+      cwd: appDir,
+      what: 'the installed floodgate serve',
+      timeoutMs: 30_000,
+    });
     const apiKey = served.output.find((line) => line.startsWith('API key: '))?.slice('API key: '.length).trim();
     expect(apiKey, served.output.join('\n')).toBeTruthy();
-    const client = new OpenAI({ baseURL: `${served.url.replace(/\/v1$/, '')}/v1`, apiKey: apiKey!, maxRetries: 0 });
+    const client = new OpenAI({ baseURL: `${served.url}/v1`, apiKey: apiKey!, maxRetries: 0 });
     const completion = await client.chat.completions.create({ model: 'sim-chat', messages: [{ role: 'user', content: 'Say something.' }], max_tokens: 8 });
     expect(completion.choices[0]!.message.content).toBeTruthy();
     expect(completion.usage!.completion_tokens).toBeGreaterThan(0);
-    await stop(served.child);
-    expect(served.child.exitCode, served.output.join('\n')).toBe(0);
+    await served.stop();
+    expect(served.process.exitCode, served.output.join('\n')).toBe(0);
     served = undefined;
   });
 });

@@ -122,21 +122,26 @@ describe('openai SDK', () => {
   });
 });
 
+/** The Agents SDK's function tool for the weather: records each city asked about, answers with `say`. */
+function weatherAgentTool(calls: string[], say: (city: string) => string) {
+  return agentTool({
+    name: 'get_weather',
+    description: 'The weather in a city.',
+    parameters: z.object({ city: z.string() }),
+    execute: async ({ city }) => {
+      calls.push(city);
+      return say(city);
+    },
+  });
+}
+
 describe('OpenAI Agents SDK', () => {
   it('runs an agent with a zod function tool to completion', async () => {
     setTracingDisabled(true);
     const agentAccount = await gw.createAccount({ creditMicros: 10_000_000 });
     setDefaultOpenAIClient(new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: agentAccount.apiKey, maxRetries: 0 }));
     const calls: string[] = [];
-    const weather = agentTool({
-      name: 'get_weather',
-      description: 'The weather in a city.',
-      parameters: z.object({ city: z.string() }),
-      execute: async ({ city }) => {
-        calls.push(city);
-        return `Sunny in ${city}, 21 °C.`;
-      },
-    });
+    const weather = weatherAgentTool(calls, (city) => `Sunny in ${city}, 21 °C.`);
     const agent = new Agent({ name: 'Forecaster', instructions: 'Answer weather questions with the tool.', model: 'sim-chat', tools: [weather] });
     const result = await run(agent, 'What is the weather in Porto?');
     expect(calls).toHaveLength(1);
@@ -160,15 +165,7 @@ describe('OpenAI Agents SDK', () => {
     setTracingDisabled(true);
     setDefaultOpenAIClient(new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: acct.apiKey, maxRetries: 0 }));
     const calls: string[] = [];
-    const weather = agentTool({
-      name: 'get_weather',
-      description: 'The weather in a city.',
-      parameters: z.object({ city: z.string() }),
-      execute: async ({ city }) => {
-        calls.push(city);
-        return `Rain in ${city}.`;
-      },
-    });
+    const weather = weatherAgentTool(calls, (city) => `Rain in ${city}.`);
     const agent = new Agent({ name: 'Thinker', instructions: 'Use the tool.', model: 'sim-reasoner', tools: [weather] });
     const result = await run(agent, 'Weather in Braga?');
     expect(calls).toHaveLength(1);
