@@ -79,15 +79,13 @@ function nativeEndpoint(ctx: DoorContext, read: MessagesRead, request: FastifyRe
 
 /** Any other model: the request as a chat request, the answer as a `message` or Anthropic's events. */
 function translatedEndpoint(read: MessagesRead, requestId: string): InferenceEndpoint<ChatCompletionRequest> {
-  const promptTokens = chatCompletions.countPromptTokens(read.chat);
   return {
     ...chatCompletions,
     validate: () => read.chat,
     checkRequest: (_req, model) => checkMessagesRequest(read, model, false),
     applyDefaults: (req, upstream, model) => withMessagesParams(() => chatCompletions.applyDefaults(req, upstream, model)),
     buildResponse: (upstream, who, usage) => messageFromChat(upstream, who, usage, read),
-    countPromptTokens: () => promptTokens,
-    streamEncoder: (view, errors) => new MessagesStreamEncoder({ view, errors, requestId, promptTokens, thinking: read.thinking, stops: read.stops }),
+    streamEncoder: (view, errors) => new MessagesStreamEncoder({ view, errors, requestId, thinking: read.thinking, stops: read.stops }),
     recordAs: 'messages',
   };
 }

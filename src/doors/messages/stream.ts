@@ -3,12 +3,11 @@
 // (start, deltas, stop), ping, message_delta with the stop reason and usage, and message_stop. A native
 // stream (an `anthropic` backend) goes out event for event with our model name, its usage read through
 // the anthropic provider's own translator. A failure after the first byte is an `error` event.
-import { countTokens } from '../../accounting/tokenizer.js';
 import { estimatedUsage } from '../../openai/normalize.js';
 import type { ErrorRendering, GatewayError } from '../../openai/errors.js';
 import { AnthropicStreamTranslator } from '../../providers/anthropic/stream.js';
 import type { JsonObject } from '../../providers/types.js';
-import { rewriteChunk, type ChunkView, type StreamEncoder, type StreamOutcome } from '../../api/stream-relay.js';
+import { rewriteChunk, streamUsage, type ChunkView, type StreamEncoder, type StreamOutcome } from '../../api/stream-relay.js';
 import { anthropicErrorBody } from './errors.js';
 import { messageId, messageUsage, stopReasonOf } from './response.js';
 
@@ -26,8 +25,6 @@ export interface TranslatedStreamOptions {
   view: ChunkView;
   errors: ErrorRendering;
   requestId: string;
-  /** Floodgate's count of the prompt: message_start's input_tokens, before the backend's usage is known. */
-  promptTokens: number;
   thinking: boolean;
   stops: readonly string[];
 }
@@ -50,7 +47,8 @@ export class MessagesStreamEncoder implements StreamEncoder {
   private start(): string {
     if (this.started) return '';
     this.started = true;
-    const usage = estimatedUsage(this.opts.promptTokens, 0);
+    // Floodgate's count of the prompt: the backend's usage is not known yet.
+    const usage = estimatedUsage(this.opts.view.promptTokens, 0);
     const message = { id: messageId(this.opts.view.who), type: 'message', role: 'assistant', model: this.opts.view.who.model, content: [], stop_reason: null, stop_sequence: null, usage: messageUsage(usage) };
     return anthropicEvent({ type: 'message_start', message });
   }
@@ -119,7 +117,7 @@ export class MessagesStreamEncoder implements StreamEncoder {
     let out = this.start() + this.close();
     if (!this.pinged) out += anthropicEvent({ type: 'ping' });
     // The backend's usage, or Floodgate's count when it gave none (the pipeline bills the same count).
-    const usage = outcome.usage ?? estimatedUsage(this.opts.promptTokens, countTokens(outcome.output.join('')));
+    const usage = streamUsage(outcome, this.opts.view.promptTokens);
     const { service_tier: _tier, cache_creation: _cache, ...counts } = messageUsage(usage);
     out += anthropicEvent({ type: 'message_delta', delta: stopReasonOf(this.finishReason ?? 'stop', this.matchedStop, this.opts.stops), usage: counts });
     return out + anthropicEvent({ type: 'message_stop' });

@@ -4,7 +4,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { chatCompletions } from '../../api/chat-completions.js';
 import { runInference, type InferenceEndpoint } from '../../api/inference.js';
-import { countChatPromptTokens } from '../../accounting/tokenizer.js';
 import type { DoorContext } from '../../http/app.js';
 import { invalidKey } from '../../http/auth.js';
 import { GatewayError, invalidRequest } from '../../openai/errors.js';
@@ -100,7 +99,7 @@ async function createResponse(doors: DoorContext, request: FastifyRequest, reply
       await keep(response);
       return response;
     },
-    streamEncoder: (view, errors) => new ResponsesStreamEncoder(view, errors, { echo, promptTokens: countChatPromptTokens(chat.messages as unknown[]), summary: wantsSummary(req), finish: keep }),
+    streamEncoder: (view, errors) => new ResponsesStreamEncoder(view, errors, { echo, summary: wantsSummary(req), finish: keep }),
     recordAs: 'responses',
   };
   try {

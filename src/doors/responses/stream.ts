@@ -4,10 +4,8 @@
 // content part, its deltas and .done events, and response.completed (or .incomplete, or .failed when the
 // backend breaks after the first byte).
 import type { GatewayError, ErrorRendering } from '../../openai/errors.js';
-import { estimatedUsage } from '../../openai/normalize.js';
-import { countTokens } from '../../accounting/tokenizer.js';
 import type { JsonObject } from '../../providers/types.js';
-import { rewriteChunk, type ChunkView, type StreamEncoder, type StreamOutcome } from '../../api/stream-relay.js';
+import { rewriteChunk, streamUsage, type ChunkView, type StreamEncoder, type StreamOutcome } from '../../api/stream-relay.js';
 import type { Item } from './request.js';
 import { functionCallItem, messageItem, outputTextPart, reasoningItem, responseObject, statusOf, type ResponseEcho } from './response.js';
 
@@ -26,8 +24,6 @@ interface OpenItem {
 
 export interface ResponsesStreamOptions {
   echo: ResponseEcho;
-  /** Prompt tokens counted by Floodgate, for the usage shown when the backend reports none. */
-  promptTokens: number;
   /** The client asked for reasoning summaries: reasoning is streamed as the summary too. */
   summary: boolean;
   /** Keeps the finished response (store: true), before response.completed is sent. */
@@ -150,7 +146,7 @@ export class ResponsesStreamEncoder implements StreamEncoder {
     let out = this.start();
     if (this.output.length === 0 && this.open === undefined) out += this.openItem('message');
     out += this.close(status === 'completed' ? 'completed' : 'incomplete');
-    const usage = outcome.usage ?? estimatedUsage(this.opts.promptTokens, countTokens(outcome.output.join('')));
+    const usage = streamUsage(outcome, this.view.promptTokens);
     const response = responseObject(this.opts.echo, { status, incomplete, output: this.output, usage });
     await this.opts.finish(response);
     return out + this.send(status === 'completed' ? 'response.completed' : 'response.incomplete', { response });
