@@ -96,11 +96,11 @@ export function tiersView(config: Config): { name: string; requests_per_minute: 
 /** Endpoints below the base path, each served when some model of the catalog has its capability. */
 const ENDPOINTS: { method: string; path: string; description: string; capability?: string }[] = [
   { method: 'POST', path: '/chat/completions', description: 'Chat completions, streamed with "stream": true (server-sent events).', capability: 'chat' },
-  { method: 'POST', path: '/responses', description: "OpenAI's Responses API on every chat model: input items, function tools, stored responses and previous_response_id; typed events with \"stream\": true.", capability: 'chat' },
+  { method: 'POST', path: '/responses', description: "OpenAI's Responses API: stored responses, previous_response_id, streaming.", capability: 'chat' },
   { method: 'GET', path: '/responses/{id}', description: 'A stored response (only the account that made it sees it).', capability: 'chat' },
   { method: 'GET', path: '/responses/{id}/input_items', description: "A stored response's input items.", capability: 'chat' },
   { method: 'DELETE', path: '/responses/{id}', description: 'Deletes a stored response.', capability: 'chat' },
-  { method: 'POST', path: '/messages', description: "Anthropic's Messages API on every chat model (the key in x-api-key or Authorization), Anthropic's events when streamed.", capability: 'chat' },
+  { method: 'POST', path: '/messages', description: "Anthropic's Messages API; the key in x-api-key or Authorization.", capability: 'chat' },
   { method: 'POST', path: '/messages/count_tokens', description: "The input tokens of a Messages API request.", capability: 'chat' },
   { method: 'POST', path: '/completions', description: 'Legacy text completions.', capability: 'completions' },
   { method: 'POST', path: '/embeddings', description: 'Embeddings of one text or a list of texts.', capability: 'embeddings' },
