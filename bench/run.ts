@@ -2,20 +2,18 @@
 // the simulator as a separate upstream process (zero think time), beside three baselines: the upstream
 // called directly, a bare Fastify+undici pass-through, and the Portkey open-source gateway.
 // Everything listens on 127.0.0.1, every phase is bounded in time, every process is stopped at the end.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setMaxListeners } from 'node:events';
 import autocannon from 'autocannon';
 import { Client, Pool } from 'undici';
 import { benchDatabase } from './database.js';
+import { benchConfig, CLI, freePort, RESULTS, ROOT, rssMb, startGateway, startProcess, stopAll, stopProcess } from './processes.js';
 import { Redis } from 'ioredis';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const CLI = join(ROOT, 'dist', 'main.js');
 const PASSTHROUGH = join(ROOT, 'dist', 'bench', 'passthrough.js');
-const RESULTS = join(ROOT, 'bench', 'results');
 const PORTKEY_DIR = join(tmpdir(), 'floodgate-bench-portkey');
 const PORTKEY_VERSION = '1.15.2';
 
@@ -26,76 +24,6 @@ const skipPortkey = process.argv.includes('--no-portkey') || quick;
 const scaleOut = process.argv.includes('--scale-out') || (!quick && !process.argv.includes('--no-scale-out'));
 const REDIS_URL = process.env.FLOODGATE_BENCH_REDIS ?? 'redis://127.0.0.1:6379';
 const DURATION = { seqRoundMs: quick ? 400 : 2500, rounds: quick ? 1 : 3, loadS: quick ? 1 : 4, loadRounds: quick ? 1 : 2, streams: quick ? 50 : 600, openStreams: quick ? 100 : 1000 };
-
-// ── processes ──────────────────────────────────────────────────────────────────────────────────────
-
-interface Proc {
-  name: string;
-  url: string;
-  child: ChildProcess;
-}
-const procs: Proc[] = [];
-
-/** Starts a server process and waits (bounded) for its ready line on stdout (or in its log file); the URL is read from that line unless given. */
-function startProcess(name: string, args: string[], ready: RegExp, opts: { env?: NodeJS.ProcessEnv; logFile?: string; timeoutMs?: number; url?: string } = {}): Promise<Proc> {
-  return new Promise((resolve, reject) => {
-    const out = opts.logFile ? openSync(opts.logFile, 'a') : 'pipe';
-    const child = spawn(process.execPath, args, { env: { ...process.env, ...opts.env }, stdio: ['ignore', out, 'pipe'] });
-    let text = '';
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const check = (): boolean => {
-      const source = opts.logFile ? readFileSync(opts.logFile, 'utf8') : text;
-      const line = source.split('\n').find((l) => ready.test(l));
-      const url = line ? (opts.url ?? /(http:\/\/[^\s/]+)/.exec(line)?.[1]) : undefined;
-      if (!url) return false;
-      clearInterval(poll);
-      clearTimeout(timer);
-      const proc = { name, url, child };
-      procs.push(proc);
-      resolve(proc);
-      return true;
-    };
-    child.stdout?.on('data', (d: Buffer) => {
-      text += d.toString();
-      check();
-    });
-    const poll = setInterval(check, 50);
-    const timer = setTimeout(() => {
-      clearInterval(poll);
-      child.kill('SIGKILL');
-      reject(new Error(`${name} did not start: ${stderr}`));
-    }, opts.timeoutMs ?? 30_000);
-    child.once('exit', (code) => {
-      clearInterval(poll);
-      clearTimeout(timer);
-      reject(new Error(`${name} exited with ${code}: ${stderr}`));
-    });
-  });
-}
-
-async function stopAll(): Promise<void> {
-  await Promise.all(
-    procs.map(
-      (p) =>
-        new Promise<void>((resolve) => {
-          if (p.child.exitCode !== null || p.child.signalCode !== null) return resolve();
-          const force = setTimeout(() => p.child.kill('SIGKILL'), 5000);
-          p.child.once('exit', () => {
-            clearTimeout(force);
-            resolve();
-          });
-          p.child.kill('SIGTERM');
-        }),
-    ),
-  );
-}
-
-function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return Math.round((kb / 1024) * 10) / 10;
-}
 
 // ── targets ────────────────────────────────────────────────────────────────────────────────────────
 
@@ -293,16 +221,48 @@ function loopbackPreload(): string {
   return file;
 }
 
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
+// ── --workers: throughput with 1 and 2 gateway processes ──────────────────────────────────────────
+
+const workersMode = process.argv.includes('--workers');
+
+interface WorkersResult {
+  1: number;
+  2: number;
+  ratio: number | null;
+  load: { 1: LoadResult; 2: LoadResult };
+  note: string;
+  single_process_embedded?: number;
+}
+
+/**
+ * `serve --workers 1` and `--workers 2` on the same config — the one more than one worker needs: limits and
+ * reservations in Redis (a key prefix of this run's), the embedded store — each under the throughput
+ * phase's load (50 connections, `DURATION.loadS` s), in interleaved rounds (at least two).
+ */
+async function measureWorkers(work: string, config: (dataDir: string, extra?: string[]) => string, redisPrefix: string): Promise<WorkersResult> {
+  const counts = [1, 2] as const;
+  const gateways: Partial<Record<1 | 2, { target: Target; stop(): Promise<void> }>> = {};
+  try {
+    for (const n of counts) {
+      const file = join(work, `workers-${n}.yaml`);
+      writeFileSync(file, config(join(work, `data-workers-${n}`), [`redis: { url: "${REDIS_URL}", key_prefix: "${redisPrefix}workers-${n}:" }`]));
+      const { proc, apiKey } = await startGateway(`floodgate --workers ${n}`, file, join(work, `workers-${n}.log`), ['--workers', String(n)]);
+      gateways[n] = { target: { name: `Floodgate --workers ${n}`, url: proc.url, headers: { authorization: `Bearer ${apiKey}` }, model: 'bench-model' }, stop: () => stopProcess(proc) };
+    }
+    const runs: Record<1 | 2, LoadResult[]> = { 1: [], 2: [] };
+    for (let r = 0; r < Math.max(2, DURATION.loadRounds); r++) for (const n of counts) runs[n].push(await load(gateways[n]!.target, 50, DURATION.loadS));
+    const one = meanLoad(runs[1]);
+    const two = meanLoad(runs[2]);
+    return {
+      1: one.requests_per_s,
+      2: two.requests_per_s,
+      ratio: ratio(two.requests_per_s, one.requests_per_s),
+      load: { 1: one, 2: two },
+      note: `${cpus().length} cores shared by the workers, the load generator (this process) and the simulator: not the scaling a machine with cores to spare would show`,
+    };
+  } finally {
+    for (const n of counts) await gateways[n]?.stop();
+  }
 }
 
 // ── the run ────────────────────────────────────────────────────────────────────────────────────────
@@ -336,29 +296,11 @@ async function main(): Promise<void> {
     const sim = await startProcess('simulator', [CLI, 'simulate', '--port', '0', '--ttft-ms', '0', '--tokens-per-second', '0'], /Simulator listening/);
     const slowSim = await startProcess('slow simulator', [CLI, 'simulate', '--port', '0', '--ttft-ms', '0', '--tokens-per-second', '2'], /Simulator listening/);
     const configFile = join(work, 'floodgate.yaml');
-    const config = (dataDir: string, extra: string[] = []): string =>
-      [
-        'server: { host: 127.0.0.1, port: 0 }',
-        `data_dir: ${dataDir}`,
-        ...extra,
-        'logging: { level: info }',
-        // Limits and billing are on, with figures the load cannot reach: every request pays for the
-        // buckets, the reservation and its usage record, and none is refused.
-        'limits: { default_tier: bench, tiers: { bench: { requests_per_minute: 1000000000, tokens_per_minute: 1000000000000, concurrent_requests: 100000 } } }',
-        'billing: { initial_credit: 1000000 }',
-        'providers:',
-        `  sim: { type: openai, base_url: "${sim.url}/v1" }`,
-        `  slow: { type: openai, base_url: "${slowSim.url}/v1" }`,
-        'models:',
-        '  - { id: bench-model, category: text, context_length: 32768, max_output_tokens: 4096, defaults: { max_tokens: 256 }, pricing: { input: 0.5, output: 1.5 }, deployments: [{ provider: sim }] }',
-        '  - { id: slow-model, category: text, defaults: { max_tokens: 256 }, deployments: [{ provider: slow }] }',
-        '',
-      ].join('\n');
+    // Limits and billing on, with figures the load cannot reach (bench/processes.ts).
+    const config = (dataDir: string, extra: string[] = []): string => benchConfig({ dataDir, simUrl: sim.url, slowUrl: slowSim.url, extra });
     writeFileSync(configFile, config(join(work, 'data')));
     const gatewayLog = join(work, 'gateway.log');
-    const gateway = await startProcess('floodgate', [CLI, 'serve', '--config', configFile], /Floodgate listening on/, { logFile: gatewayLog });
-    const apiKey = /API key: (\S+)/.exec(readFileSync(gatewayLog, 'utf8'))?.[1];
-    if (!apiKey) throw new Error('the gateway printed no API key');
+    const { proc: gateway, apiKey } = await startGateway('floodgate', configFile, gatewayLog);
     let scaleOutTarget: Target | undefined;
     if (scaleOut) {
       try {
@@ -366,9 +308,7 @@ async function main(): Promise<void> {
         const scaleFile = join(work, 'scale-out.yaml');
         writeFileSync(scaleFile, config(join(work, 'data-scale-out'), [`store: { url: "${database.url}" }`, `redis: { url: "${REDIS_URL}", key_prefix: "${redisPrefix}" }`]));
         const scaleLog = join(work, 'scale-out.log');
-        const scaled = await startProcess('floodgate (PostgreSQL + Redis)', [CLI, 'serve', '--config', scaleFile], /Floodgate listening on/, { logFile: scaleLog });
-        const scaleKey = /API key: (\S+)/.exec(readFileSync(scaleLog, 'utf8'))?.[1];
-        if (!scaleKey) throw new Error('the scale-out gateway printed no API key');
+        const { proc: scaled, apiKey: scaleKey } = await startGateway('floodgate (PostgreSQL + Redis)', scaleFile, scaleLog);
         scaleOutTarget = { name: 'Floodgate PG+Redis', url: scaled.url, headers: { authorization: `Bearer ${scaleKey}` }, model: 'bench-model' };
       } catch (err) {
         notes.push(`Floodgate on PostgreSQL + Redis not measured: ${(err as Error).message.slice(0, 200)}`);
@@ -429,6 +369,12 @@ async function main(): Promise<void> {
     }
     const loadStats = Object.fromEntries(Object.entries(loadRuns).map(([key, runs]) => [key, meanLoad(runs)]));
     const rssAfterLoad = rssMb(gateway.child.pid!);
+    let workers: WorkersResult | undefined;
+    if (workersMode) {
+      process.stderr.write('--workers 1 and 2…\n');
+      // Beside it, for scale: the single process on the embedded default (no Redis), from the phase above.
+      workers = { ...(await measureWorkers(work, config, redisPrefix)), single_process_embedded: loadStats.floodgate.requests_per_s };
+    }
 
     // 6: memory with many slow streams open at once.
     process.stderr.write(`${DURATION.openStreams} open streams…\n`);
@@ -469,6 +415,7 @@ async function main(): Promise<void> {
             }
           : {}),
       },
+      ...(workers ? { workers } : {}),
       notes,
       duration_s: Math.round((Date.now() - started) / 1000),
     };
@@ -480,7 +427,7 @@ async function main(): Promise<void> {
   } finally {
     await stopAll();
     await database?.drop().catch(() => undefined);
-    if (scaleOut) await deleteRedisPrefix(redisPrefix).catch(() => undefined);
+    if (scaleOut || workersMode) await deleteRedisPrefix(redisPrefix).catch(() => undefined);
     rmSync(work, { recursive: true, force: true });
   }
 }
@@ -534,6 +481,12 @@ function markdown(r: any): string {
       `| added p50 / p99 vs embedded default | ${cell(r.ratios.added_p50_scaleout_over_embedded)} / ${cell(r.ratios.added_p99_scaleout_over_embedded)} |`,
     );
   }
+  if (r.workers) {
+    lines.push(
+      '',
+      `Workers (\`serve --workers N\`, limits in Redis, 50 connections): 1 worker ${r.workers[1]} req/s, 2 workers ${r.workers[2]} req/s, ratio ${cell(r.workers.ratio)} (one process on the embedded default, no Redis: ${cell(r.workers.single_process_embedded)} req/s) — ${r.workers.note}.`,
+    );
+  }
   for (const note of r.notes) lines.push(`Note: ${note}`);
   lines.push(`Run took ${r.duration_s} s. JSON: bench/results/${r.mode === 'quick' ? 'quick' : 'latest'}.json`);
   return lines.join('\n');
@@ -542,7 +495,7 @@ function markdown(r: any): string {
 const hardStop = setTimeout(() => {
   process.stderr.write('benchmark exceeded its time bound; stopping\n');
   void stopAll().then(() => process.exit(1));
-}, quick ? 120_000 : 170_000);
+}, (quick ? 120_000 : 170_000) + (workersMode ? 60_000 : 0));
 hardStop.unref();
 
 main().then(
