@@ -14,7 +14,6 @@ import { buildCatalog } from './routing/catalog.js';
 import { openStore } from './store/database.js';
 import type { Store } from './store/store.js';
 import { MemoryBalanceBook, type BalanceBook } from './accounting/balance-book.js';
-import { openSharedState } from './redis/shared-state.js';
 import type { Accounting } from './accounting/settlement.js';
 import { UsageWriter } from './accounting/usage-writer.js';
 import { openUsageSink } from './accounting/usage-sink.js';
@@ -111,8 +110,9 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     if (config.redis === null) logger.warn('redis.url is not set: rate limits, concurrency slots and balance reservations hold per instance, not across instances');
   }
   // Scale-out (redis.url): limits, reservations and the change broadcast are shared through Redis.
+  // Its modules (ioredis among them, ~27 MB resident) are loaded only when redis.url is set.
   const shared = config.redis
-    ? await openSharedState(
+    ? await (await import('./redis/shared-state.js')).openSharedState(
         config.redis,
         counted((ids: readonly string[]) => store.accounts.credits(ids), 'balance_read'),
         logger,

@@ -4,7 +4,7 @@ import { videoJobRepository } from './video-jobs.js';
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import pg from 'pg';
+import type pg from 'pg';
 import { Kysely, PostgresDialect, SqliteDialect, sql, type ColumnType, type SqliteDatabase as KyselySqliteDatabase } from 'kysely';
 import { migrateToLatest } from './migrations.js';
 import { accountsRepository } from './accounts.js';
@@ -156,7 +156,7 @@ export interface OpenStoreOptions {
 
 /** Opens the store named by `url` and brings its schema up to date. */
 export async function openStore(opts: OpenStoreOptions): Promise<Store> {
-  const db = createKysely(opts);
+  const db = await createKysely(opts);
   try {
     // A server that cannot be reached fails here, at once and with the URL's password left out.
     if (isPostgresUrl(opts.url)) await checkConnection(db, opts.url);
@@ -185,13 +185,17 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
   };
 }
 
-function createKysely(opts: OpenStoreOptions): Kysely<Database> {
+async function createKysely(opts: OpenStoreOptions): Promise<Kysely<Database>> {
   const url = opts.url;
   if (url.startsWith('sqlite:')) {
     const database = withStatementCache(openSqlite(sqlitePath(url), opts));
     return new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
   }
-  if (isPostgresUrl(url)) return new Kysely<Database>({ dialect: new PostgresDialect({ pool: openPool(url, opts) }) });
+  if (isPostgresUrl(url)) {
+    // Loaded only for a PostgreSQL store: the embedded default never needs the driver (~15 MB resident).
+    const { default: driver } = await import('pg');
+    return new Kysely<Database>({ dialect: new PostgresDialect({ pool: openPool(driver, url, opts) }) });
+  }
   throw new Error(`unsupported store.url ${JSON.stringify(redactUrl(url))}: expected sqlite:PATH or postgres://…`);
 }
 
@@ -204,12 +208,12 @@ const INT8_OID = 20;
 const DEFAULT_POOL_SIZE = 10;
 const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 
-function openPool(url: string, opts: OpenStoreOptions): pg.Pool {
+function openPool(driver: typeof pg, url: string, opts: OpenStoreOptions): pg.Pool {
   // Every integer the store keeps (money in micro-units, milliseconds, token counts) is far below 2^53, so
   // bigint columns and count(*) are read as numbers. Set on this pool only, not on pg's global parsers.
-  const types = new pg.TypeOverrides();
+  const types = new driver.TypeOverrides();
   types.setTypeParser(INT8_OID, (text: string) => Number(text));
-  const pool = new pg.Pool({
+  const pool = new driver.Pool({
     connectionString: url,
     max: opts.poolSize ?? DEFAULT_POOL_SIZE,
     connectionTimeoutMillis: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
