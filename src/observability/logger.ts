@@ -7,8 +7,21 @@ import { LogDestination } from './log-destination.js';
 
 export type { Logger };
 
+// pino's isoTime formats a new Date for every line (~2 µs, a tenth of the request line's cost under load):
+// lines written in the same millisecond share one formatted stamp.
+let stampMs = -1;
+let stamp = '';
+function isoTime(): string {
+  const now = Date.now();
+  if (now !== stampMs) {
+    stampMs = now;
+    stamp = `,"time":"${new Date(now).toISOString()}"`;
+  }
+  return stamp;
+}
+
 export function createLogger(level: string, destination: NodeJS.WritableStream | number = 1): Logger {
-  const options = { level, base: { service: 'floodgate' }, timestamp: pino.stdTimeFunctions.isoTime, hooks: { streamWrite: redactLogLine } };
+  const options = { level, base: { service: 'floodgate' }, timestamp: isoTime, hooks: { streamWrite: redactLogLine } };
   // A descriptor (stdout) gets lines in batches, one write per batch (observability/log-destination).
   return pino(options, typeof destination === 'number' ? new LogDestination(destination) : destination);
 }
