@@ -26,6 +26,7 @@ import type { Redis } from 'ioredis';
 import { GatewayError } from '../openai/errors.js';
 import type { RedisConnection } from '../redis/connection.js';
 import { LUA_NOW, type FailureReport } from '../limits/redis-limiter.js';
+import { batchOf, type ScriptBatch } from '../redis/batch.js';
 import type { BalanceBook, Reservation, ReserveResult } from './balance-book.js';
 
 /** Per account: the balance and the usage costs ever debited, as one row of the store has them. */
@@ -91,8 +92,9 @@ redis.call('ZADD', res, now + leaseMs, id)
 `,
 };
 
-// Returns {'ok', available after} | {'short', available} | {'load'} (nothing known or too old).
-const RESERVE = `${LUA_NOW}
+// Returns {'ok', available after} | {'short', available} | {'load'} (nothing known or too old). Batched
+// (redis/batch.ts), as is SETTLE: their bodies read `now` from the batch.
+const RESERVE = `
 ${BALANCE_LUA.head}
 ${BALANCE_LUA.available}
 if available < amount then return { 'short', micros(available) } end
@@ -101,7 +103,7 @@ return { 'ok', micros(available - amount) }
 `;
 
 // ARGV: id, cost. Once per reservation: a second settle (a retried call) finds no field and does nothing.
-const SETTLE = `${LUA_NOW}
+const SETTLE = `
 ${PURGE}
 local bal, res = KEYS[1], KEYS[2]
 local id, cost = ARGV[1], tonumber(ARGV[2])
@@ -151,8 +153,6 @@ return 1
 `;
 
 interface ScriptClient extends Redis {
-  floodgateReserve(...args: (string | number)[]): Promise<string[]>;
-  floodgateSettle(...args: (string | number)[]): Promise<number>;
   floodgateRenewReservations(...args: (string | number)[]): Promise<number>;
   floodgateWriteBackReservations(...args: (string | number)[]): Promise<number>;
   floodgateSetCredits(...args: (string | number)[]): Promise<number>;
@@ -173,6 +173,7 @@ const SETTLE_RETRY_MS = 250;
 
 export class RedisBalanceBook implements BalanceBook {
   private readonly client: ScriptClient;
+  private readonly batch: ScriptBatch;
   private readonly held = new Map<string, HeldReservation>();
   private readonly retrying = new Map<string, { reservation: HeldReservation; cost: number }>();
   private readonly inFlight = new Set<Promise<void>>();
@@ -193,9 +194,10 @@ export class RedisBalanceBook implements BalanceBook {
     private readonly quietMs = QUIET_MS,
   ) {
     this.client = redis.client as ScriptClient;
-    if (typeof this.client.floodgateReserve !== 'function') {
-      this.client.defineCommand('floodgateReserve', { numberOfKeys: 2, lua: RESERVE });
-      this.client.defineCommand('floodgateSettle', { numberOfKeys: 2, lua: SETTLE });
+    this.batch = batchOf(redis.client);
+    this.batch.register({ name: 'reserve', lua: RESERVE });
+    this.batch.register({ name: 'settle', lua: SETTLE });
+    if (typeof this.client.floodgateSetCredits !== 'function') {
       this.client.defineCommand('floodgateRenewReservations', { lua: RENEW });
       this.client.defineCommand('floodgateSetCredits', { numberOfKeys: 1, lua: SET_CREDITS });
       this.client.defineCommand('floodgateWriteBackReservations', { lua: WRITE_BACK });
@@ -217,7 +219,7 @@ export class RedisBalanceBook implements BalanceBook {
     if (amountMicros <= 0) return { ok: true, reservation: { accountId, amountMicros: 0, settled: false } };
     let done;
     try {
-      done = await this.withCredits(accountId, amountMicros, (keys, args) => this.client.floodgateReserve(...keys, ...args));
+      done = await this.withCredits(accountId, amountMicros, (keys, args) => this.batch.call<(string | number)[]>('reserve', keys, args));
     } catch (err) {
       throw this.failed(err);
     }
@@ -288,7 +290,7 @@ export class RedisBalanceBook implements BalanceBook {
 
   private async settleNow(reservation: HeldReservation, costMicros: number): Promise<void> {
     try {
-      await this.client.floodgateSettle(this.balKey(reservation.accountId), this.resKey(reservation.accountId), reservation.id!, costMicros);
+      await this.batch.call('settle', [this.balKey(reservation.accountId), this.resKey(reservation.accountId)], [reservation.id!, costMicros]);
       this.retrying.delete(reservation.id!);
     } catch (err) {
       // Until it goes through, the reservation (≥ the cost) still counts against the balance — unless it

@@ -21,6 +21,7 @@ import type { Redis } from 'ioredis';
 import type { RedisFailurePolicy } from '../config/schema.js';
 import { GatewayError } from '../openai/errors.js';
 import type { RedisConnection } from '../redis/connection.js';
+import { batchOf, LUA_NOW, type ScriptBatch } from '../redis/batch.js';
 import type { Lease, LimitKind, LimitScope, LimitValues, Limiter, RateLimitSnapshot, RequestAdmission, WorkAdmission } from './limiter.js';
 import { MemoryLimiter } from './memory-limiter.js';
 import { requestsRefusal, snapshotOf, workRefusal, type ScopeLevels } from './buckets.js';
@@ -30,11 +31,7 @@ export type FailurePolicies = Record<LimitKind, RedisFailurePolicy>;
 /** Told of every Redis call that failed and what was done instead. */
 export type FailureReport = (operation: string, policy: RedisFailurePolicy, err: unknown) => void;
 
-/** Lua: Redis's clock, in milliseconds, as `now` (every script starts with it). */
-export const LUA_NOW = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-`;
+export { LUA_NOW };
 
 // A bucket's level refilled to now; written back with an expiry at the moment it would be full again.
 const LEVEL_FUNCTIONS = `
@@ -119,9 +116,10 @@ end
 }
 
 // KEYS: per scope req, tok, conc. ARGV: mode (req | work | peek), tokens, lease id, lease ms, then per
-// scope rpm, tpm, conc. Returns ok (1 or 0), then the readings: after taking when admitted.
+// scope rpm, tpm, conc. Returns ok (1 or 0), then the readings: after taking when admitted. Batched
+// (redis/batch.ts), as is FINISH: their bodies read `now` from the batch.
 const ADMIT_LUA = limitLua(0, 4);
-const ADMIT = `${LUA_NOW}
+const ADMIT = `
 ${ADMIT_LUA.functions}
 local mode, tokens, lease, leaseMs = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local takeReq = false
@@ -134,7 +132,7 @@ return readings({ ok and 1 or 0 })
 
 // KEYS: per scope tok, conc. ARGV: lease id, tokens to give back (negative: to take), then per scope
 // tpm, conc.
-const FINISH = `${LUA_NOW}
+const FINISH = `
 ${LEVEL_FUNCTIONS}
 local lease, back = ARGV[1], tonumber(ARGV[2])
 for i = 1, #KEYS / 2 do
@@ -168,8 +166,6 @@ return renewed
 `;
 
 interface ScriptClient extends Redis {
-  floodgateAdmit(...args: (string | number)[]): Promise<(string | number)[]>;
-  floodgateFinish(...args: (string | number)[]): Promise<number>;
   floodgateRenew(...args: (string | number)[]): Promise<number>;
 }
 
@@ -202,6 +198,7 @@ export function parseReadings(ok: boolean, out: readonly (string | number)[], fr
 
 export class RedisLimiter implements Limiter {
   private readonly client: ScriptClient;
+  private readonly batch: ScriptBatch;
   private readonly local: MemoryLimiter;
   /** Leases with a slot in Redis, renewed until finished. */
   private readonly held = new Map<string, RedisLease>();
@@ -221,11 +218,10 @@ export class RedisLimiter implements Limiter {
     private readonly onFailure: FailureReport,
   ) {
     this.client = redis.client as ScriptClient;
-    if (typeof this.client.floodgateAdmit !== 'function') {
-      this.client.defineCommand('floodgateAdmit', { lua: ADMIT });
-      this.client.defineCommand('floodgateFinish', { lua: FINISH });
-      this.client.defineCommand('floodgateRenew', { lua: RENEW });
-    }
+    if (typeof this.client.floodgateRenew !== 'function') this.client.defineCommand('floodgateRenew', { lua: RENEW });
+    this.batch = batchOf(redis.client);
+    this.batch.register({ name: 'admit', lua: ADMIT });
+    this.batch.register({ name: 'finish', lua: FINISH });
     this.local = new MemoryLimiter();
     this.renewer = setInterval(() => void this.renew(this.stale), Math.max(200, Math.floor(redis.config.leaseMs / 3)));
     this.renewer.unref();
@@ -238,8 +234,7 @@ export class RedisLimiter implements Limiter {
 
   private async call(mode: 'req' | 'work' | 'peek', scopes: readonly LimitScope[], tokens: number, lease: string): Promise<Reading> {
     if (mode === 'work' && this.redis.recovering !== undefined) await this.redis.recovering;
-    const args: (string | number)[] = [scopes.length * 3, ...this.scopeKeys(scopes), mode, tokens, lease, this.redis.config.leaseMs, ...this.scopeArgs(scopes)];
-    const out = await this.client.floodgateAdmit(...args);
+    const out = await this.batch.call<(string | number)[]>('admit', this.scopeKeys(scopes), [mode, tokens, lease, this.redis.config.leaseMs, ...this.scopeArgs(scopes)]);
     return parseReadings(out[0] === 1, out, 1, scopes.length);
   }
 
@@ -370,12 +365,12 @@ export class RedisLimiter implements Limiter {
 
   /** Gives a lease's slot back in Redis, and `back` tokens (negative: takes more). */
   private async release(lease: RedisLease, back: number): Promise<void> {
-    const args: (string | number)[] = [lease.scopes.length * 2];
-    for (const s of lease.scopes) args.push(this.key(s.id, 'tok'), this.key(s.id, 'conc'));
-    args.push(lease.token!, back);
+    const keys: string[] = [];
+    for (const s of lease.scopes) keys.push(this.key(s.id, 'tok'), this.key(s.id, 'conc'));
+    const args: (string | number)[] = [lease.token!, back];
     for (const s of lease.scopes) args.push(s.limits.tokensPerMinute ?? 0, s.limits.concurrentRequests ?? 0);
     try {
-      await this.client.floodgateFinish(...args);
+      await this.batch.call('finish', keys, args);
     } catch (err) {
       // The tokens stay taken until their bucket refills; the slot is given back once Redis answers (its
       // lease would free it anyway, but a slot counted after its request ended refuses others meanwhile).

@@ -2,12 +2,13 @@
 // scope and its maximum cost from the balance, all or nothing, in one Lua script made of the limiter's
 // and the balance book's pieces. The limits are decided first (a 429 takes precedence over a 402, as
 // in process); nothing is taken unless both pass. Separately, each would be a round trip of its own.
-import type { Redis } from 'ioredis';
 import { GatewayError } from '../openai/errors.js';
 import type { Reservation } from '../accounting/balance-book.js';
 import { BALANCE_LUA, type RedisBalanceBook } from '../accounting/redis-balance-book.js';
 import type { Lease, LimitScope, RateLimitSnapshot, Refusal } from '../limits/limiter.js';
-import { limitLua, LUA_NOW, parseReadings, type RedisLimiter } from '../limits/redis-limiter.js';
+import { limitLua, parseReadings, type RedisLimiter } from '../limits/redis-limiter.js';
+import { batchOf } from './batch.js';
+import type { Redis } from 'ioredis';
 import { snapshotOf } from '../limits/buckets.js';
 
 /** How an admission with a reservation ended. */
@@ -29,9 +30,10 @@ export type AdmitAndReserve = (
 // KEYS: the account's hash and reservations, then per scope req, tok, conc. ARGV: the reservation's
 // seven (BALANCE_LUA), tokens, lease id, whether to take a request per minute (1/0), then per scope
 // rpm, tpm, conc. Returns a status — ok, short
-// (with the available micro-units), limit, load — then the limits' readings.
+// (with the available micro-units), limit, load — then the limits' readings. Batched (redis/batch.ts):
+// the admissions of one turn of the event loop go out in one call.
 const LIMITS = limitLua(2, 10);
-const ADMIT_AND_RESERVE = `${LUA_NOW}
+const ADMIT_AND_RESERVE = `
 ${LIMITS.functions}
 ${BALANCE_LUA.head}
 local mode, tokens, lease, takeReq = 'work', tonumber(ARGV[8]), ARGV[9], ARGV[10] == '1'
@@ -44,18 +46,14 @@ ${BALANCE_LUA.take}
 return readings({ 'ok', micros(available - amount) })
 `;
 
-interface ScriptClient extends Redis {
-  floodgateAdmitReserve(...args: (string | number)[]): Promise<(string | number)[]>;
-}
-
 /**
  * The combined admission over `limiter` and `book` (one Redis connection). Undefined when it cannot
  * decide — Redis unreachable, or an account the store does not have — and the caller goes the separate
  * way, where each limit's failure policy and the closed reservations apply.
  */
 export function admitAndReserve(client: Redis, limiter: RedisLimiter, book: RedisBalanceBook): AdmitAndReserve {
-  const scripts = client as ScriptClient;
-  if (typeof scripts.floodgateAdmitReserve !== 'function') client.defineCommand('floodgateAdmitReserve', { lua: ADMIT_AND_RESERVE });
+  const batch = batchOf(client);
+  batch.register({ name: 'admitReserve', lua: ADMIT_AND_RESERVE });
   return async (scopes, tokens, accountId, amountMicros, withRequest) => {
     const leaseId = limiter.leaseId();
     const scopeKeys = limiter.scopeKeys(scopes);
@@ -63,7 +61,7 @@ export function admitAndReserve(client: Redis, limiter: RedisLimiter, book: Redi
     let done;
     try {
       done = await book.withCredits(accountId, amountMicros, (keys, args) =>
-        scripts.floodgateAdmitReserve(keys.length + scopeKeys.length, ...keys, ...scopeKeys, ...args, tokens, leaseId, withRequest ? 1 : 0, ...scopeArgs),
+        batch.call<(string | number)[]>('admitReserve', [...keys, ...scopeKeys], [...args, tokens, leaseId, withRequest ? 1 : 0, ...scopeArgs]),
       );
     } catch (err) {
       if (err instanceof GatewayError) throw err; // the store could not be read

@@ -10,6 +10,7 @@ import { clusterEvents, type ClusterEvent } from '../../src/redis/events.js';
 import { RedisLimiter, type FailurePolicies } from '../../src/limits/redis-limiter.js';
 import { RedisBalanceBook, type CreditsLoader } from '../../src/accounting/redis-balance-book.js';
 import { admitAndReserve } from '../../src/redis/admission.js';
+import { batchOf } from '../../src/redis/batch.js';
 import type { LimitScope } from '../../src/limits/limiter.js';
 import { GatewayError } from '../../src/openai/errors.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -229,6 +230,44 @@ describe('admission and reservation in one script', () => {
     expect(await admit(scopes, 100, 'acct-c', 451, false)).toMatchObject({ kind: 'short', availableMicros: 450 });
     balance += 1;
     expect((await admit(scopes, 100, 'acct-c', 451, false))?.kind).toBe('ok');
+  });
+});
+
+describe('admissions batched per turn of the event loop', () => {
+  it('sends one turn\'s admissions in one call, each decided as if alone: two instances never reserve past the balance', async () => {
+    const prefix = sharedPrefix();
+    const instances = await Promise.all([0, 1].map(async () => {
+      const conn = await connect(SHARED_REDIS_URL, prefix);
+      const l = limiter(conn);
+      const b = book(conn, (ids) => Promise.resolve(new Map(ids.map((id) => [id, { balanceMicros: 1000, debitedMicros: 0 }]))));
+      return { conn, l, b, admit: admitAndReserve(conn.client, l, b) };
+    }));
+    const scopes: LimitScope[] = [{ id: 'acct:batch', limits: { tokensPerMinute: 1000, concurrentRequests: 12 } }];
+    // 2 × 15 at once, 100 micro-units each against 1,000: ten are admitted, the rest are short (or limited
+    // once the ten hold their slots); 10 tokens each.
+    const results = await Promise.all(instances.flatMap(({ admit }) => Array.from({ length: 15 }, () => admit(scopes, 10, 'acct-batch', 100, false))));
+    expect(results.filter((r) => r?.kind === 'ok')).toHaveLength(10);
+    expect(results.filter((r) => r?.kind === 'short')).toHaveLength(20);
+    for (const { conn } of instances) {
+      const batch = batchOf(conn.client);
+      // The first call finds no credits ('load'); the second, with them read, decides: 15 admissions in a few calls.
+      expect(batch.items).toBeGreaterThanOrEqual(15);
+      expect(batch.calls).toBeLessThanOrEqual(4);
+    }
+    // Released in one call too: the ten settle and give their slots and unused tokens back.
+    const before = instances.map(({ conn }) => batchOf(conn.client).calls);
+    for (const r of results) {
+      if (r?.kind !== 'ok') continue;
+      const owner = instances.find(({ b }) => (b as unknown as { held: Map<string, unknown> }).held.has((r.reservation as unknown as { id: string }).id))!;
+      void owner.l.finish(r.lease, 5);
+      owner.b.settle(r.reservation, 60);
+    }
+    for (const { b } of instances) await Promise.all([...(b as unknown as { inFlight: Set<Promise<void>> }).inFlight]);
+    instances.forEach(({ conn }, i) => expect(batchOf(conn.client).calls - before[i]).toBeLessThanOrEqual(1));
+    // 1,000 − 10 × 60 settled: four more fit, not five; the tokens bucket holds the 50 used.
+    const again = await Promise.all(Array.from({ length: 5 }, () => instances[0].admit(scopes, 10, 'acct-batch', 100, false)));
+    expect(again.filter((r) => r?.kind === 'ok')).toHaveLength(4);
+    expect(again.find((r) => r?.kind === 'ok')).toMatchObject({ snapshot: { tokens: { remaining: expect.any(Number) } } });
   });
 });
 
