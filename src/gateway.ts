@@ -92,7 +92,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     throw err;
   });
   const catalog = buildCatalog(config);
-  // Loading the tokenizer takes ~0.4 s of blocked event loop: do it now, not on the first request that
+  // Loading the tokenizer's tables takes ~50 ms of blocked event loop: do it now, not on the first request that
   // has to count tokens itself (a backend without usage, a client that disconnects mid-stream).
   warmTokenizer();
   const authenticator = new Authenticator(pepper, config.auth.keyPrefix, counted(keyLookup(store), 'key_lookup'), config.auth.keyCacheMs, (identity) =>
