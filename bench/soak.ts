@@ -20,6 +20,13 @@ import { setMaxListeners } from 'node:events';
 import { Client, Pool } from 'undici';
 import { benchConfig, CLI, RESULTS, rssMb, startGateway, startProcess, stopAll } from './processes.js';
 
+const KNOWN = new Set(['--minutes', '--rate', '--streams', '--sample-s', '--out', '--plot']);
+const unknown = process.argv.slice(2).filter((a, i, all) => a.startsWith('-') && !KNOWN.has(a) && !KNOWN.has(all[i - 1] ?? ''));
+if (unknown.length > 0) {
+  process.stderr.write(`soak: unknown option ${unknown.join(' ')}\nusage: node dist/bench/soak.js [--minutes 60] [--rate 300] [--streams 100] [--sample-s 10] [--out <path>] | --plot <soak.json>\n`);
+  process.exit(unknown.some((a) => a === '--help' || a === '-h') ? 0 : 2);
+}
+
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   if (i < 0) return fallback;
@@ -573,6 +580,13 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     stopSignal.abort();
   });
 }
+
+// Its output closed (piped into `head`, a terminal gone): end the run as on Ctrl-C rather than die with
+// the processes still running.
+process.stdout.on('error', () => {
+  interrupted = true;
+  stopSignal.abort();
+});
 
 // The whole run is bounded: its minutes, plus start-up and wind-down.
 const hardStop = setTimeout(
