@@ -2,7 +2,7 @@
 // the accounts' balances in one transaction (the group commit of accounting/usage-writer), so the
 // balance and the records can never disagree. Queries give totals and time buckets per account, key,
 // model and time range.
-import { sql, type ColumnType, type CompiledQuery, type Kysely, type Selectable, type SelectQueryBuilder } from 'kysely';
+import { CompiledQuery, PostgresAdapter, sql, type ColumnType, type Kysely, type Selectable, type SelectQueryBuilder } from 'kysely';
 import { toNumber, type Database, type UsageRecordsTable } from './database.js';
 import type { MediaUnit } from '../accounting/pricing.js';
 import { rollupStatements } from './usage-rollup.js';
@@ -196,6 +196,49 @@ function toTotals(row: SumsRow | undefined): UsageTotals {
   };
 }
 
+/**
+ * PostgreSQL's type of each column of `toRow`, in its order: a batch goes in as one INSERT … SELECT FROM
+ * unnest() of one array per column — one statement and one round trip whatever the batch's size, and
+ * the same text every time (a multi-row VALUES would take one round trip per size, as SQLite's do).
+ */
+const PG_COLUMN_TYPES: Record<keyof ReturnType<typeof toRow>, string> = {
+  id: 'text',
+  created_at: 'int8',
+  request_id: 'text',
+  account_id: 'text',
+  key_id: 'text',
+  endpoint: 'text',
+  model: 'text',
+  deployment: 'text',
+  stream: 'int4',
+  prompt_tokens: 'int8',
+  cached_tokens: 'int8',
+  completion_tokens: 'int8',
+  reasoning_tokens: 'int8',
+  reported_prompt_tokens: 'int8',
+  reported_completion_tokens: 'int8',
+  cost_micros: 'int8',
+  status: 'int4',
+  latency_ms: 'int4',
+  ttft_ms: 'int4',
+  settle: 'text',
+  error_code: 'text',
+  media_unit: 'text',
+  media_units: 'int8',
+};
+const PG_COLUMNS = Object.keys(PG_COLUMN_TYPES) as (keyof typeof PG_COLUMN_TYPES)[];
+const PG_INSERT_SQL = `insert into "usage_records" (${PG_COLUMNS.map((c) => `"${c}"`).join(', ')}) select * from unnest(${PG_COLUMNS.map((c, i) => `$${i + 1}::${PG_COLUMN_TYPES[c]}[]`).join(', ')})`;
+
+/** The batch as PostgreSQL's one INSERT: per column, its values in the records' order. */
+function pgInsertOf(records: readonly UsageRecord[]): CompiledQuery {
+  const columns: unknown[][] = PG_COLUMNS.map(() => new Array<unknown>(records.length));
+  for (let r = 0; r < records.length; r++) {
+    const row = toRow(records[r]);
+    for (let c = 0; c < PG_COLUMNS.length; c++) columns[c][r] = row[PG_COLUMNS[c]];
+  }
+  return CompiledQuery.raw(PG_INSERT_SQL, columns);
+}
+
 /** The values of a record in the column order of `toRow`. */
 function rowValues(r: UsageRecord): unknown[] {
   return Object.values(toRow(r));
@@ -218,16 +261,21 @@ export function usageRepository(store: Kysely<Database>): UsageRepository {
   };
 
   const rollup = rollupStatements(store);
+  const pg = store.getExecutor().adapter instanceof PostgresAdapter;
   const batchStatements = (records: readonly UsageRecord[]): CompiledQuery[] => {
     const statements: CompiledQuery[] = [];
     const debits = new Map<string, number>();
     for (const r of records) if (r.costMicros > 0) debits.set(r.accountId, (debits.get(r.accountId) ?? 0) + r.costMicros);
-    // Only a few INSERT sizes, largest first, so a connection keeps a handful of prepared statements (a
-    // prepared 100-row INSERT holds ~100 KB of SQLite memory) however batch sizes vary.
-    let i = 0;
-    for (const size of INSERT_SIZES) {
-      for (; records.length - i >= size; i += size) {
-        statements.push({ ...insertOf(size), parameters: records.slice(i, i + size).flatMap(rowValues) });
+    if (pg) {
+      if (records.length > 0) statements.push(pgInsertOf(records));
+    } else {
+      // Only a few INSERT sizes, largest first, so a connection keeps a handful of prepared statements (a
+      // prepared 100-row INSERT holds ~100 KB of SQLite memory) however batch sizes vary.
+      let i = 0;
+      for (const size of INSERT_SIZES) {
+        for (; records.length - i >= size; i += size) {
+          statements.push({ ...insertOf(size), parameters: records.slice(i, i + size).flatMap(rowValues) });
+        }
       }
     }
     // The hourly aggregates the portal's charts read, in the same transaction as the records they sum.
