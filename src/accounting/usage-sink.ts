@@ -87,7 +87,10 @@ class WorkerSink implements UsageSink {
 export async function openUsageSink(storeUrl: string, repository: UsageRepository, logger: Logger, workerFile = SQLITE_WRITER_FILE): Promise<UsageSink> {
   const path = storeUrl.startsWith('sqlite:') ? sqlitePath(storeUrl) : undefined;
   if (path === undefined || path === ':memory:' || !existsSync(workerFile)) return directSink(repository);
-  const worker = new Worker(workerFile, { workerData: { path, busyTimeoutMs: 5000 } satisfies SqliteWriterData });
+  // The thread holds one batch's statements at a time: a young generation of 4 MB (V8's default lets it
+  // grow to 32) is plenty, and keeps ~5 MB of resident memory off an idle gateway (measured: a worker
+  // writing 500-row batches added 26 MB of RSS with the default, 20-21 MB with this).
+  const worker = new Worker(workerFile, { workerData: { path, busyTimeoutMs: 5000 } satisfies SqliteWriterData, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
   const started = new Promise<void>((resolve, reject) => {
     const ready = (): void => {
       worker.off('error', failed).off('exit', exited);
