@@ -1,6 +1,7 @@
 // Many requests' scripts in one Redis call (SPEC §11, §15). Admissions, settlements and slot releases
-// queued in the same turn of the event loop go out together, after the I/O that turn handles
-// (setImmediate), as one EVALSHA of a script that runs each of them in order, each exactly as its own
+// queued in the same turn of the event loop go out together — while a call is on its way, after the
+// I/O that turn handles (setImmediate); when none is, as soon as the current callback's promises have
+// run (process.nextTick), since no other request is likely to join — as one EVALSHA of a script that runs each of them in order, each exactly as its own
 // script would: the same keys, arguments, checks and writes, and its own reply. A batch is atomic as a
 // whole, so nothing another instance does lands between two of its items — each item is still decided
 // on what the ones before it left, as if they had been separate calls one after the other.
@@ -74,6 +75,9 @@ export class ScriptBatch {
   private defined = false;
   private queue: Item[] = [];
   private scheduled = false;
+  /** Calls sent and not yet answered. */
+  private pending = 0;
+  private readonly flushNow = (): void => this.flush();
   /** Calls sent, and the items they carried (for tests). */
   calls = 0;
   items = 0;
@@ -98,7 +102,10 @@ export class ScriptBatch {
       this.queue.push({ op, keys, args, resolve: resolve as (reply: Reply) => void, reject });
       if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(() => this.flush());
+        // Nothing on its way: this one goes once the current callback's promises have run. Else the
+        // turn's I/O is let in first (setImmediate), so the requests it brings ride in the same call.
+        if (this.pending === 0) process.nextTick(this.flushNow);
+        else setImmediate(this.flushNow);
       }
     });
   }
@@ -117,6 +124,7 @@ export class ScriptBatch {
   private send(items: Item[]): void {
     this.calls++;
     this.items += items.length;
+    this.pending++;
     const keys: string[] = [];
     const args: (string | number)[] = [items.length];
     for (const item of items) {
@@ -126,9 +134,11 @@ export class ScriptBatch {
     }
     this.client[BATCH_COMMAND](keys.length, ...keys, ...args).then(
       (replies) => {
+        this.pending--;
         for (let i = 0; i < items.length; i++) items[i].resolve(replies[i]);
       },
       (err: unknown) => {
+        this.pending--;
         for (const item of items) item.reject(err);
       },
     );
