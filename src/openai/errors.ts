@@ -21,50 +21,52 @@ interface CatalogEntry {
   docKind?: DocKind;
   /** Retrying cannot help (quota): sends `x-should-retry: false`. */
   noRetry?: boolean;
+  /** When it is sent, for the error catalog in docs/errors.md (never sent to a client). */
+  when: string;
 }
 
 export const ERRORS = {
-  invalid_request: { status: 400, type: 'invalid_request_error', code: null },
-  context_length_exceeded: { status: 400, type: 'invalid_request_error', code: 'context_length_exceeded' },
-  invalid_api_key: { status: 401, type: 'authentication_error', code: 'invalid_api_key', docKind: 'keys' },
-  insufficient_balance: { status: 402, type: 'insufficient_quota', code: 'insufficient_balance', docKind: 'billing', noRetry: true },
-  key_disabled: { status: 403, type: 'permission_error', code: 'key_disabled', docKind: 'keys' },
-  account_disabled: { status: 403, type: 'permission_error', code: 'account_disabled', docKind: 'keys' },
-  model_not_allowed: { status: 403, type: 'permission_error', code: 'model_not_allowed', docKind: 'keys' },
-  model_not_found: { status: 404, type: 'invalid_request_error', code: 'model_not_found' },
-  unsupported_endpoint: { status: 404, type: 'invalid_request_error', code: 'unsupported_endpoint' },
-  not_found: { status: 404, type: 'invalid_request_error', code: 'not_found' },
-  method_not_allowed: { status: 405, type: 'invalid_request_error', code: 'method_not_allowed' },
-  request_too_large: { status: 413, type: 'invalid_request_error', code: 'request_too_large' },
+  invalid_request: { status: 400, type: 'invalid_request_error', code: null, when: 'A request body or field is invalid (`param` names it, or is `null` when no single field is at fault); invalid JSON; a capability the model lacks.' },
+  context_length_exceeded: { status: 400, type: 'invalid_request_error', code: 'context_length_exceeded', when: "The prompt (plus the requested output cap) is longer than the model's `context_length`, or a backend says so." },
+  invalid_api_key: { status: 401, type: 'authentication_error', code: 'invalid_api_key', docKind: 'keys', when: 'The API key is missing, malformed, unknown or expired (the same answer whatever is wrong with it).' },
+  insufficient_balance: { status: 402, type: 'insufficient_quota', code: 'insufficient_balance', docKind: 'billing', noRetry: true, when: "The account's balance cannot cover the request's maximum cost (`x-should-retry: false`)." },
+  key_disabled: { status: 403, type: 'permission_error', code: 'key_disabled', docKind: 'keys', when: 'The API key has been disabled.' },
+  account_disabled: { status: 403, type: 'permission_error', code: 'account_disabled', docKind: 'keys', when: 'The account the API key belongs to has been disabled.' },
+  model_not_allowed: { status: 403, type: 'permission_error', code: 'model_not_allowed', docKind: 'keys', when: "The model is not on the API key's allow-list." },
+  model_not_found: { status: 404, type: 'invalid_request_error', code: 'model_not_found', when: 'No model (id or alias) of that name in the catalog.' },
+  unsupported_endpoint: { status: 404, type: 'invalid_request_error', code: 'unsupported_endpoint', when: 'An endpoint Floodgate does not serve (`/v1/fine_tuning`, `/v1/batches`, …): the message names the alternative.' },
+  not_found: { status: 404, type: 'invalid_request_error', code: 'not_found', when: 'An unknown path; in the admin API and the portal, an unknown account, key or other object.' },
+  method_not_allowed: { status: 405, type: 'invalid_request_error', code: 'method_not_allowed', when: 'A method the path does not serve (the message lists those it does), or `CONNECT`.' },
+  request_too_large: { status: 413, type: 'invalid_request_error', code: 'request_too_large', when: 'The body is larger than `server.body_limit_bytes` (a transcription upload: 25 MiB).' },
   // The connection's own limits (SPEC §16): a request that arrives too slowly, a path or headers too long.
-  request_timeout: { status: 408, type: 'invalid_request_error', code: 'request_timeout' },
-  uri_too_long: { status: 414, type: 'invalid_request_error', code: 'uri_too_long' },
-  headers_too_large: { status: 431, type: 'invalid_request_error', code: 'headers_too_large' },
-  unsupported_media_type: { status: 415, type: 'invalid_request_error', code: 'unsupported_media_type' },
-  rate_limit_exceeded: { status: 429, type: 'rate_limit_error', code: 'rate_limit_exceeded', docKind: 'limits' },
-  upstream_error: { status: 502, type: 'api_error', code: 'upstream_error' },
-  model_unavailable: { status: 503, type: 'service_unavailable', code: 'model_unavailable' },
+  request_timeout: { status: 408, type: 'invalid_request_error', code: 'request_timeout', when: "The request's headers or body did not arrive in time (`server.headers_timeout_ms`, `request_timeout_ms`, `body_idle_timeout_ms`)." },
+  uri_too_long: { status: 414, type: 'invalid_request_error', code: 'uri_too_long', when: 'The request path, or one of its segments, is too long.' },
+  headers_too_large: { status: 431, type: 'invalid_request_error', code: 'headers_too_large', when: 'The request headers are too large.' },
+  unsupported_media_type: { status: 415, type: 'invalid_request_error', code: 'unsupported_media_type', when: 'The body is not JSON (`Content-Type: application/json`), or an upload is not `multipart/form-data`.' },
+  rate_limit_exceeded: { status: 429, type: 'rate_limit_error', code: 'rate_limit_exceeded', docKind: 'limits', when: 'A rate limit (requests, tokens or concurrency a minute) is reached: the message says which; `Retry-After` says when.' },
+  upstream_error: { status: 502, type: 'api_error', code: 'upstream_error', when: "The backend answered with garbage, refused the gateway's credentials (its 401/403/404) or broke." },
+  model_unavailable: { status: 503, type: 'service_unavailable', code: 'model_unavailable', when: 'No deployment of the model can serve (breakers open), or its backend is unreachable or overloaded (`Retry-After`).' },
   /** Redis (shared limits, balance reservations) is unreachable and the policy is to refuse. */
-  limits_unavailable: { status: 503, type: 'service_unavailable', code: 'limits_unavailable' },
+  limits_unavailable: { status: 503, type: 'service_unavailable', code: 'limits_unavailable', when: "Redis (shared limits, balance reservations) is unreachable and the limit's `failure_policy` is `closed`." },
   /** The database cannot be reached (a key cannot be looked up, a balance cannot be read). */
-  store_unavailable: { status: 503, type: 'service_unavailable', code: 'store_unavailable' },
-  upstream_timeout: { status: 504, type: 'api_error', code: 'upstream_timeout' },
+  store_unavailable: { status: 503, type: 'service_unavailable', code: 'store_unavailable', when: 'The database cannot be reached: a key cannot be looked up or a balance cannot be read.' },
+  upstream_timeout: { status: 504, type: 'api_error', code: 'upstream_timeout', when: 'The backend timed out (first byte, idle between stream chunks, or total).' },
   /**
    * The gateway is shutting down (SPEC §6: a 503 `model_unavailable`); its own name so that routing does
    * not take it for a backend's failure and try another deployment.
    */
-  shutting_down: { status: 503, type: 'service_unavailable', code: 'model_unavailable' },
-  internal_error: { status: 500, type: 'api_error', code: 'internal_error' },
+  shutting_down: { status: 503, type: 'service_unavailable', code: 'model_unavailable', when: "The gateway is shutting down: sent as `model_unavailable`, so that routing does not take it for a backend's failure." },
+  internal_error: { status: 500, type: 'api_error', code: 'internal_error', when: 'Anything unexpected; never a stack trace.' },
   // The admin API (SPEC §13).
-  invalid_admin_token: { status: 401, type: 'authentication_error', code: 'invalid_admin_token', docKind: 'keys' },
-  conflict: { status: 409, type: 'invalid_request_error', code: 'conflict' },
+  invalid_admin_token: { status: 401, type: 'authentication_error', code: 'invalid_admin_token', docKind: 'keys', when: "The admin API's token is missing or wrong." },
+  conflict: { status: 409, type: 'invalid_request_error', code: 'conflict', when: 'The admin API or portal cannot make the change (the name or email is taken); a video that is not completed yet cannot be downloaded.' },
   // The portal (SPEC §14): its sessions, CSRF check and sign-in limits.
-  not_signed_in: { status: 401, type: 'authentication_error', code: 'not_signed_in' },
-  invalid_credentials: { status: 401, type: 'authentication_error', code: 'invalid_credentials' },
-  csrf_failed: { status: 403, type: 'permission_error', code: 'csrf_failed' },
-  signup_closed: { status: 403, type: 'permission_error', code: 'signup_closed' },
-  forbidden: { status: 403, type: 'permission_error', code: 'forbidden' },
-  too_many_attempts: { status: 429, type: 'rate_limit_error', code: 'too_many_attempts' },
+  not_signed_in: { status: 401, type: 'authentication_error', code: 'not_signed_in', when: 'A portal request that needs a session has none.' },
+  invalid_credentials: { status: 401, type: 'authentication_error', code: 'invalid_credentials', when: 'A portal sign-in with a wrong email, password or admin token.' },
+  csrf_failed: { status: 403, type: 'permission_error', code: 'csrf_failed', when: "A portal change without the session's `x-csrf-token` header." },
+  signup_closed: { status: 403, type: 'permission_error', code: 'signup_closed', when: 'A portal sign-up while `portal.signup` is `closed`.' },
+  forbidden: { status: 403, type: 'permission_error', code: 'forbidden', when: 'A portal request the session may not make (the admin console without an admin session, an account the person is not a member of).' },
+  too_many_attempts: { status: 429, type: 'rate_limit_error', code: 'too_many_attempts', when: 'Too many portal sign-ins or sign-ups from one address (`portal.signups_per_minute`).' },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type ErrorName = keyof typeof ERRORS;
