@@ -170,7 +170,9 @@ function renderField(field: ConfigField): string {
   const facts = [`- Type: ${typeName(node)}${field.required ? ', required' : ''}`];
   const allow = allowed(node);
   if (allow.length > 0) facts.push(`- Allowed: ${allow.join('; ')}`);
-  if (!field.required || node.default !== undefined) facts.push(`- Default: ${defaultOf(field)}`);
+  // A section or map that is absent is just empty: its fields say what that means.
+  const container = node.properties !== undefined || node.patternProperties !== undefined || node.oneOf !== undefined;
+  if ((!field.required && !(container && defaultOf(field) === 'none')) || node.default !== undefined) facts.push(`- Default: ${defaultOf(field)}`);
   for (const example of node.examples ?? []) facts.push(`- Example: \`${field.key}: ${flow(example)}\``);
   if (field.spec !== undefined) facts.push(`- SPEC ${field.spec}`);
   lines.push(...facts, '');
