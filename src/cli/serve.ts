@@ -2,7 +2,6 @@
 // shuts down cleanly on SIGTERM / SIGINT. With `--workers N` (N > 1) the work is split between a primary
 // and N worker processes (cli/workers).
 import cluster from 'node:cluster';
-import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
 import { loadConfig, type Config } from '../config/load.js';
 import { startGateway } from '../gateway.js';
@@ -23,19 +22,6 @@ export function creditCommand(config: Config, opts: { config?: string; dataDir?:
   return `floodgate accounts credit ${DEFAULT_ACCOUNT_NAME} --amount 25.00 --reason "first top-up"${where}`;
 }
 
-/**
- * V8 grows the old generation by its heap-growing factor before the next major collection: with the
- * default, a gateway under load carries up to ~100 MB of promoted garbage (short-lived request objects that
- * outlived a scavenge) between collections. A serving process collects at 50% growth instead: with 1,000
- * streams open its resident set measured 225 -> 194, 210 -> 198 and 340 -> 244 MB in three interleaved
- * runs, at no measurable throughput cost (new/old 1.08, 1.01, 1.10 under 50 connections). An operator's
- * own setting (NODE_OPTIONS or node's command line) wins.
- */
-export function tuneHeapForServing(): void {
-  const given = `${process.env.NODE_OPTIONS ?? ''} ${process.execArgv.join(' ')}`;
-  if (!/--heap[-_]growing[-_]percent/.test(given)) setFlagsFromString('--heap-growing-percent=50');
-}
-
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
@@ -47,7 +33,6 @@ export function registerServeCommand(program: Command): void {
     .option('--workers <n>', 'processes serving the port (0 or "auto": one per CPU); more than 1 needs redis.url', parseWorkers, 1)
     .action(async (opts: { config?: string; host?: string; port?: number; dataDir?: string; workers: number }) => {
       const config = loadConfig(opts.config, { host: opts.host, port: opts.port, dataDir: opts.dataDir });
-      tuneHeapForServing();
       // A forked worker runs this same command line.
       if (cluster.isWorker) return runWorker(config);
       if (opts.workers > 1) return runPrimary(config, opts.workers);
