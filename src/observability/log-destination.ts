@@ -4,7 +4,8 @@
 // per-request line that was ~18 µs of CPU per request at 8 KiB batches, and more with bigger ones
 // (measured). Here lines wait in an array and are joined once per batch.
 //
-// A batch is written when BATCH_CHARS are waiting, or FLUSH_MS after its first line, and at exit. The write
+// A batch is written when BATCH_CHARS are waiting, or FLUSH_MS after its first line, at once when a warning
+// or an error comes (it goes out with the lines before it, in order), and at exit. The write
 // is synchronous (one call per batch: a few µs, as console.log on a file or a pipe), so nothing is in flight
 // at exit. A descriptor that would block (EAGAIN: a non-blocking pipe whose reader is behind) keeps its
 // lines and is tried again at the next tick of the timer; past MAX_PENDING_CHARS waiting, new lines are
@@ -21,6 +22,13 @@ export interface LogDestinationOptions {
   maxPendingChars?: number;
   /** The write call (fs.writeSync by default): the tests give one that refuses, as a full pipe does. */
   writeSync?: (fd: number, data: Buffer) => number;
+}
+
+const LEVEL_PREFIX = '{"level":';
+
+/** A warning, an error or worse (pino's levels 40, 50, 60) goes out at once, with what waited before it. */
+function isWarningOrWorse(line: string): boolean {
+  return line.charCodeAt(LEVEL_PREFIX.length) >= 52 /* '4' */ && line.startsWith(LEVEL_PREFIX);
 }
 
 export class LogDestination {
@@ -60,7 +68,7 @@ export class LogDestination {
     }
     this.lines.push(line);
     this.pendingChars += line.length;
-    if (this.pendingChars >= this.batchChars) this.flush();
+    if (this.pendingChars >= this.batchChars || isWarningOrWorse(line)) this.flush();
     else this.timer ??= setTimeout(() => this.tick(), this.flushMs).unref();
     return true;
   }

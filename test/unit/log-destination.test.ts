@@ -62,6 +62,20 @@ describe('LogDestination', () => {
     expect(fd.writes).toEqual([line(1) + line(2)]);
   });
 
+  it('writes a warning or an error at once, after the lines that came before it', () => {
+    const fd = fakeFd();
+    const d = destination(1, { writeSync: fd.writeSync });
+    const info = '{"level":30,"time":"t","msg":"request"}\n';
+    const warn = '{"level":40,"time":"t","msg":"store had no fingerprint"}\n';
+    const error = '{"level":50,"time":"t","msg":"unexpected error"}\n';
+    d.write(info);
+    expect(fd.writes).toEqual([]);
+    d.write(warn);
+    expect(fd.writes).toEqual([info + warn]);
+    d.write(error);
+    expect(fd.writes).toEqual([info + warn, error]);
+  });
+
   it('keeps the lines while the descriptor would block, and writes them in order when it takes writes again', () => {
     vi.useFakeTimers();
     const fd = fakeFd();
