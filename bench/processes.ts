@@ -78,6 +78,26 @@ export async function stopAll(): Promise<void> {
   await Promise.all(procs.map(stopProcess));
 }
 
+/**
+ * Runs a bench script's `main` bounded in time: past `boundMs` every process is stopped and the script
+ * exits 1; a failure is printed, the processes stopped, exit 1; success exits 0.
+ */
+export function runBounded(name: string, main: () => Promise<void>, boundMs: number): void {
+  const hardStop = setTimeout(() => {
+    process.stderr.write(`${name} exceeded its time bound; stopping\n`);
+    void stopAll().then(() => process.exit(1));
+  }, boundMs);
+  hardStop.unref();
+  main().then(
+    () => process.exit(0),
+    async (err: unknown) => {
+      process.stderr.write(`${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      await stopAll();
+      process.exit(1);
+    },
+  );
+}
+
 /** A process's resident set (VmRSS) in MB, one decimal. */
 export function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');

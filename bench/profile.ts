@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { benchConfig, CLI, RESULTS, ROOT, startProcess, stopAll, stopProcess } from './processes.js';
+import { benchConfig, CLI, RESULTS, ROOT, runBounded, startProcess, stopAll, stopProcess } from './processes.js';
 
 const SECONDS = Number(process.argv[process.argv.indexOf('--seconds') + 1]) || 10;
 const CONNECTIONS = 50;
@@ -254,17 +254,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[1]?.endsWith('profile.js')) {
-  const cap = setTimeout(() => {
-    process.stderr.write('the profile run took too long; stopping\n');
-    void stopAll().then(() => process.exit(1));
-  }, (SECONDS * 2 + 120) * 1000);
-  cap.unref();
-  main().then(
-    () => process.exit(0),
-    (err: unknown) => {
-      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exit(1);
-    },
-  );
-}
+if (process.argv[1]?.endsWith('profile.js')) runBounded('the profile run', main, (SECONDS * 2 + 120) * 1000);

@@ -10,7 +10,7 @@ import { setMaxListeners } from 'node:events';
 import autocannon from 'autocannon';
 import { Client, Pool } from 'undici';
 import { benchDatabase } from './database.js';
-import { benchConfig, CLI, freePort, RESULTS, ROOT, rssMb, startGateway, startProcess, stopAll, stopProcess } from './processes.js';
+import { benchConfig, CLI, freePort, RESULTS, ROOT, rssMb, runBounded, startGateway, startProcess, stopAll, stopProcess } from './processes.js';
 import { Redis } from 'ioredis';
 
 const PASSTHROUGH = join(ROOT, 'dist', 'bench', 'passthrough.js');
@@ -492,17 +492,4 @@ function markdown(r: any): string {
   return lines.join('\n');
 }
 
-const hardStop = setTimeout(() => {
-  process.stderr.write('benchmark exceeded its time bound; stopping\n');
-  void stopAll().then(() => process.exit(1));
-}, (quick ? 120_000 : 170_000) + (workersMode ? 60_000 : 0));
-hardStop.unref();
-
-main().then(
-  () => process.exit(0),
-  async (err: unknown) => {
-    process.stderr.write(`benchmark failed: ${err instanceof Error ? err.stack : String(err)}\n`);
-    await stopAll();
-    process.exit(1);
-  },
-);
+runBounded('benchmark', main, (quick ? 120_000 : 170_000) + (workersMode ? 60_000 : 0));

@@ -18,7 +18,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setMaxListeners } from 'node:events';
 import { Client, Pool } from 'undici';
-import { benchConfig, CLI, RESULTS, rssMb, startGateway, startProcess, stopAll } from './processes.js';
+import { benchConfig, CLI, RESULTS, rssMb, runBounded, startGateway, startProcess, stopAll } from './processes.js';
 
 const KNOWN = new Set(['--minutes', '--rate', '--streams', '--sample-s', '--out', '--plot']);
 const unknown = process.argv.slice(2).filter((a, i, all) => a.startsWith('-') && !KNOWN.has(a) && !KNOWN.has(all[i - 1] ?? ''));
@@ -589,20 +589,4 @@ process.stdout.on('error', () => {
 });
 
 // The whole run is bounded: its minutes, plus start-up and wind-down.
-const hardStop = setTimeout(
-  () => {
-    process.stderr.write('soak exceeded its time bound; stopping\n');
-    void stopAll().then(() => process.exit(1));
-  },
-  MINUTES * 60_000 + 120_000,
-);
-hardStop.unref();
-
-main().then(
-  () => process.exit(0),
-  async (err: unknown) => {
-    process.stderr.write(`soak failed: ${err instanceof Error ? err.stack : String(err)}\n`);
-    await stopAll();
-    process.exit(1);
-  },
-);
+runBounded('soak', main, MINUTES * 60_000 + 120_000);
