@@ -20,6 +20,7 @@ import { openUsageSink } from './accounting/usage-sink.js';
 import { MemoryLimiter } from './limits/memory-limiter.js';
 import { limitScopes } from './limits/scopes.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
+import { NO_ALERTS, type AlertSink } from './alerts/events.js';
 
 export interface Gateway {
   app: FastifyInstance;
@@ -27,6 +28,8 @@ export interface Gateway {
   accounting: Accounting;
   /** Prometheus metrics; served on `config.metrics.path` unless `metrics.enabled` is false. */
   metrics: GatewayMetrics;
+  /** Where budget, balance and breaker events go: the webhooks of `alerts`, or NO_ALERTS when none is configured. */
+  alerts: AlertSink;
   /** `http://host:port` */
   url: string;
   port: number;
@@ -124,8 +127,20 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
         (operation, policy) => metrics.redisFailure(operation, policy),
       )
     : undefined;
-  // A breaker opened or closed by this instance's outcomes is news for the others.
-  if (shared) catalog.health.onTransition = (deployment, state, openMs) => shared.events.publish({ type: 'breaker', deployment, state, openMs });
+  // Webhook alerts: without webhooks nothing of them is loaded or made (NO_ALERTS), and detection skips its work.
+  const webhooks =
+    config.alerts.webhooks.length === 0
+      ? undefined
+      : (await import('./alerts/webhooks.js')).createWebhookSink(config.alerts, { logger, metrics, claimOnce: shared && ((key, ttlMs, operation) => shared.claimOnce(key, ttlMs, operation)) });
+  const alerts: AlertSink = webhooks ?? NO_ALERTS;
+  const breakerAlerts = webhooks && (await import('./alerts/breaker.js')).breakerAlerts(webhooks, catalog);
+  // A breaker opened or closed by this instance's outcomes is news for the others, and for the webhooks.
+  if (shared || breakerAlerts) {
+    catalog.health.onTransition = (deployment, state, openMs) => {
+      shared?.events.publish({ type: 'breaker', deployment, state, openMs });
+      breakerAlerts?.(deployment, state, openMs);
+    };
+  }
   const book: BalanceBook = shared?.book ?? new MemoryBalanceBook((ids) => store.accounts.balances(ids));
   const accounting: Accounting = {
     limiter: shared?.limiter ?? new MemoryLimiter(),
@@ -183,6 +198,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     await app.listen({ host: config.server.host, port: config.server.port });
   } catch (err) {
     await tracing?.shutdown().catch(() => undefined);
+    await webhooks?.close(0);
     await closeAccounting();
     await catalog.close();
     await store.close();
@@ -197,6 +213,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     store,
     accounting,
     metrics,
+    alerts,
     url: `http://${host}:${port}`,
     port,
     firstStart,
@@ -205,6 +222,8 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       await drainServer(app.server, () => app.close(), requests, connections, config.server.shutdownGraceMs, logger);
       await videoRunner.stop();
       await closeAccounting();
+      // After the accounting has settled (its last events are queued): up to 2 s to deliver, then the rest is dropped and counted.
+      await webhooks?.close(2000);
       authenticator.close();
       metrics.close();
       // Every request has ended: their spans are exported before the process goes.

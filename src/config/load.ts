@@ -11,6 +11,8 @@ import { checkErrorPresentations, ErrorRendering } from '../openai/errors.js';
 import { checkOpenAIProvider } from '../providers/openai/endpoint.js';
 import { UNSUPPORTED_ENDPOINT_NAMES } from '../api/unsupported.js';
 import { readPepperFile } from '../auth/key-material.js';
+import { ALERT_EVENT_TYPES, type AlertEventType } from '../alerts/events.js';
+import { parseAmountMicros } from '../admin/money.js';
 
 /** A config that cannot be used: the CLI prints the message and exits 2. */
 export class ConfigError extends Error {
@@ -60,6 +62,8 @@ export interface Config {
   metrics: { enabled: boolean; path: string };
   /** OpenTelemetry traces (OTLP/HTTP); null when off. */
   tracing: TracingConfig | null;
+  /** Webhook alerts (src/alerts/); no webhooks: off, and nothing of them is loaded. */
+  alerts: AlertsConfig;
   /** The portal (SPEC §14; docs/portal-contract.md). */
   portal: PortalConfig;
   /** Stored responses of the Responses API (SPEC §17): kept `retentionMs`, expired ones swept every `sweepIntervalMs`. */
@@ -74,6 +78,26 @@ export interface TracingConfig {
   headers: Record<string, string>;
   samplingRatio: number;
   serviceName: string;
+}
+
+export interface WebhookConfig {
+  url: string;
+  /** As configured: `whsec_<base64>` or a plain string (its UTF-8 bytes are the key). */
+  secret: string;
+  events: AlertEventType[];
+}
+
+export interface AlertsConfig {
+  /** A prepaid balance below this (micro-units) fires `balance.low`; null: never. */
+  balanceLowMicros: number | null;
+  webhooks: WebhookConfig[];
+  /** Deliveries waiting, across webhooks, before new ones are dropped. */
+  queueSize: number;
+  maxAttempts: number;
+  /** The first retry's wait (doubled per retry, with jitter, up to 5 minutes). */
+  backoffMs: number;
+  /** One attempt's time limit. */
+  timeoutMs: number;
 }
 
 export interface PortalConfig {
@@ -306,6 +330,47 @@ function checkReferences(raw: RawConfig): string[] {
   return problems;
 }
 
+function resolveAlerts(raw: RawConfig['alerts']): AlertsConfig {
+  const problems: string[] = [];
+  const webhooks = (raw?.webhooks ?? []).map((hook, i): WebhookConfig => {
+    // Only the field is named: a webhook's URL may carry a token of its own (a chat service's incoming hook).
+    let url: URL | undefined;
+    try {
+      url = new URL(hook.url);
+    } catch {
+      problems.push(`alerts.webhooks[${i}].url: not a valid URL`);
+    }
+    if (url !== undefined && url.protocol !== 'http:' && url.protocol !== 'https:') problems.push(`alerts.webhooks[${i}].url: must be http:// or https://`);
+    if (hook.secret.startsWith('whsec_')) {
+      const encoded = hook.secret.slice('whsec_'.length);
+      if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded) || Buffer.from(encoded, 'base64').length < 16) {
+        problems.push(`alerts.webhooks[${i}].secret: a whsec_ secret must be followed by base64 of at least 16 bytes`);
+      }
+    }
+    const events = hook.events ?? [...ALERT_EVENT_TYPES];
+    if (new Set(events).size !== events.length) problems.push(`alerts.webhooks[${i}].events: lists an event twice`);
+    return { url: hook.url, secret: hook.secret, events };
+  });
+  let balanceLowMicros: number | null = null;
+  if (raw?.balance_low !== undefined) {
+    try {
+      balanceLowMicros = parseAmountMicros(raw.balance_low);
+      if (balanceLowMicros < 0) problems.push('alerts.balance_low: must not be negative');
+    } catch (err) {
+      problems.push(`alerts.balance_low: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems.join('\n'));
+  return {
+    balanceLowMicros,
+    webhooks,
+    queueSize: raw?.queue_size ?? 1000,
+    maxAttempts: raw?.max_attempts ?? 8,
+    backoffMs: raw?.backoff_ms ?? 1000,
+    timeoutMs: raw?.timeout_ms ?? 5000,
+  };
+}
+
 function resolvePortal(raw: RawConfig['portal']): PortalConfig {
   const path = `${(raw?.path ?? '/').replace(/\/+$/, '')}/`;
   return {
@@ -410,6 +475,7 @@ export function resolveConfig(doc: unknown, source: string, overrides: ConfigOve
             serviceName: raw.tracing.service_name ?? 'floodgate',
           }
         : null,
+    alerts: resolveAlerts(raw.alerts),
     portal,
     responses: { retentionMs: (raw.responses?.retention_days ?? 30) * 86_400_000, sweepIntervalMs: raw.responses?.sweep_interval_ms ?? 3_600_000 },
     routing: {

@@ -6,6 +6,7 @@
 // literal value) and `keyName` (what a record's keys name, for `providers.<name>`).
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { StringEnum } from '../openai/schemas/common.js';
+import { ALERT_EVENT_TYPES } from '../alerts/events.js';
 
 const Opt = <T extends TSchema>(schema: T) => Type.Optional(schema);
 const PositiveInt = (extra: object = {}) => Type.Integer({ minimum: 1, ...extra });
@@ -301,6 +302,51 @@ export const TracingSchema = Type.Object(
   { additionalProperties: false, spec: '§12', description: 'OpenTelemetry traces over OTLP/HTTP: a span per API request, with admission, each backend attempt and settlement under it.' },
 );
 
+/** Webhook alerts (SPEC §12): budget, balance and breaker events POSTed to an operator's receivers, off the hot path. */
+export const AlertsSchema = Type.Object(
+  {
+    balance_low: Opt(
+      // Read exactly (admin/money.ts) by the loader, which words the errors.
+      Type.Union([Type.String(), Type.Number()], {
+        description: 'A prepaid balance falling below this fires `balance.low`: an amount in currency units with up to 6 decimals, like `billing.initial_credit` (`"5.00"`).',
+        defaultText: 'none: no `balance.low` events',
+        examples: ['5.00'],
+      }),
+    ),
+    webhooks: Opt(
+      Type.Array(
+        Type.Object(
+          {
+            url: Type.String({ pattern: '^https?://', description: 'Where the events are POSTed (redirects are not followed).', examples: ['https://hooks.example.com/floodgate'] }),
+            secret: Type.String({
+              minLength: 8,
+              description: 'Signs each delivery (Standard Webhooks: the `webhook-signature` header): `whsec_` + base64 bytes, or any other string used as it is. Masked in every log line.',
+              examples: ['${WEBHOOK_SECRET}'],
+            }),
+            events: Opt(
+              Type.Array(StringEnum(ALERT_EVENT_TYPES), {
+                minItems: 1,
+                description: 'The event types this receiver gets.',
+                defaultText: 'all of them',
+                examples: [['budget.exhausted', 'breaker.opened']],
+              }),
+            ),
+          },
+          { additionalProperties: false },
+        ),
+        { description: 'The receivers; none (the default): no alerts are sent and nothing of them is loaded.' },
+      ),
+    ),
+    queue_size: Opt(PositiveInt({ maximum: 1_000_000, default: 1000, description: 'Deliveries waiting to be sent, across receivers; past it a new one is dropped (`floodgate_webhook_dropped_total{reason="queue_full"}`).' })),
+    max_attempts: Opt(PositiveInt({ maximum: 100, default: 8, description: 'Attempts per delivery, the first included, before it is given up.' })),
+    backoff_ms: Opt(
+      Type.Integer({ minimum: 1, maximum: 300_000, default: 1000, description: 'The wait before the first retry, doubled for each one after (with jitter, up to 5 minutes); a receiver\'s `Retry-After` wins.' }),
+    ),
+    timeout_ms: Opt(PositiveInt({ maximum: 600_000, default: 5000, description: 'How long one attempt may take, the response included.' })),
+  },
+  { additionalProperties: false, spec: '§12', description: 'Webhook alerts: budget, balance and breaker events, signed, retried, de-duplicated; delivered off the hot path from a bounded queue.' },
+);
+
 /** Retries before the first byte reaches the client (SPEC §7): `routing.retry`, and a model's own over it. */
 const retrySchema = (model: boolean) => {
   const dflt = (value: number) => (model ? { defaultText: '`routing.retry`\'s' } : { default: value });
@@ -517,6 +563,7 @@ export const ConfigSchema = Type.Object(
     usage: Opt(UsageSchema),
     metrics: Opt(MetricsSchema),
     tracing: Opt(TracingSchema),
+    alerts: Opt(AlertsSchema),
     portal: Opt(PortalSchema),
     responses: Opt(ResponsesSchema),
     routing: Opt(RoutingSchema),

@@ -64,6 +64,10 @@ export class GatewayMetrics {
   private readonly storeErrors: Counter<'operation'>;
   private readonly redisFailures: Counter<'operation' | 'policy'>;
   private readonly connectionsDropped: Counter<'reason'>;
+  private readonly webhookDeliveries: Counter<'event' | 'outcome'>;
+  private readonly webhookDrops: Counter<'reason'>;
+  /** Deliveries waiting in the webhook queue (src/alerts/webhooks.ts), when webhooks are configured. */
+  private webhookQueueDepth: (() => number) | undefined;
 
   // Label children by label tuple (nested maps: no key string built per request).
   private readonly requestSeries = new Map<string, Map<string, Map<number, RequestSeries>>>();
@@ -166,6 +170,27 @@ export class GatewayMetrics {
       help: 'Client connections the server closed on its own: max_connections (over the cap, closed on arrival), headers_timeout, request_timeout, body_idle_timeout.',
       labelNames: ['reason'],
       registers,
+    });
+    this.webhookDeliveries = new Counter({
+      name: 'floodgate_webhook_deliveries_total',
+      help: 'Webhook delivery attempts by event type and outcome: delivered (2xx), retried (failed, tried again later), failed (failed, given up).',
+      labelNames: ['event', 'outcome'],
+      registers,
+    });
+    this.webhookDrops = new Counter({
+      name: 'floodgate_webhook_dropped_total',
+      help: 'Webhook deliveries never made: queue_full (alerts.queue_size reached), gave_up (out of attempts, or refused by the receiver), shutdown (still queued when the gateway stopped), unserializable (data that is not JSON).',
+      labelNames: ['reason'],
+      registers,
+    });
+    const webhookQueueDepth = (): number | undefined => this.webhookQueueDepth?.();
+    new Gauge({
+      name: 'floodgate_webhook_queue_depth',
+      help: 'Webhook deliveries waiting to be sent (their retries included).',
+      registers,
+      collect() {
+        this.set(webhookQueueDepth() ?? 0);
+      },
     });
     const inFlight = this.inFlight;
     new Gauge({
@@ -306,6 +331,21 @@ export class GatewayMetrics {
   /** A client connection was closed by the server's connection limits (`server.*_timeout_ms`, `server.max_connections`). */
   connectionDropped(reason: string): void {
     this.connectionsDropped.labels(reason).inc();
+  }
+
+  /** A webhook delivery attempt ended: `delivered`, `retried` (will be tried again) or `failed` (given up). */
+  webhookDelivery(event: string, outcome: 'delivered' | 'retried' | 'failed'): void {
+    this.webhookDeliveries.labels(event, outcome).inc();
+  }
+
+  /** A webhook delivery was dropped without being delivered. */
+  webhookDropped(reason: string): void {
+    this.webhookDrops.labels(reason).inc();
+  }
+
+  /** Connects `floodgate_webhook_queue_depth` to the webhook queue. */
+  watchWebhookQueue(depth: () => number): void {
+    this.webhookQueueDepth = depth;
   }
 
   /** A Redis call failed and the limit's failure policy (open, closed, local) was applied. */

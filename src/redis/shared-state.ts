@@ -21,6 +21,12 @@ export interface SharedState {
   admit: AdmitAndReserve;
   /** Holds (or takes) the lock named `name` for `ttlMs`: one instance at a time runs a background job. */
   claim(name: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Marks `key` (under the prefix) as taken for `ttlMs`: true for the first instance to ask, false for
+   * every later one (a webhook event already sent by another). When Redis fails: true, counted and logged
+   * under `operation` — a second delivery beats none.
+   */
+  claimOnce(key: string, ttlMs: number, operation: string): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -81,6 +87,14 @@ export async function openSharedState(
       } catch (err) {
         // Without Redis every instance runs the job: its updates are conditional, so that is only extra work.
         onFailure(`claim_${name}`, 'open', err);
+        return true;
+      }
+    },
+    async claimOnce(key, ttlMs, operation) {
+      try {
+        return (await redis.client.set(`${redis.prefix}${key}`, '1', 'PX', ttlMs, 'NX')) === 'OK';
+      } catch (err) {
+        onFailure(operation, 'open', err);
         return true;
       }
     },
