@@ -15,6 +15,7 @@ import { openStore } from './store/database.js';
 import type { Store } from './store/store.js';
 import { MemoryBalanceBook, type BalanceBook } from './accounting/balance-book.js';
 import type { Accounting } from './accounting/settlement.js';
+import { bookLoader, creditsLoader } from './accounting/budgets.js';
 import { UsageWriter } from './accounting/usage-writer.js';
 import { openUsageSink } from './accounting/usage-sink.js';
 import { MemoryLimiter } from './limits/memory-limiter.js';
@@ -60,6 +61,8 @@ function keyLookup(store: Store): KeyLookup {
       tier: found.account.tier,
       accountLimits: found.account.limits,
       keyLimits: found.key.limits,
+      billing: found.account.billing,
+      budgets: found.budgets,
     };
   };
 }
@@ -106,6 +109,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       keyId: identity.keyId,
       keyOverrides: identity.keyLimits,
     }),
+    (identity) => identity.billing ?? config.billing.tiers[identity.tier] ?? config.billing.mode,
   );
   if (!config.storeUrl.startsWith('sqlite:')) {
     // A shared store is for several instances; they must hash keys alike and share their limits.
@@ -118,7 +122,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   const shared = config.redis
     ? await (await import('./redis/shared-state.js')).openSharedState(
         config.redis,
-        counted((ids: readonly string[]) => store.accounts.credits(ids), 'balance_read'),
+        counted(creditsLoader(store.accounts, store.budgets), 'balance_read'),
         logger,
         (event) => {
           if (event.type === 'identities') authenticator.forgetAll();
@@ -141,7 +145,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       breakerAlerts?.(deployment, state, openMs);
     };
   }
-  const book: BalanceBook = shared?.book ?? new MemoryBalanceBook((ids) => store.accounts.balances(ids));
+  const book: BalanceBook = shared?.book ?? new MemoryBalanceBook(counted(bookLoader(store.accounts, store.budgets), 'balance_read'));
   const accounting: Accounting = {
     limiter: shared?.limiter ?? new MemoryLimiter(),
     book,

@@ -15,11 +15,30 @@ export interface Reservation {
   settled: boolean;
 }
 
-export type ReserveResult = { ok: true; reservation: Reservation } | { ok: false; availableMicros: number };
+export type ReserveResult = { ok: true; reservation: Reservation; remainingMicros?: number } | { ok: false; availableMicros: number };
+
+/**
+ * What one request reserves against one entry of the book: an account's balance (its id) or a budget's
+ * period (`b:…`, accounting/budgets.ts). Every entry is kept alike: available = what the store allows −
+ * settled but unwritten − reserved.
+ */
+export interface Hold {
+  id: string;
+  amountMicros: number;
+}
+
+/** All holds reserved, each with what its entry has left after it; or the first that did not fit. */
+export type ReserveAllResult = { ok: true; reservations: Reservation[]; remainingMicros: number[] } | { ok: false; index: number; availableMicros: number };
 
 export interface BalanceBook {
   /** Reserves `amountMicros` (≥ 0) against the account's available balance, or says what is available. */
   reserve(accountId: string, amountMicros: number): Promise<ReserveResult>;
+  /**
+   * Reserves every hold or none: a request with a balance and budgets (or two budgets) takes from each at
+   * once, so no entry is held for a request another entry refuses. Holds of 0 reserve nothing but say
+   * what is left.
+   */
+  reserveAll(holds: readonly Hold[]): Promise<ReserveAllResult>;
   /** Ends a reservation at the actual cost, which now waits for the usage writer. Idempotent. */
   settle(reservation: Reservation, costMicros: number): void;
   /** The usage writer is about to debit the store. */
@@ -75,6 +94,35 @@ export class MemoryBalanceBook implements BalanceBook {
     return this.tryReserve(accountId, amountMicros);
   }
 
+  async reserveAll(holds: readonly Hold[]): Promise<ReserveAllResult> {
+    const missing = holds.filter((h) => !this.accounts.has(h.id)).map((h) => h.id);
+    if (missing.length > 0) await this.read(missing);
+    const first = this.tryReserveAll(holds);
+    if (first.ok) return first;
+    // A top-up or a raised cap the book has not seen yet: look once more before refusing.
+    await this.read(holds.map((h) => h.id));
+    return this.tryReserveAll(holds);
+  }
+
+  /** Synchronous: checks every hold, then takes every one. */
+  private tryReserveAll(holds: readonly Hold[]): ReserveAllResult {
+    const now = Date.now();
+    const remainingMicros: number[] = [];
+    for (let i = 0; i < holds.length; i++) {
+      const book = this.accounts.get(holds[i].id);
+      if (book === undefined) return { ok: false, index: i, availableMicros: 0 };
+      book.lastUsed = now;
+      const available = book.balance - book.pending - book.reserved;
+      if (available < holds[i].amountMicros) return { ok: false, index: i, availableMicros: Math.max(0, available) };
+      remainingMicros.push(available - holds[i].amountMicros);
+    }
+    const reservations = holds.map((h) => {
+      this.accounts.get(h.id)!.reserved += h.amountMicros;
+      return { accountId: h.id, amountMicros: h.amountMicros, settled: false };
+    });
+    return { ok: true, reservations, remainingMicros };
+  }
+
   private tryReserve(accountId: string, amountMicros: number): ReserveResult {
     const book = this.accounts.get(accountId);
     if (book === undefined) return { ok: false, availableMicros: 0 };
@@ -82,7 +130,7 @@ export class MemoryBalanceBook implements BalanceBook {
     const available = book.balance - book.pending - book.reserved;
     if (available < amountMicros) return { ok: false, availableMicros: Math.max(0, available) };
     book.reserved += amountMicros;
-    return { ok: true, reservation: { accountId, amountMicros, settled: false } };
+    return { ok: true, reservation: { accountId, amountMicros, settled: false }, remainingMicros: available - amountMicros };
   }
 
   settle(reservation: Reservation, costMicros: number): void {

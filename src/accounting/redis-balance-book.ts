@@ -27,7 +27,7 @@ import { GatewayError } from '../openai/errors.js';
 import type { RedisConnection } from '../redis/connection.js';
 import { LUA_NOW, type FailureReport } from '../limits/redis-limiter.js';
 import { batchOf, type ScriptBatch } from '../redis/batch.js';
-import type { BalanceBook, Reservation, ReserveResult } from './balance-book.js';
+import type { BalanceBook, Hold, Reservation, ReserveAllResult, ReserveResult } from './balance-book.js';
 
 /** Per account: the balance and the usage costs ever debited, as one row of the store has them. */
 export type CreditsLoader = (accountIds: readonly string[]) => Promise<Map<string, { balanceMicros: number; debitedMicros: number }>>;
@@ -51,46 +51,91 @@ local function purge(bal, res)
 end
 `;
 
-/**
- * Lua pieces of a reservation, for this file's script and the one that also admits the request's limits
- * (redis/admission.ts), after LUA_NOW. KEYS[1] is the account's hash, KEYS[2] its reservations; ARGV: amount, id, lease
- * ms, the longest credits may go unread (ms), credits and debited as just read from the store ('' when
- * not read), and how long an account must be quiet before `spent` is set to the store's debited. `head` sets the variables and returns {'load'} when credits are unknown or too
- * old; `available` purges expired reservations and computes `available`; `take` reserves.
- */
-export const BALANCE_LUA = {
-  head: `${PURGE}
-local bal, res = KEYS[1], KEYS[2]
-local amount, id, leaseMs, maxAge = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-if ARGV[5] and ARGV[5] ~= '' then
-  if redis.call('HEXISTS', bal, 'spent') == 0 then
-    -- A fresh record may already hold reservations written back after a restart: keep them.
-    redis.call('HSET', bal, 'spent', ARGV[6])
-    redis.call('HSETNX', bal, 'reserved', 0)
-  else
-    -- Quiet (nothing reserved, nothing settled for a while): every settled cost is in the store by now,
-    -- so spent is the store's debited. This mends what a Redis restart or a lost settlement left.
-    local q = redis.call('HMGET', bal, 'reserved', 'ls')
-    if tonumber(q[1]) == 0 and (not q[2] or now - tonumber(q[2]) > tonumber(ARGV[7])) then redis.call('HSET', bal, 'spent', ARGV[6]) end
+// The three steps of a reservation on one entry (an account's balance, or a budget's period), as Lua
+// functions after PURGE. `ready` takes credits and debited just read from the store ('' when not read):
+// false when the entry's credits are unknown or older than maxAge ms; when given, it also sets `spent` to
+// the store's debited if the entry has been quiet (nothing reserved, nothing settled) for quietMs — this
+// mends what a Redis restart or a lost settlement left. `availableOf` purges expired reservations first.
+const BALANCE_FUNCTIONS = `${PURGE}
+local function ready(bal, credits, debited, maxAge, quietMs)
+  if credits and credits ~= '' then
+    if redis.call('HEXISTS', bal, 'spent') == 0 then
+      -- A fresh record may already hold reservations written back after a restart: keep them.
+      redis.call('HSET', bal, 'spent', debited)
+      redis.call('HSETNX', bal, 'reserved', 0)
+    else
+      local q = redis.call('HMGET', bal, 'reserved', 'ls')
+      if tonumber(q[1]) == 0 and (not q[2] or now - tonumber(q[2]) > quietMs) then redis.call('HSET', bal, 'spent', debited) end
+    end
+    redis.call('HSET', bal, 'credits', credits, 'at', now)
+    return true
   end
-  redis.call('HSET', bal, 'credits', ARGV[5], 'at', now)
-else
   local at = redis.call('HGET', bal, 'at')
-  if not at or now - tonumber(at) > maxAge then return { 'load' } end
+  return at ~= false and now - tonumber(at) <= maxAge
+end
+local function availableOf(bal, res)
+  purge(bal, res)
+  local v = redis.call('HMGET', bal, 'credits', 'spent', 'reserved')
+  return tonumber(v[1]) - tonumber(v[2]) - tonumber(v[3])
+end
+local function take(bal, res, amount, id, leaseMs)
+  redis.call('HINCRBY', bal, 'reserved', amount)
+  redis.call('HSET', bal, 'r:' .. id, amount)
+  redis.call('ZADD', res, now + leaseMs, id)
 end
 local function micros(x) return string.format('%.0f', x) end
+`;
+
+/**
+ * Lua pieces of a reservation on one entry, for this file's script and the one that also admits the
+ * request's limits (redis/admission.ts), after LUA_NOW. KEYS[1] is the entry's hash, KEYS[2] its
+ * reservations; ARGV: amount, id, lease ms, the longest credits may go unread (ms), credits and debited as
+ * just read from the store ('' when not read), and how long an entry must be quiet before `spent` is set
+ * to the store's debited. `head` sets the variables and returns {'load'} when credits are unknown or too
+ * old; `available` computes `available`; `take` reserves.
+ */
+export const BALANCE_LUA = {
+  head: `${BALANCE_FUNCTIONS}
+local bal, res = KEYS[1], KEYS[2]
+local amount, id, leaseMs, maxAge = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+if not ready(bal, ARGV[5], ARGV[6], maxAge, tonumber(ARGV[7])) then return { 'load' } end
 `,
   available: `
-purge(bal, res)
-local v = redis.call('HMGET', bal, 'credits', 'spent', 'reserved')
-local available = tonumber(v[1]) - tonumber(v[2]) - tonumber(v[3])
+local available = availableOf(bal, res)
 `,
   take: `
-redis.call('HINCRBY', bal, 'reserved', ARGV[1])
-redis.call('HSET', bal, 'r:' .. id, ARGV[1])
-redis.call('ZADD', res, now + leaseMs, id)
+take(bal, res, ARGV[1], id, leaseMs)
 `,
 };
+
+// Several entries at once, all or nothing. KEYS: per entry its hash and reservations. ARGV: lease ms, max
+// age, quiet ms, then per entry amount, reservation id, credits, debited ('' when not read). Returns
+// {'ok', left after, …} | {'short', entry number, available} | {'load'}. Batched.
+const RESERVE_ALL = `
+${BALANCE_FUNCTIONS}
+local leaseMs, maxAge, quietMs = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local n = #KEYS / 2
+local stale = false
+for i = 1, n do
+  local a = 3 + 4 * (i - 1)
+  if not ready(KEYS[2 * i - 1], ARGV[a + 3], ARGV[a + 4], maxAge, quietMs) then stale = true end
+end
+if stale then return { 'load' } end
+local left = {}
+for i = 1, n do
+  local amount = tonumber(ARGV[3 + 4 * (i - 1) + 1])
+  local available = availableOf(KEYS[2 * i - 1], KEYS[2 * i])
+  if available < amount then return { 'short', i, micros(available) } end
+  left[i] = available - amount
+end
+local out = { 'ok' }
+for i = 1, n do
+  local a = 3 + 4 * (i - 1)
+  take(KEYS[2 * i - 1], KEYS[2 * i], ARGV[a + 1], ARGV[a + 2], leaseMs)
+  out[#out + 1] = micros(left[i])
+end
+return out
+`;
 
 // Returns {'ok', available after} | {'short', available} | {'load'} (nothing known or too old). Batched
 // (redis/batch.ts), as is SETTLE: their bodies read `now` from the batch.
@@ -197,6 +242,7 @@ export class RedisBalanceBook implements BalanceBook {
     this.batch = batchOf(redis.client);
     this.batch.register({ name: 'reserve', lua: RESERVE });
     this.batch.register({ name: 'settle', lua: SETTLE });
+    this.batch.register({ name: 'reserveAll', lua: RESERVE_ALL });
     if (typeof this.client.floodgateSetCredits !== 'function') {
       this.client.defineCommand('floodgateRenewReservations', { lua: RENEW });
       this.client.defineCommand('floodgateSetCredits', { numberOfKeys: 1, lua: SET_CREDITS });
@@ -225,7 +271,46 @@ export class RedisBalanceBook implements BalanceBook {
     }
     if (done === undefined) return { ok: false, availableMicros: 0 };
     if (done.reply[0] !== 'ok') return { ok: false, availableMicros: Math.max(0, Number(done.reply[1] ?? 0)) };
-    return { ok: true, reservation: this.adopt(accountId, amountMicros, done.id) };
+    return { ok: true, reservation: this.adopt(accountId, amountMicros, done.id), remainingMicros: Number(done.reply[1]) };
+  }
+
+  async reserveAll(holds: readonly Hold[]): Promise<ReserveAllResult> {
+    if (holds.length === 1 && holds[0].amountMicros > 0) {
+      const one = await this.reserve(holds[0].id, holds[0].amountMicros);
+      return one.ok ? { ok: true, reservations: [one.reservation], remainingMicros: [one.remainingMicros ?? 0] } : { ok: false, index: 0, availableMicros: one.availableMicros };
+    }
+    if (holds.length === 0) return { ok: true, reservations: [], remainingMicros: [] };
+    if (this.redis.recovering !== undefined) await this.redis.recovering;
+    const base = `${this.instance}.${(this.next++).toString(36)}`;
+    const ids = holds.map((_, i) => `${base}.${i}`);
+    const keys = holds.flatMap((h) => [this.balKey(h.id), this.resKey(h.id)]);
+    const run = (credits?: Map<string, { balanceMicros: number; debitedMicros: number }>) => {
+      const args: (string | number)[] = [this.redis.config.leaseMs, this.refreshMs, this.quietMs];
+      holds.forEach((h, i) => {
+        const c = credits?.get(h.id);
+        args.push(h.amountMicros, ids[i], c === undefined ? '' : c.balanceMicros + c.debitedMicros, c === undefined ? '' : c.debitedMicros);
+      });
+      return this.batch.call<(string | number)[]>('reserveAll', keys, args);
+    };
+    let reply;
+    try {
+      reply = await run();
+      if (reply[0] === 'load' || reply[0] === 'short') {
+        const credits = await this.loadCredits(holds.map((h) => h.id));
+        const absent = holds.findIndex((h) => !credits.has(h.id));
+        if (absent >= 0) return { ok: false, index: absent, availableMicros: 0 };
+        reply = await run(credits);
+      }
+    } catch (err) {
+      throw this.failed(err);
+    }
+    if (reply[0] === 'short') return { ok: false, index: Number(reply[1]) - 1, availableMicros: Math.max(0, Number(reply[2])) };
+    if (reply[0] !== 'ok') throw this.failed(new Error(`reserveAll: unexpected reply ${String(reply[0])}`));
+    return {
+      ok: true,
+      reservations: holds.map((h, i) => this.adopt(h.id, h.amountMicros, ids[i])),
+      remainingMicros: holds.map((_, i) => Number(reply[i + 1])),
+    };
   }
 
   /**
@@ -266,9 +351,9 @@ export class RedisBalanceBook implements BalanceBook {
     return new GatewayError('limits_unavailable', 'Your balance cannot be checked right now (its shared store is unreachable); retry shortly.', { retryAfterMs: 1000 });
   }
 
-  private async loadCredits(accountId: string): ReturnType<CreditsLoader> {
+  private async loadCredits(accountIds: string | readonly string[]): ReturnType<CreditsLoader> {
     try {
-      return await this.load([accountId]);
+      return await this.load(typeof accountIds === 'string' ? [accountIds] : accountIds);
     } catch (err) {
       throw new GatewayError('store_unavailable', 'Your balance cannot be read right now (the gateway\'s database is unreachable); retry shortly.', { retryAfterMs: 1000, cause: err });
     }

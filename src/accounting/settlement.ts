@@ -9,6 +9,8 @@ import type { BalanceBook, Reservation } from './balance-book.js';
 import { costMicros, type ModelPrices } from './pricing.js';
 import type { UsageWriter } from './usage-writer.js';
 import type { AdmitAndReserve } from '../redis/admission.js';
+import type { BudgetRule, HoldPlan } from './budgets.js';
+import type { PeriodSpan } from './budget-period.js';
 
 /** Limits, balances and usage records: what admission and settlement work with. */
 export interface Accounting {
@@ -17,6 +19,8 @@ export interface Accounting {
   usage: UsageWriter;
   /** Tokens, slot and reservation decided together in one call, where the stores allow it (Redis). */
   admit?: AdmitAndReserve;
+  /** A request was refused by a budget (the `budget.exhausted` alert). */
+  budgetRefused?: (budget: BudgetRule, span: PeriodSpan, accountId: string, availableMicros: number) => void;
 }
 
 /** What an admitted request holds until it is settled. */
@@ -26,7 +30,14 @@ export interface Admission {
   modelId: string;
   prices: ModelPrices | null;
   lease: Lease | undefined;
-  reservation: Reservation;
+  /** The maximum cost held against each entry of the plan (balance, budgets): settled at the actual cost. */
+  reservations: Reservation[];
+  /** The entries held (undefined: nothing held, a free request or a postpaid account without budgets). */
+  holds: HoldPlan | undefined;
+  /** The amount each entry holds (the request's maximum cost at admission). */
+  heldMicros: number;
+  /** The budget periods the cost counts against (book entry ids), for the usage record. */
+  budgets: string[] | undefined;
   /** What a pricier fallback model reserved on top, released at settlement. */
   extra: Reservation[] | undefined;
   /** The prompt's tokens as the gateway counted them (o200k): the base of the prompt's billing bound. */
@@ -120,7 +131,7 @@ export function settleRequest(accounting: Accounting, state: RequestState, statu
   const media = state.media;
   const cost = costMicros(admission.prices, { promptTokens, cachedTokens, completionTokens, media });
   state.costMicros = cost;
-  accounting.book.settle(admission.reservation, cost);
+  for (const r of admission.reservations) accounting.book.settle(r, cost);
   if (admission.extra) for (const r of admission.extra) accounting.book.settle(r, 0);
   if (admission.lease) void accounting.limiter.finish(admission.lease, promptTokens + completionTokens);
   const settle: SettleReason = state.settle ?? (status >= 400 ? 'upstream_error' : 'complete');
@@ -150,5 +161,7 @@ export function settleRequest(accounting: Accounting, state: RequestState, statu
     errorCode: state.errorCode ?? null,
     mediaUnit: media?.unit ?? null,
     mediaUnits: media?.count ?? 0,
+    postpaid: principal.billing === 'postpaid' ? true : undefined,
+    budgets: admission.budgets,
   });
 }

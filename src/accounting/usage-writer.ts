@@ -7,7 +7,7 @@
 // in the last `flushMs` before it died (plus the batch being written, if its transaction had not
 // committed). Nothing committed is lost: SQLite runs in WAL mode.
 import type { Logger } from '../observability/logger.js';
-import type { UsageRecord } from '../store/usage.js';
+import { debitsOf, type UsageRecord } from '../store/usage.js';
 import type { UsageSink } from './usage-sink.js';
 import type { BalanceBook } from './balance-book.js';
 
@@ -30,6 +30,8 @@ export class UsageWriter {
   written = 0;
   /** Told of each failed batch write (the metrics count them). */
   onWriteFailure: (() => void) | undefined;
+  /** Told of each batch once it is committed (spend alerts read what it moved). */
+  onCommitted: ((batch: readonly UsageRecord[]) => void) | undefined;
 
   constructor(
     private readonly sink: UsageSink,
@@ -92,8 +94,7 @@ export class UsageWriter {
   }
 
   private async writeBatch(batch: UsageRecord[]): Promise<boolean> {
-    const debits = new Map<string, number>();
-    for (const r of batch) if (r.costMicros > 0) debits.set(r.accountId, (debits.get(r.accountId) ?? 0) + r.costMicros);
+    const debits = debitsOf(batch);
     this.book.beginCommit();
     let ok = false;
     try {
@@ -103,6 +104,7 @@ export class UsageWriter {
       ok = true;
       this.failures = 0;
       this.written += batch.length;
+      this.onCommitted?.(batch);
     } catch (err) {
       this.failures++;
       this.onWriteFailure?.();

@@ -5,7 +5,7 @@
 import type { Config } from '../config/load.js';
 import type { Store } from '../store/store.js';
 import { AlreadyExistsError } from '../store/store.js';
-import type { AccountRecord, AccountStatus } from '../store/accounts.js';
+import type { AccountRecord, AccountStatus, BillingMode } from '../store/accounts.js';
 import type { ApiKeyRecord } from '../store/api-keys.js';
 import { BalanceTooHighError, BalanceTooLowError, MAX_BALANCE_MICROS, type LedgerEntry, type LedgerKind } from '../store/ledger.js';
 import type { UsageBucket, UsageFilter, UsageRecord, UsageTotals } from '../store/usage.js';
@@ -211,15 +211,18 @@ export interface AccountPatch {
   /** null clears the overrides. */
   limits?: LimitValuesConfig | null;
   status?: AccountStatus;
+  /** null: follow the tier's mode. */
+  billing?: BillingMode | null;
 }
 
 export function checkAccountPatch(config: Config, body: unknown): AccountPatch {
   const b = checkUpdateAccountBody(body);
-  if (b.tier === undefined && b.limits === undefined && b.status === undefined) throw new AdminInputError(null, 'Nothing to change: give tier, limits or status.');
+  if (b.tier === undefined && b.limits === undefined && b.status === undefined && b.billing === undefined) throw new AdminInputError(null, 'Nothing to change: give tier, limits, status or billing.');
   const patch: AccountPatch = {};
   if (b.tier !== undefined) patch.tier = checkTier(config, b.tier);
   if (b.limits !== undefined) patch.limits = normalizeLimits(b.limits);
   if (b.status !== undefined) patch.status = b.status;
+  if (b.billing !== undefined) patch.billing = b.billing;
   return patch;
 }
 
@@ -230,6 +233,7 @@ export async function updateAccount(ctx: AdminContext, ref: string, patch: Accou
   if (patch.tier !== undefined) after = await ctx.store.accounts.setTier(before.id, patch.tier);
   if (patch.limits !== undefined) after = await ctx.store.accounts.setLimits(before.id, patch.limits);
   if (patch.status !== undefined) after = await ctx.store.accounts.setStatus(before.id, patch.status);
+  if (patch.billing !== undefined) after = await ctx.store.accounts.setBilling(before.id, patch.billing);
   ctx.events?.identitiesChanged();
   // Accounts are never deleted, so the account found a moment ago is still there.
   if (!after) throw new AdminNotFoundError(`No account ${JSON.stringify(ref)} (by id or name).`);
@@ -420,6 +424,7 @@ export async function enableKey(ctx: AdminContext, id: string): Promise<{ before
 export async function deleteKey(ctx: AdminContext, id: string): Promise<ApiKeyRecord> {
   const key = await getKey(ctx, id);
   if (!(await ctx.store.keys.delete(id))) throw new AdminNotFoundError(`No API key ${JSON.stringify(id)}.`);
+  await ctx.store.budgets.delete(id);
   ctx.events?.identitiesChanged();
   return key;
 }

@@ -2,6 +2,8 @@
 // each route checks its input and runs one admin operation (admin/operations.ts, shared with the CLI);
 // the operations' errors become catalog errors (400 with the field, 404, 409), sent by the app's one
 // error handler. JSON shapes are in admin/views.ts.
+import { billingModeOf, budgetView, checkBudget, deleteBudget, getBudget, listBudgets, setBudget } from './budgets.js';
+import type { BudgetScope } from '../store/budgets.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/load.js';
 import type { Store } from '../store/store.js';
@@ -121,7 +123,8 @@ function parseAdminJson(request: FastifyRequest, body: string | Buffer, done: (e
 export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void {
   const ctx: AdminContext = deps;
   const { config } = deps;
-  const showAccount = (account: AccountRecord) => accountView(account, effectiveAccountLimits(config, account));
+  const showAccount = (account: AccountRecord) => accountView(account, effectiveAccountLimits(config, account), billingModeOf(config, account));
+  const budgetOwner = (request: FastifyRequest, scope: BudgetScope) => ({ scope, ref: idParam(request) });
 
   app.addHook('onRequest', async (request) => authenticateAdmin(deps, request.headers.authorization));
   app.removeContentTypeParser('application/json');
@@ -175,6 +178,31 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
       const result = await listLedger(ctx, idParam(request), page);
       return listView(result.items.map(ledgerEntryView), result);
     }),
+  );
+
+  // Budgets: one per account and one per key (SPEC §10).
+
+  for (const [scope, base] of [['account', '/accounts/:id/budget'], ['key', '/keys/:id/budget']] as const) {
+    app.put(
+      base,
+      adminRoute(async (request) => budgetView(await setBudget(ctx, budgetOwner(request, scope), checkBudget(bodyOf(request))))),
+    );
+    app.get(
+      base,
+      adminRoute(async (request) => budgetView(await getBudget(ctx, budgetOwner(request, scope)))),
+    );
+    app.delete(
+      base,
+      adminRoute(async (request) => {
+        const budget = await deleteBudget(ctx, budgetOwner(request, scope));
+        return { object: 'budget', scope, account_id: budget.accountId, key_id: scope === 'key' ? budget.ownerId : null, deleted: true };
+      }),
+    );
+  }
+
+  app.get(
+    '/accounts/:id/budgets',
+    adminRoute(async (request) => listView((await listBudgets(ctx, idParam(request))).map(budgetView))),
   );
 
   app.post(

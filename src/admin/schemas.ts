@@ -11,6 +11,8 @@ const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null
 export const ACCOUNT_STATUSES = ['active', 'disabled'] as const;
 export const USAGE_BUCKETS = ['minute', 'hour', 'day'] as const;
 export const LEDGER_KIND_NAMES = ['credit', 'refund', 'adjustment'] as const;
+export const BILLING_MODE_NAMES = ['prepaid', 'postpaid'] as const;
+export const BUDGET_PERIOD_NAMES = ['day', 'week', 'month', 'none'] as const;
 
 const Name = Type.String({ minLength: 1, maxLength: 128 });
 const TierName = Type.String({ minLength: 1, maxLength: 64 });
@@ -37,6 +39,8 @@ export const UpdateAccountBodySchema = Type.Object(
     /** Replaces the account's limit overrides; null clears them. */
     limits: Opt(Nullable(LimitValuesSchema)),
     status: Opt(StringEnum(ACCOUNT_STATUSES)),
+    /** The account's own billing mode; null follows its tier's (then the config's). */
+    billing: Opt(Nullable(StringEnum(BILLING_MODE_NAMES))),
   },
   { additionalProperties: false },
 );
@@ -66,6 +70,24 @@ export const CreateKeyBodySchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** A budget on an account or a key (PUT replaces the whole budget). */
+export const BudgetBodySchema = Type.Object(
+  {
+    /** The cap per period, in currency units (or `limit_micros`). */
+    limit: Opt(DecimalAmount),
+    limit_micros: Opt(Micros),
+    /** Spend at which the `budget.threshold_reached` alert fires; null or absent: none. */
+    soft_limit: Opt(Nullable(DecimalAmount)),
+    soft_limit_micros: Opt(Nullable(Micros)),
+    period: StringEnum(BUDGET_PERIOD_NAMES),
+    /** `HH:MM`, local time in `time_zone`: when a period starts (default 00:00). */
+    reset_time: Opt(Type.String()),
+    /** An IANA zone (default UTC). */
+    time_zone: Opt(Type.String({ minLength: 1, maxLength: 64 })),
+  },
+  { additionalProperties: false },
+);
+
 // Query strings arrive as strings (an array when a parameter is repeated): the operations parse them.
 const Q = Opt(Type.String());
 
@@ -81,6 +103,7 @@ export const UsageRecordsQuerySchema = Type.Object({ ...UsageFilterFields, limit
 
 export type CreateAccountBody = Static<typeof CreateAccountBodySchema>;
 export type UpdateAccountBody = Static<typeof UpdateAccountBodySchema>;
+export type BudgetBody = Static<typeof BudgetBodySchema>;
 export type LedgerEntryBody = Static<typeof LedgerEntryBodySchema>;
 export type CreateKeyBody = Static<typeof CreateKeyBodySchema>;
 export type KeysQuery = Static<typeof KeysQuerySchema>;

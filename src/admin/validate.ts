@@ -5,6 +5,7 @@ import type { TSchema, Static } from '@sinclair/typebox';
 import { pickAjvError } from '../validation/ajv-errors.js';
 import { AdminInputError } from './errors.js';
 import {
+  BudgetBodySchema,
   CreateAccountBodySchema,
   CreateKeyBodySchema,
   KeysQuerySchema,
@@ -35,6 +36,7 @@ function compileCheck<S extends TSchema>(schema: S, what: string): InputCheck<St
 
 export const checkCreateAccountBody = compileCheck(CreateAccountBodySchema, 'request body');
 export const checkUpdateAccountBody = compileCheck(UpdateAccountBodySchema, 'request body');
+export const checkBudgetBody = compileCheck(BudgetBodySchema, 'request body');
 export const checkLedgerEntryBody = compileCheck(LedgerEntryBodySchema, 'request body');
 export const checkCreateKeyBody = compileCheck(CreateKeyBodySchema, 'request body');
 export const checkKeysQuery = compileCheck(KeysQuerySchema, 'query string');

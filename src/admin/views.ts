@@ -2,7 +2,7 @@
 // snake_case, an `object` tag like OpenAI's, money as integer `*_micros` plus a decimal string for people,
 // times as unix seconds (`*_at`), and `created_at_ms` on ledger entries and usage records, which are
 // paged by time.
-import type { AccountRecord } from '../store/accounts.js';
+import type { AccountRecord, BillingMode } from '../store/accounts.js';
 import { apiKeyStatus, type ApiKeyRecord } from '../store/api-keys.js';
 import type { LedgerEntry } from '../store/ledger.js';
 import type { UsageRecord, UsageTotals } from '../store/usage.js';
@@ -13,7 +13,7 @@ import { unixSeconds, unixSecondsExact } from './time.js';
 import type { Catalog, CatalogDeployment } from '../routing/catalog.js';
 
 /** `effectiveLimits`: what applies — the tier's figures overridden by the account's own (operations.effectiveAccountLimits). */
-export function accountView(a: AccountRecord, effectiveLimits: LimitValuesConfig) {
+export function accountView(a: AccountRecord, effectiveLimits: LimitValuesConfig, billingMode: BillingMode) {
   return {
     object: 'account' as const,
     id: a.id,
@@ -25,6 +25,9 @@ export function accountView(a: AccountRecord, effectiveLimits: LimitValuesConfig
     /** The account's own overrides of its tier's limits; null = the tier's. */
     limits: a.limits,
     effective_limits: effectiveLimits,
+    /** The account's own billing mode; null = its tier's (or the config's). */
+    billing: a.billing,
+    billing_mode: billingMode,
     created_at: unixSeconds(a.createdAt),
   };
 }

@@ -7,7 +7,8 @@
 // that never reaches it.
 import { maxCostMicros, type MediaUsage } from '../accounting/pricing.js';
 import type { Accounting, Admission } from '../accounting/settlement.js';
-import type { Reservation } from '../accounting/balance-book.js';
+import type { Reservation, ReserveAllResult } from '../accounting/balance-book.js';
+import { budgetEntries, budgetExceeded, planHolds, type HoldPlan } from '../accounting/budgets.js';
 import type { Lease, Refusal } from '../limits/limiter.js';
 import { GatewayError } from '../openai/errors.js';
 import type { CatalogModel } from '../routing/catalog.js';
@@ -77,10 +78,14 @@ function formatMoney(micros: number): string {
   return `$${(micros / 1_000_000).toFixed(6)}`;
 }
 
+/** No holds: a free request, or a postpaid account without budgets. */
+const NO_HOLDS: HoldPlan = { holds: [], budgets: [], spans: [] };
+
 /**
  * Admits a request that will call `model`: tokens and a slot from the limiter, then its maximum cost
- * reserved. On success the admission is on `state` (settled when the response ends); otherwise a 429 or
- * 402 is thrown with nothing held.
+ * reserved against each entry that caps it — the balance (prepaid accounts), the account's budget and the
+ * key's — all or none. On success the admission is on `state` (settled when the response ends);
+ * otherwise a 429 or 402 is thrown with nothing held.
  */
 export async function admitRequest(
   accounting: Accounting,
@@ -96,10 +101,11 @@ export async function admitRequest(
   const tokens = promptTokens + maxOutputTokens;
   const prices = model.prices;
   const maxCost = maxCostMicros(prices, promptTokens, maxOutputTokens, maxMedia);
-  // Both at once where the stores can (Redis: one round trip); undefined sends it the separate way.
+  const plan = maxCost > 0 ? planHolds(principal.accountId, principal.billing, principal.budgets, maxCost, Date.now()) : NO_HOLDS;
+  // Limits and one hold at once where the stores can (Redis: one round trip); undefined goes the separate way.
   const combined =
-    accounting.admit !== undefined && principal.limits.length > 0 && maxCost > 0
-      ? await accounting.admit(principal.limits, tokens, principal.accountId, maxCost, state.requestDeferred === true)
+    accounting.admit !== undefined && principal.limits.length > 0 && plan.holds.length === 1
+      ? await accounting.admit(principal.limits, tokens, plan.holds[0].id, maxCost, state.requestDeferred === true)
       : undefined;
   if (combined !== undefined) {
     if (combined.kind === 'limited') {
@@ -109,11 +115,12 @@ export async function admitRequest(
     }
     if (combined.kind === 'short') {
       state.rateLimit = combined.snapshot;
-      throw insufficientBalance(state, maxCost, combined.availableMicros);
+      throw refusal(accounting, state, plan, 0, maxCost, combined.availableMicros);
     }
     state.requestDeferred = false;
     state.rateLimit = combined.snapshot;
-    state.admission = newAdmission(endpoint, model, promptTokens, maxOutputTokens, combined.lease, combined.reservation);
+    state.admission = newAdmission(endpoint, model, promptTokens, maxOutputTokens, combined.lease, [combined.reservation], plan);
+    showBudget(state, plan, [combined.remainingMicros]);
     return;
   }
   if (state.requestDeferred === true) await takeRequestNow(accounting, state);
@@ -127,9 +134,9 @@ export async function admitRequest(
     }
     lease = result.lease;
   }
-  let reserved;
+  let reserved: ReserveAllResult;
   try {
-    reserved = await accounting.book.reserve(principal.accountId, maxCost);
+    reserved = await reserveHolds(accounting, plan);
   } catch (err) {
     // Reservations fail closed (the shared store is unreachable): give the tokens and slot back.
     if (lease) await accounting.limiter.finish(lease, 0);
@@ -141,13 +148,58 @@ export async function admitRequest(
       // The headers show the tokens given back, not the ones taken a moment ago.
       state.rateLimit = await accounting.limiter.peek(principal.limits);
     }
-    throw insufficientBalance(state, maxCost, reserved.availableMicros);
+    throw refusal(accounting, state, plan, reserved.index, maxCost, reserved.availableMicros);
   }
-  state.admission = newAdmission(endpoint, model, promptTokens, maxOutputTokens, lease, reserved.reservation);
+  state.admission = newAdmission(endpoint, model, promptTokens, maxOutputTokens, lease, reserved.reservations, plan);
+  showBudget(state, plan, reserved.remainingMicros);
 }
 
-function newAdmission(endpoint: string, model: CatalogModel, promptTokens: number, maxOutputTokens: number, lease: Lease | undefined, reservation: Reservation): Admission {
-  return { endpoint, modelId: model.id, prices: model.prices, lease, reservation, extra: undefined, promptTokens, maxCompletionTokens: maxOutputTokens, fallbackCaps: undefined, settled: false };
+const NOTHING_RESERVED: ReserveAllResult = { ok: true, reservations: [], remainingMicros: [] };
+
+/** One hold (a prepaid balance, the common case) through the book's plain reserve; several all or none. */
+async function reserveHolds(accounting: Accounting, plan: HoldPlan): Promise<ReserveAllResult> {
+  if (plan.holds.length === 0) return NOTHING_RESERVED;
+  if (plan.holds.length > 1) return accounting.book.reserveAll(plan.holds);
+  const one = await accounting.book.reserve(plan.holds[0].id, plan.holds[0].amountMicros);
+  return one.ok ? { ok: true, reservations: [one.reservation], remainingMicros: [one.remainingMicros ?? Number.NaN] } : { ok: false, index: 0, availableMicros: one.availableMicros };
+}
+
+function newAdmission(endpoint: string, model: CatalogModel, promptTokens: number, maxOutputTokens: number, lease: Lease | undefined, reservations: Reservation[], plan: HoldPlan): Admission {
+  return {
+    endpoint,
+    modelId: model.id,
+    prices: model.prices,
+    lease,
+    reservations,
+    budgets: budgetEntries(plan),
+    holds: plan.holds.length > 0 ? plan : undefined,
+    heldMicros: plan.holds.length > 0 ? plan.holds[0].amountMicros : 0,
+    extra: undefined,
+    promptTokens,
+    maxCompletionTokens: maxOutputTokens,
+    fallbackCaps: undefined,
+    settled: false,
+  };
+}
+
+/** `x-floodgate-budget-remaining`: the least any budget has left once this request's maximum is held. */
+function showBudget(state: RequestState, plan: HoldPlan, remainingMicros: readonly number[]): void {
+  let least: number | undefined;
+  for (let i = 0; i < plan.holds.length; i++) {
+    if (plan.budgets[i] === undefined || !Number.isFinite(remainingMicros[i])) continue;
+    if (least === undefined || remainingMicros[i] < least) least = remainingMicros[i];
+  }
+  state.budgetRemainingMicros = least;
+}
+
+/** The 402 for the hold that did not fit: the balance's, or the budget's naming it and its reset. */
+function refusal(accounting: Accounting, state: RequestState, plan: HoldPlan, index: number, maxCost: number, availableMicros: number): GatewayError {
+  const budget = plan.budgets[index];
+  if (budget === undefined) return insufficientBalance(state, maxCost, availableMicros);
+  state.rejected = 'budget';
+  state.budgetRemainingMicros = availableMicros;
+  accounting.budgetRefused?.(budget, plan.spans[index]!, state.principal!.accountId, availableMicros);
+  return budgetExceeded(budget, plan.spans[index]!, maxCost, availableMicros);
 }
 
 /** The 402 for a request whose maximum cost the balance cannot cover. */
@@ -161,20 +213,29 @@ function insufficientBalance(state: RequestState, maxCost: number, availableMicr
 
 /**
  * Readies an admitted request for a fallback model, which bills at its own prices: what its maximum cost
- * exceeds the amount already reserved is reserved too. False (nothing reserved) when the balance cannot
- * cover it. The admission names the fallback only once it has served (`servedBy`).
+ * exceeds the amount already reserved is reserved too, against the same entries. False (nothing
+ * reserved) when one of them cannot cover it. The admission names the fallback only once it has served
+ * (`servedBy`).
  */
 export async function admitFallback(accounting: Accounting, state: RequestState, model: CatalogModel, promptTokens: number, maxOutputTokens: number): Promise<boolean> {
   const admission = state.admission!;
   const maxCost = maxCostMicros(model.prices, promptTokens, maxOutputTokens);
   // The fallback's own output cap bounds what it may bill, should it be the one that serves.
   (admission.fallbackCaps ??= new Map()).set(model.id, maxOutputTokens);
-  let held = admission.reservation.amountMicros;
+  let held = admission.heldMicros;
   for (const r of admission.extra ?? []) held += r.amountMicros;
   if (maxCost > held) {
-    const reserved = await accounting.book.reserve(state.principal!.accountId, maxCost - held);
+    const principal = state.principal!;
+    // A request that reserved nothing (it was free) plans its entries now.
+    const plan = admission.holds ?? planHolds(principal.accountId, principal.billing, principal.budgets, maxCost, Date.now());
+    if (admission.holds === undefined) {
+      admission.holds = plan;
+      admission.budgets = budgetEntries(plan);
+    }
+    if (plan.holds.length === 0) return true;
+    const reserved = await accounting.book.reserveAll(plan.holds.map((h) => ({ id: h.id, amountMicros: maxCost - held })));
     if (!reserved.ok) return false;
-    (admission.extra ??= []).push(reserved.reservation);
+    (admission.extra ??= []).push(...reserved.reservations);
   }
   return true;
 }

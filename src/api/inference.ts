@@ -20,7 +20,7 @@ import type { RequestState } from './request-state.js';
 import { beginAttempt, ChatStreamEncoder, ClientDisconnected, clientSignal, relayStream, streamUsage, type Attempt, type ChunkView, type StreamEncoder, type StreamOutcome } from './stream-relay.js';
 import { admitFallback, admitRequest, servedBy } from './admission.js';
 import { choicesGenerated, forwardOutputCap, resolveOutputCap } from './output-cap.js';
-import { rateLimitHeaders } from '../limits/headers.js';
+import { rateLimitHeaders, budgetHeaders } from '../limits/headers.js';
 import type { Accounting } from '../accounting/settlement.js';
 import { errorForLog } from '../observability/request-log.js';
 import type { Tracing } from '../observability/tracing.js';
@@ -270,6 +270,7 @@ export async function runInference<Req extends JsonObject>(
         headers: {
           ...(reply.getHeaders() as OutgoingHttpHeaders),
           ...(state.rateLimit && rateLimitHeaders(state.rateLimit)),
+          ...budgetHeaders(state.budgetRemainingMicros),
           'openai-processing-ms': Math.round(elapsed(state.start)),
         },
         onCommit: () => {

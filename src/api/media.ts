@@ -4,7 +4,7 @@
 // audio milliseconds) instead of tokens, and settled when the response has ended (http/app).
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { OutgoingHttpHeaders } from 'node:http';
-import { rateLimitHeaders } from '../limits/headers.js';
+import { rateLimitHeaders, budgetHeaders } from '../limits/headers.js';
 import type { Capability } from '../config/schema.js';
 import { authorizeModel } from '../http/auth.js';
 import { GatewayError, invalidRequest } from '../openai/errors.js';
@@ -229,6 +229,7 @@ export async function createSpeech(deps: MediaDeps, req: SpeechRequest, request:
     res.writeHead(200, {
       ...(reply.getHeaders() as OutgoingHttpHeaders),
       ...(state.rateLimit && rateLimitHeaders(state.rateLimit)),
+      ...budgetHeaders(state.budgetRemainingMicros),
       'content-type': contentType ?? 'application/octet-stream',
     });
     state.ttftMs = Math.round((performance.now() - state.start) * 1000) / 1000;

@@ -25,7 +25,9 @@ export interface RequestState {
   /** The API route's path (metrics' `endpoint` label); set on /v1 requests when metrics are on. */
   endpoint?: string;
   /** Why admission refused the request: a limit (429) or the balance (402). */
-  rejected?: 'requests' | 'tokens' | 'concurrency' | 'balance';
+  rejected?: 'requests' | 'tokens' | 'concurrency' | 'balance' | 'budget';
+  /** `x-floodgate-budget-remaining`, in micro-units: set when a budget applies to the request. */
+  budgetRemainingMicros?: number;
   deployment?: string;
   /** The catalog id of the fallback model that served, when not the one asked for. */
   servedModel?: string;

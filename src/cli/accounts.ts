@@ -1,5 +1,6 @@
 // `floodgate accounts …`: create, list, show, disable and enable accounts, credit them, set their tier and
 // limits, read their ledger — on the store directly, through the admin operations the admin API runs.
+import { billingModeOf } from '../admin/budgets.js';
 import type { Command } from 'commander';
 import type { AccountRecord, AccountStatus } from '../store/accounts.js';
 import {
@@ -155,7 +156,7 @@ export function registerAccountsCommands(program: Command, io: CliOutput = proce
       withStore(opts, async (ctx) => {
         const account = await findAccount(adminContext(ctx), ref);
         if (opts.json) {
-          io.out(JSON.stringify(accountView(account, effectiveAccountLimits(ctx.config, account)), null, 2));
+          io.out(JSON.stringify(accountView(account, effectiveAccountLimits(ctx.config, account), billingModeOf(ctx.config, account)), null, 2));
           return;
         }
         const keys = await ctx.store.keys.list({ accountId: account.id });

@@ -11,6 +11,7 @@ import { checkErrorPresentations, ErrorRendering } from '../openai/errors.js';
 import { checkOpenAIProvider } from '../providers/openai/endpoint.js';
 import { UNSUPPORTED_ENDPOINT_NAMES } from '../api/unsupported.js';
 import { readPepperFile } from '../auth/key-material.js';
+import type { BillingMode } from '../store/accounts.js';
 import { ALERT_EVENT_TYPES, type AlertEventType } from '../alerts/events.js';
 import { parseAmountMicros } from '../admin/money.js';
 
@@ -56,7 +57,7 @@ export interface Config {
   limits: { defaultTier: string; tiers: Record<string, LimitValuesConfig> };
   /** The shared limits and reservations of a scale-out deployment (SPEC §11); absent: in process. */
   redis: RedisConfig | null;
-  billing: { initialCreditMicros: number };
+  billing: { initialCreditMicros: number; mode: BillingMode; tiers: Record<string, BillingMode> };
   usage: { flushMs: number; maxBatch: number };
   /** The Prometheus endpoint. */
   metrics: { enabled: boolean; path: string };
@@ -327,6 +328,11 @@ function checkReferences(raw: RawConfig): string[] {
   if (defaultTier !== undefined && !(defaultTier in tiers)) {
     problems.push(`limits.default_tier: unknown tier "${defaultTier}" (known: ${Object.keys(tiers).join(', ') || 'none'})`);
   }
+  if (raw.limits?.tiers !== undefined) {
+    for (const tier of Object.keys(raw.billing?.tiers ?? {})) {
+      if (!(tier in tiers)) problems.push(`billing.tiers.${tier}: unknown tier (known: ${Object.keys(tiers).join(', ') || 'none'})`);
+    }
+  }
   return problems;
 }
 
@@ -463,7 +469,7 @@ export function resolveConfig(doc: unknown, source: string, overrides: ConfigOve
           },
         }
       : null,
-    billing: { initialCreditMicros: Math.round((raw.billing?.initial_credit ?? 0) * 1_000_000) },
+    billing: { initialCreditMicros: Math.round((raw.billing?.initial_credit ?? 0) * 1_000_000), mode: raw.billing?.mode ?? 'prepaid', tiers: raw.billing?.tiers ?? {} },
     usage: { flushMs: raw.usage?.flush_ms ?? 100, maxBatch: raw.usage?.max_batch ?? 500 },
     metrics: { enabled: raw.metrics?.enabled ?? true, path: raw.metrics?.path ?? '/metrics' },
     tracing:

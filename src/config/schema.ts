@@ -6,6 +6,7 @@
 // literal value) and `keyName` (what a record's keys name, for `providers.<name>`).
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { StringEnum } from '../openai/schemas/common.js';
+import { BILLING_MODES } from '../store/accounts.js';
 import { ALERT_EVENT_TYPES } from '../alerts/events.js';
 
 const Opt = <T extends TSchema>(schema: T) => Type.Optional(schema);
@@ -235,8 +236,22 @@ export const BillingSchema = Type.Object(
     initial_credit: Opt(
       Type.Number({ minimum: 0, maximum: 1_000_000_000, default: 0, description: 'Credit given to the account created on the first start, and to each portal sign-up (currency units, e.g. USD).', examples: [5] }),
     ),
+    mode: Opt(
+      StringEnum(BILLING_MODES, {
+        default: 'prepaid',
+        description:
+          '`prepaid`: a priced request reserves its maximum cost against the balance (402 `insufficient_balance` when it does not fit) and its cost is debited. `postpaid`: costs are recorded and count against budgets, the balance is neither needed nor debited. For accounts whose tier (`tiers`) and own setting (`floodgate accounts billing`) do not say.',
+      }),
+    ),
+    tiers: Opt(
+      Type.Record(Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' }), StringEnum(BILLING_MODES), {
+        keyName: 'tier',
+        description: "The billing mode of each tier's accounts, by tier name (one of `limits.tiers` when those are set); an account's own setting wins.",
+        examples: [{ internal: 'postpaid', customers: 'prepaid' }],
+      }),
+    ),
   },
-  { additionalProperties: false, spec: '§10', description: 'Prepaid balances.' },
+  { additionalProperties: false, spec: '§10', description: 'Billing: prepaid balances or postpaid accounts (budgets are set per account and key, in the admin API, the CLI and the portal).' },
 );
 
 export const UsageSchema = Type.Object(

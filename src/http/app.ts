@@ -23,7 +23,7 @@ import { registerAdminRoutes, type AdminDeps } from '../admin/routes.js';
 import { registerPortal } from '../portal/routes.js';
 import { settleRequest, type Accounting } from '../accounting/settlement.js';
 import { showLimits, takeRequest } from '../api/admission.js';
-import { rateLimitHeaders } from '../limits/headers.js';
+import { rateLimitHeaders, budgetHeaders } from '../limits/headers.js';
 import multipart from '@fastify/multipart';
 import { createSpeech, createTranscription, generateImages } from '../api/media.js';
 import { createVideo, findVideo, videoJobView, type VideoDeps, type VideoJobRunner } from '../api/videos.js';
@@ -340,6 +340,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       api.addHook('onSend', (request, reply, payload, done) => {
         const snapshot = request.state.rateLimit;
         if (snapshot !== undefined) reply.headers(rateLimitHeaders(snapshot));
+        if (request.state.budgetRemainingMicros !== undefined) reply.headers(budgetHeaders(request.state.budgetRemainingMicros)!);
         done(null, payload);
       });
       api.post('/chat/completions', (request, reply) => serveInference(chatCompletions, request, reply));

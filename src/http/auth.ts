@@ -4,6 +4,8 @@
 import { hashApiKey, looksLikeApiKey } from '../auth/key-material.js';
 import { GatewayError } from '../openai/errors.js';
 import type { LimitScope } from '../limits/limiter.js';
+import type { BillingMode } from '../store/accounts.js';
+import type { BudgetRule } from '../accounting/budgets.js';
 
 export interface KeyIdentity {
   keyId: string;
@@ -15,6 +17,10 @@ export interface KeyIdentity {
   tier: string;
   accountLimits: Record<string, unknown> | null;
   keyLimits: Record<string, unknown> | null;
+  /** The account's own billing mode (null: its tier's, then the config's). */
+  billing: BillingMode | null;
+  /** The account's budget and the key's, those that exist. */
+  budgets: BudgetRule[];
 }
 
 /** Finds a key (and its account) by the key's HMAC; undefined when there is none. */
@@ -26,6 +32,9 @@ export interface Principal {
   allowedModels: ReadonlySet<string> | null;
   /** The limit scopes this caller's requests count against (account, and key when it has its own). */
   limits: readonly LimitScope[];
+  billing: BillingMode;
+  /** Budgets a priced request reserves against besides (prepaid) the balance. */
+  budgets: readonly BudgetRule[];
 }
 
 /** The limit scopes of a key, from its account's tier and both overrides. */
@@ -62,6 +71,8 @@ export class Authenticator {
     private readonly lookup: KeyLookup,
     private readonly cacheMs: number,
     private readonly scopesOf: ScopesOf = () => [],
+    /** The billing mode of a key's account, from its own setting, its tier's and the config's. */
+    private readonly billingOf: (identity: KeyIdentity) => BillingMode = (identity) => identity.billing ?? 'prepaid',
   ) {
     // Entries are keyed by the header, so they hold keys in the clear: expired ones are swept, not kept.
     this.sweeper = setInterval(() => {
@@ -106,6 +117,8 @@ export class Authenticator {
         accountId: identity.accountId,
         allowedModels: identity.allowedModels ? new Set(identity.allowedModels) : null,
         limits: this.scopesOf(identity),
+        billing: this.billingOf(identity),
+        budgets: identity.budgets,
       },
       expiresAt: now + this.cacheMs,
     };

@@ -2,7 +2,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { CorsConfig } from '../config/load.js';
 
-const EXPOSED = 'x-request-id, openai-processing-ms, retry-after, retry-after-ms, x-should-retry, x-ratelimit-limit-requests, x-ratelimit-remaining-requests, x-ratelimit-reset-requests, x-ratelimit-limit-tokens, x-ratelimit-remaining-tokens, x-ratelimit-reset-tokens';
+const EXPOSED = 'x-request-id, openai-processing-ms, retry-after, retry-after-ms, x-should-retry, x-ratelimit-limit-requests, x-ratelimit-remaining-requests, x-ratelimit-reset-requests, x-ratelimit-limit-tokens, x-ratelimit-remaining-tokens, x-ratelimit-reset-tokens, x-floodgate-budget-remaining';
 
 function allowedOrigin(cors: CorsConfig | null, origin: string | undefined): string | undefined {
   if (cors === null || origin === undefined) return undefined;

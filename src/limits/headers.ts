@@ -1,6 +1,15 @@
 // The rate-limit headers of SPEC §9, OpenAI's names and formats: counts as integers, resets as
 // durations (`20ms`, `1s`, `6m0s`, `1h2m3.5s`).
 import type { RateLimitSnapshot } from './limiter.js';
+import { formatMicros } from '../admin/money.js';
+
+/**
+ * What the tightest budget on the request (the account's or the key's) has left once its maximum cost is
+ * held, in currency units (`0.954000`); absent when no budget applies or the request is free.
+ */
+export function budgetHeaders(remainingMicros: number | undefined): Record<string, string> | undefined {
+  return remainingMicros === undefined ? undefined : { 'x-floodgate-budget-remaining': formatMicros(Math.max(0, remainingMicros)) };
+}
 
 /** A duration the way OpenAI (and Go) write it. */
 export function formatResetDuration(ms: number): string {

@@ -11,7 +11,7 @@ import { fetchClusterMetrics, shareWorkerMetrics, unshareWorkerMetrics } from '.
 /** Why admission refused a request: one of the limits (429), or the balance (402). */
 export type LimitRejection = NonNullable<RequestState['rejected']>;
 
-const LIMIT_REJECTIONS: readonly LimitRejection[] = ['requests', 'tokens', 'concurrency', 'balance'];
+const LIMIT_REJECTIONS: readonly LimitRejection[] = ['requests', 'tokens', 'concurrency', 'balance', 'budget'];
 
 const BREAKER_VALUES: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
 

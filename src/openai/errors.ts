@@ -30,6 +30,7 @@ export const ERRORS = {
   context_length_exceeded: { status: 400, type: 'invalid_request_error', code: 'context_length_exceeded', when: "The prompt (plus the requested output cap) is longer than the model's `context_length`, or a backend says so." },
   invalid_api_key: { status: 401, type: 'authentication_error', code: 'invalid_api_key', docKind: 'keys', when: 'The API key is missing, malformed, unknown or expired (the same answer whatever is wrong with it).' },
   insufficient_balance: { status: 402, type: 'insufficient_quota', code: 'insufficient_balance', docKind: 'billing', noRetry: true, when: "The account's balance cannot cover the request's maximum cost (`x-should-retry: false`)." },
+  budget_exceeded: { status: 402, type: 'insufficient_quota', code: 'budget_exceeded', docKind: 'billing', noRetry: true, when: "What is left of a budget on the account or the API key cannot cover the request's maximum cost; the message names the budget and when it resets (`x-should-retry: false`)." },
   key_disabled: { status: 403, type: 'permission_error', code: 'key_disabled', docKind: 'keys', when: 'The API key has been disabled.' },
   account_disabled: { status: 403, type: 'permission_error', code: 'account_disabled', docKind: 'keys', when: 'The account the API key belongs to has been disabled.' },
   model_not_allowed: { status: 403, type: 'permission_error', code: 'model_not_allowed', docKind: 'keys', when: "The model is not on the API key's allow-list." },

@@ -15,7 +15,7 @@ import { snapshotOf } from '../limits/buckets.js';
 export type CombinedAdmission =
   | { kind: 'limited'; refusal: Refusal }
   | { kind: 'short'; availableMicros: number; snapshot: RateLimitSnapshot }
-  | { kind: 'ok'; lease: Lease; reservation: Reservation; snapshot: RateLimitSnapshot };
+  | { kind: 'ok'; lease: Lease; reservation: Reservation; remainingMicros: number; snapshot: RateLimitSnapshot };
 
 /** Admits `tokens` and a slot over `scopes` and reserves `amountMicros` for the account, or says why not. */
 export type AdmitAndReserve = (
@@ -79,6 +79,6 @@ export function admitAndReserve(client: Redis, limiter: RedisLimiter, book: Redi
     if (status === 'short') return { kind: 'short', availableMicros: Math.max(0, Number(reply[1])), snapshot: snapshotOf(scopes, reading.levels) };
     const admitted = limiter.workResult(scopes, tokens, leaseId, reading);
     if (!admitted.ok) return undefined; // cannot happen: the script took them
-    return { kind: 'ok', lease: admitted.lease, reservation: book.adopt(accountId, amountMicros, id), snapshot: admitted.snapshot };
+    return { kind: 'ok', lease: admitted.lease, reservation: book.adopt(accountId, amountMicros, id), remainingMicros: Number(reply[1]), snapshot: admitted.snapshot };
   };
 }

@@ -6,6 +6,10 @@ import { AlreadyExistsError, parseJsonObject, type JsonObject } from './store.js
 
 export type AccountStatus = 'active' | 'disabled';
 
+/** Prepaid: requests reserve against the balance, costs are debited. Postpaid: costs are recorded only (SPEC §10). */
+export type BillingMode = 'prepaid' | 'postpaid';
+export const BILLING_MODES: readonly BillingMode[] = ['prepaid', 'postpaid'];
+
 export interface AccountRecord {
   id: string;
   name: string;
@@ -14,6 +18,8 @@ export interface AccountRecord {
   /** Integer micro-units of the account's currency (1 USD = 1,000,000). */
   balanceMicros: number;
   limits: JsonObject | null;
+  /** The account's own billing mode; null follows its tier's, then the config's. */
+  billing: BillingMode | null;
   createdAt: number;
 }
 
@@ -38,6 +44,8 @@ export interface AccountRepository {
   setTier(id: string, tier: string): Promise<AccountRecord | undefined>;
   /** Replaces the account's limit overrides (null clears them). */
   setLimits(id: string, limits: JsonObject | null): Promise<AccountRecord | undefined>;
+  /** Sets the account's own billing mode (null: follow its tier's). */
+  setBilling(id: string, billing: BillingMode | null): Promise<AccountRecord | undefined>;
   /** Current balances (micro-units) of the accounts that exist among `ids`. */
   balances(ids: readonly string[]): Promise<Map<string, number>>;
   /**
@@ -67,6 +75,7 @@ export function toAccountRecord(row: Selectable<AccountsTable>): AccountRecord {
     status: row.status,
     balanceMicros: toNumber(row.balance_micros),
     limits: parseJsonObject(row.limits),
+    billing: row.billing ?? null,
     createdAt: toNumber(row.created_at),
   };
 }
@@ -80,7 +89,7 @@ export function accountsRepository(db: Kysely<Database>): AccountRepository {
     const row = await db.selectFrom('accounts').selectAll().where('name', '=', name).executeTakeFirst();
     return row && toAccountRecord(row);
   };
-  const update = async (id: string, values: { status?: AccountStatus; tier?: string; limits?: string | null }) => {
+  const update = async (id: string, values: { status?: AccountStatus; tier?: string; limits?: string | null; billing?: BillingMode | null }) => {
     const result = await db.updateTable('accounts').set(values).where('id', '=', id).executeTakeFirst();
     return result.numUpdatedRows > 0n ? getById(id) : undefined;
   };
@@ -95,6 +104,7 @@ export function accountsRepository(db: Kysely<Database>): AccountRepository {
         balance_micros: 0,
         debited_micros: 0,
         limits: input.limits ? JSON.stringify(input.limits) : null,
+        billing: null,
         created_at: now,
       };
       try {
@@ -124,6 +134,7 @@ export function accountsRepository(db: Kysely<Database>): AccountRepository {
     setStatus: (id, status) => update(id, { status }),
     setTier: (id, tier) => update(id, { tier }),
     setLimits: (id, limits) => update(id, { limits: limits === null ? null : JSON.stringify(limits) }),
+    setBilling: (id, billing) => update(id, { billing }),
     async balances(ids) {
       const out = new Map<string, number>();
       if (ids.length === 0) return out;

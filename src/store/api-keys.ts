@@ -3,7 +3,9 @@
 import type { CompiledQuery, Kysely, Selectable } from 'kysely';
 import { randomBase62 } from '../auth/key-material.js';
 import { isUniqueViolation, toNumber, type ApiKeysTable, type Database } from './database.js';
-import type { AccountRecord, AccountStatus } from './accounts.js';
+import type { AccountRecord, AccountStatus, BillingMode } from './accounts.js';
+import type { BudgetRecord } from './budgets.js';
+import type { BudgetPeriod } from '../accounting/budget-period.js';
 import { AlreadyExistsError, parseJsonObject, parseStringArray, type JsonObject } from './store.js';
 
 export interface ApiKeyRecord {
@@ -36,6 +38,8 @@ export interface NewApiKey {
 export interface KeyWithAccount {
   key: ApiKeyRecord;
   account: AccountRecord;
+  /** The account's budget and the key's, those that exist (account first). */
+  budgets: BudgetRecord[];
 }
 
 export type ApiKeyStatus = 'active' | 'disabled' | 'expired';
@@ -107,13 +111,51 @@ interface KeyAccountRow extends Omit<Selectable<ApiKeysTable>, 'key_hash'> {
   a_status: AccountStatus;
   a_balance_micros: number | string;
   a_limits: string | null;
+  a_billing: BillingMode | null;
   a_created_at: number | string;
+  // The account's budget (`ba_`) and the key's (`bk_`), null where there is none.
+  ba_limit: number | string | null;
+  ba_soft: number | string | null;
+  ba_period: BudgetPeriod | null;
+  ba_reset: number | string | null;
+  ba_zone: string | null;
+  ba_created: number | string | null;
+  ba_updated: number | string | null;
+  bk_limit: number | string | null;
+  bk_soft: number | string | null;
+  bk_period: BudgetPeriod | null;
+  bk_reset: number | string | null;
+  bk_zone: string | null;
+  bk_created: number | string | null;
+  bk_updated: number | string | null;
 }
+
+/** A budget from the joined row's `ba_` or `bk_` columns, or undefined when the join found none. */
+function joinedBudget(row: KeyAccountRow, prefix: 'ba' | 'bk'): BudgetRecord | undefined {
+  const limit = row[`${prefix}_limit`];
+  if (limit === null) return undefined;
+  const account = prefix === 'ba';
+  return {
+    ownerId: account ? row.account_id : row.id,
+    scope: account ? 'account' : 'key',
+    accountId: row.account_id,
+    limitMicros: toNumber(limit),
+    softLimitMicros: toNumber(row[`${prefix}_soft`]),
+    period: row[`${prefix}_period`]!,
+    resetMinutes: toNumber(row[`${prefix}_reset`]!),
+    timeZone: row[`${prefix}_zone`]!,
+    createdAt: toNumber(row[`${prefix}_created`]!),
+    updatedAt: toNumber(row[`${prefix}_updated`]!),
+  };
+}
+
 
 function compileFindKeyByHash(db: Kysely<Database>): CompiledQuery<KeyAccountRow> {
   const compiled = db
     .selectFrom('api_keys as k')
     .innerJoin('accounts as a', 'a.id', 'k.account_id')
+    .leftJoin('budgets as ba', 'ba.owner_id', 'k.account_id')
+    .leftJoin('budgets as bk', 'bk.owner_id', 'k.id')
     .select([
       'k.id',
       'k.account_id',
@@ -130,7 +172,22 @@ function compileFindKeyByHash(db: Kysely<Database>): CompiledQuery<KeyAccountRow
       'a.status as a_status',
       'a.balance_micros as a_balance_micros',
       'a.limits as a_limits',
+      'a.billing as a_billing',
       'a.created_at as a_created_at',
+      'ba.limit_micros as ba_limit',
+      'ba.soft_limit_micros as ba_soft',
+      'ba.period as ba_period',
+      'ba.reset_minutes as ba_reset',
+      'ba.time_zone as ba_zone',
+      'ba.created_at as ba_created',
+      'ba.updated_at as ba_updated',
+      'bk.limit_micros as bk_limit',
+      'bk.soft_limit_micros as bk_soft',
+      'bk.period as bk_period',
+      'bk.reset_minutes as bk_reset',
+      'bk.time_zone as bk_zone',
+      'bk.created_at as bk_created',
+      'bk.updated_at as bk_updated',
     ])
     .where('k.key_hash', '=', '')
     .compile();
@@ -204,8 +261,10 @@ export function apiKeysRepository(db: Kysely<Database>): ApiKeyRepository {
           status: row.a_status,
           balanceMicros: toNumber(row.a_balance_micros),
           limits: parseJsonObject(row.a_limits),
+          billing: row.a_billing ?? null,
           createdAt: toNumber(row.a_created_at),
         },
+        budgets: [joinedBudget(row, 'ba'), joinedBudget(row, 'bk')].filter((b) => b !== undefined),
       };
     },
     async touchLastUsed(ids, at) {

@@ -16,6 +16,7 @@ import type { Store } from './store.js';
 import { portalRepositories, type PortalTables } from './portal.js';
 import { usageRollupRepository, type UsageRollupTables } from './usage-rollup.js';
 import { responseRepository, type ResponsesTables } from './responses.js';
+import { budgetsRepository, type BudgetTables } from './budgets.js';
 import { redactUrl } from '../observability/redact.js';
 
 // Conventions every table follows, so one set of queries serves SQLite and PostgreSQL:
@@ -34,6 +35,8 @@ export interface AccountsTable {
   debited_micros: ColumnType<number | string, number | undefined, number>;
   /** JSON object: per-account limit overrides. */
   limits: string | null;
+  /** `prepaid` or `postpaid`; null: the tier's mode, else the config's (migration 008). */
+  billing: ColumnType<'prepaid' | 'postpaid' | null, 'prepaid' | 'postpaid' | null | undefined, 'prepaid' | 'postpaid' | null>;
   created_at: ColumnType<number | string, number, never>;
 }
 
@@ -126,8 +129,8 @@ export interface MetaTable {
   value: string;
 }
 
-/** The portal's tables (migration 006) and stored responses (007) are declared beside their repositories. */
-export interface Database extends PortalTables, UsageRollupTables, ResponsesTables {
+/** The portal's tables (migration 006), stored responses (007) and budgets (008) are declared beside their repositories. */
+export interface Database extends PortalTables, UsageRollupTables, ResponsesTables, BudgetTables {
   accounts: AccountsTable;
   api_keys: ApiKeysTable;
   meta: MetaTable;
@@ -176,6 +179,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
     ...portalRepositories(db),
     usageRollup: usageRollupRepository(db),
     responses: responseRepository(db),
+    budgets: budgetsRepository(db),
     async ping() {
       await sql`select 1`.execute(db);
     },

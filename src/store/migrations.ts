@@ -284,6 +284,40 @@ export const MIGRATIONS: Record<string, Migration> = {
     async down(db: Kysely<unknown>) {
       await db.schema.dropTable('responses').execute();
     },
+  },  '008_budgets': {
+    async up(db: Kysely<unknown>) {
+      // Billing mode per account (SPEC §10): null follows the tier's, then the config's default.
+      await db.schema.alterTable('accounts').addColumn('billing', 'text').execute();
+      // One budget per owner (an account or a key) and the spend of each of its periods, added to by the
+      // usage writer in the transaction that stores the records.
+      await db.schema
+        .createTable('budgets')
+        .addColumn('owner_id', 'text', (c) => c.primaryKey())
+        .addColumn('scope', 'text', (c) => c.notNull().check(sql`scope in ('account', 'key')`))
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('limit_micros', 'bigint', (c) => c.notNull())
+        .addColumn('soft_limit_micros', 'bigint')
+        .addColumn('period', 'text', (c) => c.notNull().check(sql`period in ('day', 'week', 'month', 'none')`))
+        .addColumn('reset_minutes', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('time_zone', 'text', (c) => c.notNull().defaultTo('UTC'))
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('budgets_account_id_idx').on('budgets').column('account_id').execute();
+      await db.schema
+        .createTable('budget_spend')
+        .addColumn('owner_id', 'text', (c) => c.notNull())
+        .addColumn('period', 'text', (c) => c.notNull())
+        .addColumn('period_start', 'bigint', (c) => c.notNull())
+        .addColumn('spent_micros', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addPrimaryKeyConstraint('budget_spend_pk', ['owner_id', 'period', 'period_start'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('budget_spend').execute();
+      await db.schema.dropTable('budgets').execute();
+      await db.schema.alterTable('accounts').dropColumn('billing').execute();
+    },
   },
 };
 

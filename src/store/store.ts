@@ -11,6 +11,7 @@ import type { UsageRepository } from './usage.js';
 import type { PortalRepositories } from './portal.js';
 import type { UsageRollupRepository } from './usage-rollup.js';
 import type { ResponseRepository } from './responses.js';
+import type { BudgetRepository } from './budgets.js';
 
 /** The portal's repositories (users, members, sessions, redemptionCodes, inviteCodes) are spread in. */
 export interface Store extends PortalRepositories {
@@ -26,6 +27,8 @@ export interface Store extends PortalRepositories {
   usageRollup: UsageRollupRepository;
   /** The Responses API's stored responses (SPEC §17). */
   responses: ResponseRepository;
+  /** Budgets on accounts and keys, and their spend per period (SPEC §10). */
+  budgets: BudgetRepository;
   /** Throws when the database cannot answer (`/healthz?ready=1`). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -6,6 +6,7 @@ import { CompiledQuery, PostgresAdapter, sql, type ColumnType, type Kysely, type
 import { toNumber, type Database, type UsageRecordsTable } from './database.js';
 import type { MediaUnit } from '../accounting/pricing.js';
 import { rollupStatements } from './usage-rollup.js';
+import { parseSpendKey } from './budgets.js';
 
 export interface UsageRecord {
   id: string;
@@ -39,6 +40,25 @@ export interface UsageRecord {
   /** A media request's billing unit and count (absent: a token request). */
   mediaUnit?: MediaUnit | null;
   mediaUnits?: number;
+  /** A postpaid account's record: its cost is recorded, not debited from the balance (absent: prepaid). */
+  postpaid?: boolean;
+  /** The budget periods (book entry ids, `b:…`) the cost counts against. Not stored on the row. */
+  budgets?: string[];
+}
+
+/**
+ * What a batch takes from each book entry: a prepaid account's balance (by its id) and each budget
+ * period (`b:…`). The store applies exactly these in the batch's transaction, and the balance book
+ * moves the same amounts from pending to written when it commits.
+ */
+export function debitsOf(records: readonly UsageRecord[]): Map<string, number> {
+  const debits = new Map<string, number>();
+  for (const r of records) {
+    if (r.costMicros <= 0) continue;
+    if (r.postpaid !== true) debits.set(r.accountId, (debits.get(r.accountId) ?? 0) + r.costMicros);
+    if (r.budgets !== undefined) for (const id of r.budgets) debits.set(id, (debits.get(id) ?? 0) + r.costMicros);
+  }
+  return debits;
 }
 
 export interface UsageFilter {
@@ -264,8 +284,7 @@ export function usageRepository(store: Kysely<Database>): UsageRepository {
   const pg = store.getExecutor().adapter instanceof PostgresAdapter;
   const batchStatements = (records: readonly UsageRecord[]): CompiledQuery[] => {
     const statements: CompiledQuery[] = [];
-    const debits = new Map<string, number>();
-    for (const r of records) if (r.costMicros > 0) debits.set(r.accountId, (debits.get(r.accountId) ?? 0) + r.costMicros);
+    const debits = debitsOf(records);
     if (pg) {
       if (records.length > 0) statements.push(pgInsertOf(records));
     } else {
@@ -280,11 +299,23 @@ export function usageRepository(store: Kysely<Database>): UsageRepository {
     }
     // The hourly aggregates the portal's charts read, in the same transaction as the records they sum.
     statements.push(...rollup(records));
-    // Accounts in one order (by id) for every batch: on PostgreSQL each UPDATE holds its row lock until
-    // commit, and two gateways debiting the same accounts in different orders would deadlock.
-    const accountIds = [...debits.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    for (const accountId of accountIds) {
-      const cost = debits.get(accountId)!;
+    // Accounts and budget periods in one order (by id) for every batch: on PostgreSQL each UPDATE holds its
+    // row lock until commit, and two gateways debiting the same rows in different orders would deadlock.
+    const ids = [...debits.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    for (const id of ids) {
+      const cost = debits.get(id)!;
+      const period = parseSpendKey(id);
+      if (period !== undefined) {
+        statements.push(
+          db
+            .insertInto('budget_spend')
+            .values({ owner_id: period.ownerId, period: period.period, period_start: period.start, spent_micros: cost })
+            .onConflict((oc) => oc.columns(['owner_id', 'period', 'period_start']).doUpdateSet({ spent_micros: sql<number>`budget_spend.spent_micros + ${cost}` }))
+            .compile(),
+        );
+        continue;
+      }
+      const accountId = id;
       statements.push(
         db
           .updateTable('accounts')
