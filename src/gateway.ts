@@ -192,6 +192,9 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   const closeAccounting = async () => {
     // After the HTTP server has drained: every request has settled, so everything is in the writer's queue.
     await accounting.usage.close();
+    // The accounting's last events are queued: up to 2 s to deliver them (their Redis claims still answered),
+    // then the rest is dropped and counted. A start that failed closed it at once already.
+    await webhooks?.close(2000);
     if (shared) await shared.close();
     else {
       await accounting.limiter.close();
@@ -226,8 +229,6 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       await drainServer(app.server, () => app.close(), requests, connections, config.server.shutdownGraceMs, logger);
       await videoRunner.stop();
       await closeAccounting();
-      // After the accounting has settled (its last events are queued): up to 2 s to deliver, then the rest is dropped and counted.
-      await webhooks?.close(2000);
       authenticator.close();
       metrics.close();
       // Every request has ended: their spans are exported before the process goes.
