@@ -37,6 +37,8 @@ import {
   type AdminContext,
 } from '../admin/operations.js';
 import { deploymentViews, listView } from '../admin/views.js';
+import { billingModeOf, budgetView, checkBudget, deleteBudget, listBudgets, setBudget, type BudgetStatus } from '../admin/budgets.js';
+import type { BudgetScope } from '../store/budgets.js';
 import { AmountError, formatMicros, parseAmountMicros } from '../admin/money.js';
 import { parseDuration, TimeFormatError } from '../admin/time.js';
 import { docsView, modelView, modelViews, shownBaseUrl, tiersView } from './catalog-view.js';
@@ -247,6 +249,19 @@ export function registerPortal(app: FastifyInstance, deps: PortalDeps): PortalPa
     const key = await store.keys.getById(id);
     if (key === undefined || key.accountId !== account.id) throw noKey(id);
     return key;
+  }
+
+  /** A budget as the admin API shows it, with the key's name and hint for a key's (the portal shows names, not ids). */
+  function portalBudgetView(status: BudgetStatus, keys: ReadonlyMap<string, ApiKeyRecord>) {
+    const key = status.budget.scope === 'key' ? keys.get(status.budget.ownerId) : undefined;
+    return { ...budgetView(status), key_name: key?.name ?? null, key_hint: key?.hint ?? null };
+  }
+
+  /** The account's billing mode and its budgets (its own and its keys'), each with the current period's spend. */
+  async function budgetsView(account: AccountRecord) {
+    const [budgets, keys] = await Promise.all([listBudgets(ctx, account.id), listKeys(ctx, { account: account.id })]);
+    const byId = new Map(keys.map((k) => [k.id, k]));
+    return { account_id: account.id, billing_mode: billingModeOf(config, account), billing: account.billing, data: budgets.map((b) => portalBudgetView(b, byId)) };
   }
 
   async function startSession(request: FastifyRequest, reply: FastifyReply, user: PortalUser | null, admin: boolean): Promise<SignedIn> {
@@ -480,6 +495,11 @@ export function registerPortal(app: FastifyInstance, deps: PortalDeps): PortalPa
         return { data: rows, has_more: hasMore, next_before: isoTime(nextBefore) };
       });
 
+      api.get('/budgets', async (request) => {
+        const { account } = await ownAccount(request, false);
+        return budgetsView(account);
+      });
+
       api.get('/members', async (request) => {
         const { account } = await ownAccount(request, false);
         const members = await store.members.listForAccount(account.id);
@@ -548,6 +568,27 @@ export function registerPortal(app: FastifyInstance, deps: PortalDeps): PortalPa
         const { account, entry } = await recordLedgerEntry(ctx, (request.params as { id: string }).id, spec);
         return reply.code(201).send({ entry: ledgerView(entry), account: await adminAccountView(account) });
       });
+
+      api.get('/admin/accounts/:id/budgets', async (request) => {
+        await adminSession(request);
+        return budgetsView(await findAccount(ctx, (request.params as { id: string }).id));
+      });
+
+      // Budgets through the admin API's operations (admin/budgets.ts): the same checks, the same shapes.
+      for (const [scope, base] of [['account', '/admin/accounts/:id/budget'], ['key', '/admin/keys/:id/budget']] as const) {
+        const owner = (request: FastifyRequest) => ({ scope: scope as BudgetScope, ref: (request.params as { id: string }).id });
+        api.put(base, async (request) => {
+          await adminSession(request);
+          const status = await setBudget(ctx, owner(request), checkBudget(request.body ?? null));
+          const key = scope === 'key' ? await store.keys.getById(status.budget.ownerId) : undefined;
+          return portalBudgetView(status, new Map(key ? [[key.id, key]] : []));
+        });
+        api.delete(base, async (request) => {
+          await adminSession(request);
+          const budget = await deleteBudget(ctx, owner(request));
+          return { object: 'budget', scope, account_id: budget.accountId, key_id: scope === 'key' ? budget.ownerId : null, deleted: true };
+        });
+      }
 
       api.get('/admin/keys', async (request) => {
         await adminSession(request);

@@ -6,7 +6,7 @@ import { StringEnum } from '../openai/schemas/common.js';
 import { pickAjvError } from '../validation/ajv-errors.js';
 import { invalidRequest } from '../openai/errors.js';
 import { LimitValuesSchema } from '../config/schema.js';
-import { ACCOUNT_STATUSES } from '../admin/schemas.js';
+import { ACCOUNT_STATUSES, BILLING_MODE_NAMES } from '../admin/schemas.js';
 
 const Opt = <T extends TSchema>(schema: T) => Type.Optional(schema);
 const Q = Opt(Type.String({ maxLength: 200 }));
@@ -29,7 +29,13 @@ export const NewKeyBody = Type.Object(
 export const RedeemBody = Type.Object({ code: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false });
 export const MemberBody = Type.Object({ email: Email }, { additionalProperties: false });
 export const AccountPatchBody = Type.Object(
-  { tier: Opt(Type.String({ minLength: 1, maxLength: 64 })), status: Opt(StringEnum(ACCOUNT_STATUSES)), limits: Opt(Type.Union([LimitValuesSchema, Type.Null()])) },
+  {
+    tier: Opt(Type.String({ minLength: 1, maxLength: 64 })),
+    status: Opt(StringEnum(ACCOUNT_STATUSES)),
+    limits: Opt(Type.Union([LimitValuesSchema, Type.Null()])),
+    /** null: follow the tier's mode. */
+    billing: Opt(Type.Union([StringEnum(BILLING_MODE_NAMES), Type.Null()])),
+  },
   { additionalProperties: false },
 );
 export const CreditBody = Type.Object({ amount: Amount, reason: Type.String({ minLength: 1, maxLength: 500 }) }, { additionalProperties: false });

@@ -8,6 +8,7 @@ import type { UsageRecord } from '../store/usage.js';
 import type { Membership, PortalUser } from '../store/portal.js';
 import { formatMicros } from '../admin/money.js';
 import { effectiveAccountLimits } from '../admin/operations.js';
+import { billingModeOf } from '../admin/budgets.js';
 
 export function isoTime(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
@@ -22,6 +23,10 @@ export function accountView(config: Config, a: AccountRecord) {
     status: a.status,
     balance_micros: a.balanceMicros,
     balance: formatMicros(a.balanceMicros),
+    /** The mode requests are billed in: the account's own, else its tier's, else the config's. */
+    billing_mode: billingModeOf(config, a),
+    /** The account's own mode; null follows its tier's (then the config's). */
+    billing: a.billing,
     limits: {
       requests_per_minute: limits.requests_per_minute ?? null,
       tokens_per_minute: limits.tokens_per_minute ?? null,
