@@ -23,9 +23,22 @@ export interface DocsView {
   errors: { status: number; type: string; code: string | null; when: string }[];
   tiers: TierView[]; streaming: string; usage: string;
 }
+export type BillingMode = 'prepaid' | 'postpaid';
 export interface AccountView {
   id: string; name: string; tier: string; status: string; balance_micros: number; balance: string; limits: Limits;
+  /** The mode in force; `billing` is the account's own choice (null: its tier's). */
+  billing_mode: BillingMode; billing: BillingMode | null;
 }
+export type BudgetPeriod = 'day' | 'week' | 'month' | 'none';
+/** A budget as the admin API shows it (times in unix seconds), with the key's name and hint for a key's. */
+export interface BudgetView {
+  scope: 'account' | 'key'; account_id: string; key_id: string | null; key_name: string | null; key_hint: string | null;
+  limit: string; limit_micros: number; soft_limit: string | null; soft_limit_micros: number | null;
+  period: BudgetPeriod; reset_time: string; time_zone: string;
+  current_period: { start: number; resets_at: number | null; spent: string; spent_micros: number; remaining: string; remaining_micros: number };
+  created_at: number; updated_at: number;
+}
+export interface BudgetsView { account_id: string; billing_mode: BillingMode; billing: BillingMode | null; data: BudgetView[] }
 export interface SessionView {
   user: { id: string; email: string; role: string } | null; admin: boolean; account: AccountView | null;
   accounts: { id: string; name: string; role: string }[]; csrf_token: string;
@@ -95,7 +108,7 @@ export function chooseAccount(id: string | null): void {
 }
 export function whenUnauthorized(handler: () => void): void { onUnauthorized = handler; }
 
-export interface RequestOptions { method?: 'GET' | 'POST' | 'PATCH' | 'DELETE'; body?: unknown; query?: Record<string, string | number | undefined | null>; quiet401?: boolean }
+export interface RequestOptions { method?: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE'; body?: unknown; query?: Record<string, string | number | undefined | null>; quiet401?: boolean }
 
 export function apiUrl(path: string, query?: RequestOptions['query']): string {
   const params = new URLSearchParams();

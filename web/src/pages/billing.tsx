@@ -1,6 +1,8 @@
-// The billing page: the balance, top-up by redemption code, the ledger and the usage debits by day.
+// The billing page: the billing mode, the balance and top-up by redemption code (prepaid accounts), the
+// budgets with this period's spend, the ledger and the usage debits by day.
 import { useState } from 'preact/hooks';
-import { api, type LedgerEntry, type LedgerPage, type SessionView } from '../api';
+import { api, type BudgetsView, type LedgerEntry, type LedgerPage, type SessionView } from '../api';
+import { BudgetMeter, billingModeText } from '../budgets';
 import { Field, LoadState, StatusLine, TableWrap, errorStatus, formatMicros, formatNumber, formatTime, useLoad, type Status } from '../components';
 import { setSession, useShared } from '../state';
 
@@ -8,6 +10,8 @@ export function Billing() {
   const { session } = useShared();
   const account = session?.account ?? null;
   const ledger = useLoad(() => api<LedgerPage>('/ledger', { query: { limit: 50 } }), [account?.id]);
+  const budgets = useLoad(() => api<BudgetsView>('/budgets'), [account?.id]);
+  const mode = account?.billing_mode ?? budgets.data?.billing_mode ?? 'prepaid';
   const [older, setOlder] = useState<LedgerEntry[]>([]);
   const [hasMore, setHasMore] = useState<boolean | null>(null);
   const [cursor, setCursor] = useState<string | null>(null);
@@ -58,20 +62,47 @@ export function Billing() {
     <>
       <h1>Billing</h1>
       <section class="cards">
-        <div class="card">
-          <h2>Balance</h2>
-          <p class="big" data-testid="balance" data-balance-micros={account?.balance_micros ?? ''}>{account ? formatMicros(account.balance_micros) : '—'}</p>
-          {account && <p class="muted">Account {account.name} · tier {account.tier}{account.status !== 'active' ? ` · ${account.status}` : ''}</p>}
-        </div>
-        <div class="card">
-          <h2>Top up</h2>
-          <form onSubmit={onRedeem} class="stack">
-            <Field label="Redemption code" autocomplete="off" placeholder="RC-…" required value={code}
-              onInput={(e) => setCode((e.currentTarget as HTMLInputElement).value)} data-testid="redeem-code" />
-            <button type="submit" disabled={busy} data-testid="redeem-submit">{busy ? 'Redeeming…' : 'Redeem'}</button>
-          </form>
-          <StatusLine status={status} />
-        </div>
+        {mode === 'postpaid'
+          ? (
+            <div class="card" data-testid="billing-mode" data-mode="postpaid">
+              <h2>Billing</h2>
+              <p class="big">Postpaid</p>
+              <p>{billingModeText('postpaid')}</p>
+              {account && <p class="muted">Account {account.name} · tier {account.tier}{account.status !== 'active' ? ` · ${account.status}` : ''}</p>}
+            </div>
+          )
+          : (
+            <>
+              <div class="card">
+                <h2>Balance</h2>
+                <p class="big" data-testid="balance" data-balance-micros={account?.balance_micros ?? ''}>{account ? formatMicros(account.balance_micros) : '—'}</p>
+                {account && <p class="muted">Account {account.name} · tier {account.tier}{account.status !== 'active' ? ` · ${account.status}` : ''}</p>}
+                <p class="muted small" data-testid="billing-mode" data-mode="prepaid">{billingModeText('prepaid')}</p>
+              </div>
+              <div class="card">
+                <h2>Top up</h2>
+                <form onSubmit={onRedeem} class="stack">
+                  <Field label="Redemption code" autocomplete="off" placeholder="RC-…" required value={code}
+                    onInput={(e) => setCode((e.currentTarget as HTMLInputElement).value)} data-testid="redeem-code" />
+                  <button type="submit" disabled={busy} data-testid="redeem-submit">{busy ? 'Redeeming…' : 'Redeem'}</button>
+                </form>
+                <StatusLine status={status} />
+              </div>
+            </>
+          )}
+      </section>
+      <section aria-labelledby="budgets-title">
+        <h2 id="budgets-title">Budgets</h2>
+        <LoadState loaded={budgets}>
+          {budgets.data && budgets.data.data.length === 0
+            ? <p class="muted" data-testid="no-budgets">No budget caps this account's spending{mode === 'prepaid' ? ' beyond its balance' : ''}. An admin can set one for the account or for a key.</p>
+            : (
+              <div class="budgets">
+                {budgets.data?.data.map((b) => <div class="card" key={b.key_id ?? b.account_id}><BudgetMeter budget={b} /></div>)}
+              </div>
+            )}
+          {budgets.data && budgets.data.data.length > 0 && <p class="hint">Requests that would go past a budget are refused until it resets. Spend shows here a moment after each request.</p>}
+        </LoadState>
       </section>
       <LoadState loaded={ledger}>
         <section>

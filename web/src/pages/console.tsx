@@ -1,7 +1,9 @@
-// The admin console, one page: accounts (search, status, tier, limits, credit), keys across accounts,
-// redemption and invite codes, usage across accounts and the deployments' health.
+// The admin console, one page: accounts (search, status, tier, limits, credit, billing mode, budgets of
+// the account and its keys), keys across accounts, redemption and invite codes, usage across accounts and
+// the deployments' health.
 import { useState } from 'preact/hooks';
-import { api, type AdminAccount, type Deployment, type KeyView, type Limits } from '../api';
+import { api, type AdminAccount, type BudgetView, type BudgetsView, type Deployment, type KeyView, type Limits } from '../api';
+import { BudgetForm, BudgetMeter, billingModeText } from '../budgets';
 import { CopyButton, Field, LoadState, SelectField, StatusLine, TableWrap, errorStatus, formatMicros, formatNumber, formatTime, useLoad, type Status } from '../components';
 import { useShared } from '../state';
 import { StatusBadge } from './keys';
@@ -69,6 +71,7 @@ function AccountPanel({ id, onChanged, onClose }: { id: string; onChanged: () =>
   const [limits, setLimits] = useState<Record<keyof Limits, string> | null>(null);
   const [amount, setAmount] = useState('');
   const [reason, setReason] = useState('');
+  const [billing, setBilling] = useState<string | null>(null);
   const [status, setStatus] = useState<Status>(null);
   const a = account.data;
 
@@ -149,11 +152,90 @@ function AccountPanel({ id, onChanged, onClose }: { id: string; onChanged: () =>
               <Field label="Reason" required maxLength={500} value={reason} onInput={(e) => setReason(inputValue(e))} />
               <button type="submit" data-testid="console-credit">Credit</button>
             </form>
+            <div class="subpanel">
+              <h4>Billing mode</h4>
+              <p class="small" data-testid="console-billing-mode" data-mode={a.billing_mode}>In force: <strong>{a.billing_mode}</strong>{a.billing === null ? ' (the tier’s)' : ' (set on this account)'}. {billingModeText(a.billing_mode)}</p>
+              <form class="row-form" onSubmit={(e) => {
+                e.preventDefault();
+                const value = billing ?? a.billing ?? '';
+                void patch({ billing: value === '' ? null : value }, value === '' ? 'Billing mode follows the tier.' : `Billing mode set to ${value}.`).then(() => setBilling(null));
+              }}>
+                <SelectField label="Mode" value={billing ?? a.billing ?? ''} onChange={(e) => setBilling((e.currentTarget as HTMLSelectElement).value)} data-testid="console-billing"
+                  options={[{ value: '', label: 'Follow the tier' }, { value: 'prepaid', label: 'Prepaid (pays from the balance)' }, { value: 'postpaid', label: 'Postpaid (tracked, invoiced)' }]} />
+                <button type="submit" data-testid="console-billing-save">Save billing mode</button>
+              </form>
+            </div>
+            <AccountBudgets id={a.id} onStatus={setStatus} />
           </>
         )}
       </LoadState>
       <StatusLine status={status} />
     </section>
+  );
+}
+
+/** The account's budget and its keys' budgets: each shown with its period's spend, set, changed or cleared. */
+function AccountBudgets({ id, onStatus }: { id: string; onStatus: (s: Status) => void }) {
+  const budgets = useLoad(() => api<BudgetsView>(`/admin/accounts/${encodeURIComponent(id)}/budgets`), [id]);
+  const keys = useLoad(() => api<{ data: KeyView[] }>('/admin/keys', { query: { account_id: id } }), [id]);
+  const [editing, setEditing] = useState<string | null>(null);
+  const accountBudget = budgets.data?.data.find((b) => b.scope === 'account') ?? null;
+  const keyBudgets = new Map((budgets.data?.data ?? []).filter((b) => b.scope === 'key').map((b) => [b.key_id, b]));
+  const path = (scope: 'account' | 'key', ref: string) => `/admin/${scope === 'account' ? 'accounts' : 'keys'}/${encodeURIComponent(ref)}/budget`;
+  const done = (text: string) => {
+    onStatus({ kind: 'ok', text });
+    setEditing(null);
+    budgets.reload();
+  };
+  // Remounted after each change (the key changes), so the form starts from what was saved.
+  const version = (b: BudgetView | null | undefined) => (b ? `${b.updated_at}` : 'none');
+  return (
+    <div class="subpanel" data-testid="console-budgets">
+      <h4>Account budget</h4>
+      <LoadState loaded={budgets}>
+        {accountBudget ? <BudgetMeter budget={accountBudget} titled={false} /> : <p class="muted small" data-testid="console-no-budget">No budget: the account’s spending is not capped{budgets.data?.billing_mode === 'prepaid' ? ' beyond its balance' : ''}.</p>}
+        <BudgetForm key={`account-${version(accountBudget)}`} budget={accountBudget} testid="console-budget" onDone={done}
+          save={(body) => api(path('account', id), { method: 'PUT', body })} clear={() => api(path('account', id), { method: 'DELETE' })} />
+      </LoadState>
+      <h4>Key budgets</h4>
+      <LoadState loaded={keys}>
+        {keys.data?.data.length === 0
+          ? <p class="muted small">The account has no keys.</p>
+          : (
+            <TableWrap label="Key budgets">
+              <table>
+                <thead><tr><th scope="col">Key</th><th scope="col">Budget</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+                <tbody>
+                  {keys.data?.data.map((k) => {
+                    const b = keyBudgets.get(k.id) ?? null;
+                    const label = k.name ?? k.hint;
+                    return [
+                      <tr key={k.id} data-testid="console-key-budget-row" data-key-id={k.id}>
+                        <th scope="row">{k.name ?? <span class="muted">unnamed</span>}<br /><code class="small">{k.hint}</code></th>
+                        <td>{b ? <BudgetMeter budget={b} compact /> : <span class="muted">none</span>}</td>
+                        <td class="actions">
+                          <button type="button" class="secondary small" aria-expanded={editing === k.id} data-testid="console-key-budget-edit" aria-label={`${b ? 'Change' : 'Set'} the budget of ${label}`}
+                            onClick={() => setEditing(editing === k.id ? null : k.id)}>{b ? 'Change' : 'Set budget'}</button>{' '}
+                          {b && <button type="button" class="danger small" data-testid="console-key-budget-clear" aria-label={`Clear the budget of ${label}`}
+                            onClick={() => { api(path('key', k.id), { method: 'DELETE' }).then(() => done(`Budget of key ${label} cleared.`), (error: unknown) => onStatus(errorStatus(error))); }}>Clear</button>}
+                        </td>
+                      </tr>,
+                      editing === k.id && (
+                        <tr key={`${k.id}-form`}>
+                          <td colSpan={3} class="formcell">
+                            <BudgetForm key={`key-${k.id}-${version(b)}`} budget={b} testid="console-key-budget" onDone={(text) => done(`Key ${label}: ${text}`)}
+                              save={(body) => api(path('key', k.id), { method: 'PUT', body })} clear={() => api(path('key', k.id), { method: 'DELETE' })} />
+                          </td>
+                        </tr>
+                      ),
+                    ];
+                  })}
+                </tbody>
+              </table>
+            </TableWrap>
+          )}
+      </LoadState>
+    </div>
   );
 }
 

@@ -1,6 +1,8 @@
-// The keys page: create a key (shown once, with a copy button), list, disable, enable and delete.
+// The keys page: create a key (shown once, with a copy button), list (with each key's budget, if it has
+// one), disable, enable and delete.
 import { useState } from 'preact/hooks';
-import { api, type KeyView } from '../api';
+import { api, type BudgetView, type BudgetsView, type KeyView } from '../api';
+import { BudgetMeter } from '../budgets';
 import { CopyButton, Field, LoadState, SelectField, StatusLine, TableWrap, errorStatus, formatTime, useLoad, type Status } from '../components';
 import { useShared } from '../state';
 
@@ -16,6 +18,8 @@ const EXPIRIES = [
 export function Keys() {
   const { session } = useShared();
   const keys = useLoad(() => api<{ data: KeyView[] }>('/keys'), [session?.account?.id]);
+  const budgets = useLoad(() => api<BudgetsView>('/budgets'), [session?.account?.id]);
+  const keyBudgets = new Map((budgets.data?.data ?? []).filter((b) => b.scope === 'key').map((b) => [b.key_id, b]));
   const [name, setName] = useState('');
   const [expiry, setExpiry] = useState('');
   const [allowed, setAllowed] = useState('');
@@ -84,10 +88,12 @@ export function Keys() {
               <TableWrap label="Keys">
                 <table>
                   <thead>
-                    <tr><th scope="col">Name</th><th scope="col">Key</th><th scope="col">Created</th><th scope="col">Last used</th><th scope="col">Expires</th><th scope="col">Models</th><th scope="col">Status</th>{canWrite && <th scope="col"><span class="sr-only">Actions</span></th>}</tr>
+                    <tr><th scope="col">Name</th><th scope="col">Key</th><th scope="col">Created</th><th scope="col">Last used</th><th scope="col">Expires</th><th scope="col">Models</th><th scope="col">Status</th>{keyBudgets.size > 0 && <th scope="col">Budget</th>}{canWrite && <th scope="col"><span class="sr-only">Actions</span></th>}</tr>
                   </thead>
                   <tbody>
-                    {keys.data?.data.map((k) => <KeyRow key={k.id} k={k} canWrite={canWrite} onChanged={keys.reload} onStatus={setStatus} />)}
+                    {keys.data?.data.map((k) => (
+                      <KeyRow key={k.id} k={k} budget={keyBudgets.size > 0 ? (keyBudgets.get(k.id) ?? null) : undefined} canWrite={canWrite} onChanged={keys.reload} onStatus={setStatus} />
+                    ))}
                   </tbody>
                 </table>
               </TableWrap>
@@ -102,7 +108,8 @@ export function StatusBadge({ status }: { status: string }) {
   return <span class={`badge ${status}`}>{status}</span>;
 }
 
-function KeyRow({ k, canWrite, onChanged, onStatus }: { k: KeyView; canWrite: boolean; onChanged: () => void; onStatus: (s: Status) => void }) {
+/** `budget`: the key's (null: it has none); undefined when no key has one and the column is left out. */
+function KeyRow({ k, budget, canWrite, onChanged, onStatus }: { k: KeyView; budget?: BudgetView | null; canWrite: boolean; onChanged: () => void; onStatus: (s: Status) => void }) {
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState(false);
   const label = k.name ?? k.hint;
@@ -129,6 +136,7 @@ function KeyRow({ k, canWrite, onChanged, onStatus }: { k: KeyView; canWrite: bo
       <td>{k.expires_at ? formatTime(k.expires_at) : 'never'}</td>
       <td>{k.allowed_models?.join(', ') ?? 'all'}</td>
       <td><StatusBadge status={k.status} /></td>
+      {budget !== undefined && <td>{budget ? <BudgetMeter budget={budget} compact /> : <span class="muted">none</span>}</td>}
       {canWrite && (
         <td class="actions">
           {confirming
