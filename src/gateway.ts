@@ -16,6 +16,7 @@ import type { Store } from './store/store.js';
 import { MemoryBalanceBook, type BalanceBook } from './accounting/balance-book.js';
 import type { Accounting } from './accounting/settlement.js';
 import { bookLoader, creditsLoader } from './accounting/budgets.js';
+import { SpendAlerts } from './accounting/spend-alerts.js';
 import { UsageWriter } from './accounting/usage-writer.js';
 import { openUsageSink } from './accounting/usage-sink.js';
 import { MemoryLimiter } from './limits/memory-limiter.js';
@@ -153,6 +154,12 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     usage: new UsageWriter(await openUsageSink(config.storeUrl, store.usage, logger), book, config.usage, logger),
   };
   accounting.usage.onWriteFailure = () => metrics.usageWriteFailed();
+  // Budget and balance crossings, read from the store after each usage batch (only when a webhook listens).
+  const spendAlerts = webhooks && new SpendAlerts(alerts, store, config.alerts.balanceLowMicros, logger);
+  if (spendAlerts) {
+    accounting.budgetRefused = (budget, span, accountId, available) => spendAlerts.budgetRefused(budget, span, accountId, available);
+    accounting.usage.onCommitted = (batch) => spendAlerts.committed(batch);
+  }
   metrics.watch({ health: catalog.health, usageQueueDepth: () => accounting.usage.depth });
   const pingStore = counted(() => store.ping(), 'ping');
   const admin = {
@@ -194,6 +201,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     await accounting.usage.close();
     // The accounting's last events are queued: up to 2 s to deliver them (their Redis claims still answered),
     // then the rest is dropped and counted. A start that failed closed it at once already.
+    await spendAlerts?.idle();
     await webhooks?.close(2000);
     if (shared) await shared.close();
     else {

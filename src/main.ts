@@ -10,6 +10,7 @@ import { registerSimulateCommand } from './cli/simulate.js';
 import { registerMigrateCommand } from './cli/migrate.js';
 import { registerKeysCommands } from './cli/keys.js';
 import { registerAccountsCommands } from './cli/accounts.js';
+import { registerBudgetCommands } from './cli/budgets.js';
 import { registerUsageCommand } from './cli/usage.js';
 import { registerAdminTokenCommand } from './cli/admin-token.js';
 
@@ -27,6 +28,7 @@ registerSimulateCommand(program);
 registerMigrateCommand(program);
 registerKeysCommands(program);
 registerAccountsCommands(program);
+registerBudgetCommands(program);
 registerUsageCommand(program);
 registerAdminTokenCommand(program);
 

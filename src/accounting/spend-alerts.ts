@@ -17,6 +17,7 @@ const REMEMBERED = 10_000;
 
 export class SpendAlerts {
   private readonly sent = new Set<string>();
+  private readonly checking = new Set<Promise<void>>();
 
   constructor(
     private readonly alerts: AlertSink,
@@ -40,7 +41,15 @@ export class SpendAlerts {
   /** A usage batch was committed: look at what it moved (off the request path; failures are logged). */
   committed(records: readonly UsageRecord[]): void {
     if (!this.active) return;
-    void this.check(records).catch((err: unknown) => this.logger.warn({ err }, 'spend alerts: the store could not be read after a usage batch'));
+    const p = this.check(records)
+      .catch((err: unknown) => this.logger.warn({ err }, 'spend alerts: the store could not be read after a usage batch'))
+      .finally(() => this.checking.delete(p));
+    this.checking.add(p);
+  }
+
+  /** Waits for the checks under way (at shutdown, before the webhooks close). */
+  async idle(): Promise<void> {
+    while (this.checking.size > 0) await Promise.all([...this.checking]);
   }
 
   private async check(records: readonly UsageRecord[]): Promise<void> {

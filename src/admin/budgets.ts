@@ -81,12 +81,18 @@ export async function setBudget(ctx: AdminContext, owner: BudgetOwnerRef, spec: 
   return budgetStatus(ctx, budget, now);
 }
 
-/** The budget and its current period, or a 404 when the owner has none. */
-export async function getBudget(ctx: AdminContext, owner: BudgetOwnerRef, now = Date.now()): Promise<BudgetStatus> {
+/** The budget and its current period; undefined when the owner (which must exist) has none. */
+export async function findBudget(ctx: AdminContext, owner: BudgetOwnerRef, now = Date.now()): Promise<BudgetStatus | undefined> {
   const { ownerId } = await ownerOf(ctx, owner);
   const budget = await ctx.store.budgets.get(ownerId);
-  if (budget === undefined) throw new AdminNotFoundError(`${owner.scope === 'account' ? 'The account' : 'The API key'} ${JSON.stringify(owner.ref)} has no budget.`);
-  return budgetStatus(ctx, budget, now);
+  return budget === undefined ? undefined : budgetStatus(ctx, budget, now);
+}
+
+/** The budget and its current period, or a 404 when the owner has none. */
+export async function getBudget(ctx: AdminContext, owner: BudgetOwnerRef, now = Date.now()): Promise<BudgetStatus> {
+  const found = await findBudget(ctx, owner, now);
+  if (found === undefined) throw new AdminNotFoundError(`${owner.scope === 'account' ? 'The account' : 'The API key'} ${JSON.stringify(owner.ref)} has no budget.`);
+  return found;
 }
 
 /** Removes the budget (its spend history stays); a 404 when there is none. */

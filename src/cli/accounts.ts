@@ -165,6 +165,7 @@ export function registerAccountsCommands(program: Command, io: CliOutput = proce
         io.out(`tier: ${account.tier}`);
         io.out(`status: ${account.status}`);
         io.out(`balance: ${formatMicros(account.balanceMicros)}`);
+        io.out(`billing: ${billingModeOf(ctx.config, account)}`);
         io.out(`limits: ${describeLimits(ctx.config, account)}`);
         io.out(`keys: ${keys.length}`);
         io.out(`created: ${formatTime(account.createdAt)}`);

@@ -12,6 +12,8 @@ import { startTestGateway, testConfig, type TestGateway } from '../helpers/gatew
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { deletePrefix, SHARED_REDIS_URL, uniquePrefix } from '../helpers/redis.js';
 import { usageRecordsOf } from '../helpers/usage.js';
+import { startReceiver, type Receiver } from '../helpers/webhook-receiver.js';
+import { formatMicros } from '../../src/admin/money.js';
 
 const ADMIN_TOKEN = 'budgets-admin-token-0123456789abcdef';
 /** Per million tokens: with 50 output tokens a request may cost up to ~$0.021, so $1.00 holds 47. */
@@ -42,7 +44,7 @@ async function admin(base: string, method: string, path: string, body?: unknown)
 
 interface Outcome {
   ok: number;
-  refused: OpenAI.APIError[];
+  refused: InstanceType<typeof OpenAI.APIError>[];
   remaining: string[];
 }
 
@@ -227,3 +229,63 @@ describe('budget input', () => {
     expect(missing.status).toBe(404);
   });
 });
+
+describe('budget and balance alerts', () => {
+  const secret = `whsec_${Buffer.from('budget-alerts-secret-0123456789ab').toString('base64')}`;
+  let gw: TestGateway;
+  let receiver: Receiver;
+
+  beforeAll(async () => {
+    receiver = await startReceiver(secret);
+    gw = await startTestGateway(budgetConfig({ alerts: { balance_low: '0.05', backoff_ms: 50, webhooks: [{ url: receiver.url, secret, events: ['budget.threshold_reached', 'budget.exhausted', 'balance.low'] }] } }));
+  });
+  afterAll(async () => {
+    await gw.close();
+    await receiver.close();
+  });
+
+  const ofType = (type: string) => receiver.verified.filter((d) => d.payload.type === type);
+
+  it('a budget crossing its soft threshold, a budget exhausted, a balance running low: each delivered once, signed', async () => {
+    const account = await gw.createAccount();
+    await admin(gw.url, 'PUT', `/keys/${account.keyId}/budget`, { limit_micros: 6 * MAX_COST, soft_limit_micros: 2 * MAX_COST, period: 'day', time_zone: 'Europe/Berlin' });
+    // Sequential bursts: the threshold is crossed by settled spend, the refusals say it is exhausted.
+    for (let round = 0; round < 3; round++) await burst([gw.client.withOptions({ apiKey: account.apiKey })], 4);
+    await gw.flushUsage();
+    await until(() => ofType('budget.threshold_reached').length > 0 && ofType('budget.exhausted').length > 0);
+    // Later batches and refusals see the same crossings: no second delivery.
+    await burst([gw.client.withOptions({ apiKey: account.apiKey })], 3);
+    await gw.flushUsage();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(ofType('budget.threshold_reached')).toHaveLength(1);
+    expect(ofType('budget.exhausted')).toHaveLength(1);
+    const threshold = ofType('budget.threshold_reached')[0];
+    expect(threshold.headers['webhook-id']).toBe(threshold.payload.id);
+    expect(threshold.payload.data).toMatchObject({
+      budget: { scope: 'key', account_id: account.accountId, key_id: account.keyId, limit: formatMicros(6 * MAX_COST), soft_limit: formatMicros(2 * MAX_COST), period: 'day', reset_time: '00:00', time_zone: 'Europe/Berlin' },
+    });
+    expect(Number(threshold.payload.data.spent)).toBeGreaterThanOrEqual((2 * MAX_COST) / 1e6 / 2);
+    expect(threshold.payload.data.resets_at).toMatch(/T2[23]:00:00\.000Z$/);
+
+    // A prepaid account falling below alerts.balance_low (0.05).
+    const shop = await gw.createAccount({ tier: 'shop', creditMicros: 60_000 });
+    await burst([gw.client.withOptions({ apiKey: shop.apiKey })], 2);
+    await gw.flushUsage();
+    await until(() => ofType('balance.low').length > 0);
+    await burst([gw.client.withOptions({ apiKey: shop.apiKey })], 1);
+    await gw.flushUsage();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const low = ofType('balance.low');
+    expect(low).toHaveLength(1);
+    expect(low[0].payload.data).toMatchObject({ account_id: shop.accountId, threshold: '0.050000' });
+    expect(Number(low[0].payload.data.balance)).toBeLessThan(0.05);
+  }, 60_000);
+});
+
+async function until(check: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -229,7 +229,7 @@ describe('migrate command', () => {
   it('lists what ran, then that nothing is pending', async () => {
     const first = await run(['migrate']);
     expect(first.exitCode).toBe(0);
-    expect(first.out).toEqual(['applied 001_accounts_keys', 'applied 002_ledger_usage', 'applied 003_media', 'applied 004_debited', 'applied 005_reported_usage', 'applied 006_portal', 'applied 007_responses']);
+    expect(first.out).toEqual(['applied 001_accounts_keys', 'applied 002_ledger_usage', 'applied 003_media', 'applied 004_debited', 'applied 005_reported_usage', 'applied 006_portal', 'applied 007_responses', 'applied 008_budgets']);
     expect(existsSync(join(dataDir, 'floodgate.db'))).toBe(true);
     expect((await run(['migrate'])).out).toEqual(['store is up to date: no migrations to run']);
   });
@@ -241,7 +241,7 @@ describe('migrate command', () => {
       const first = await run(['migrate']);
       expect(first.err).toEqual([]);
       expect(first.exitCode).toBe(0);
-      expect(first.out).toEqual(['applied 001_accounts_keys', 'applied 002_ledger_usage', 'applied 003_media', 'applied 004_debited', 'applied 005_reported_usage', 'applied 006_portal', 'applied 007_responses']);
+      expect(first.out).toEqual(['applied 001_accounts_keys', 'applied 002_ledger_usage', 'applied 003_media', 'applied 004_debited', 'applied 005_reported_usage', 'applied 006_portal', 'applied 007_responses', 'applied 008_budgets']);
       expect((await run(['migrate'])).out).toEqual(['store is up to date: no migrations to run']);
       expect(existsSync(dataDir)).toBe(false);
     } finally {

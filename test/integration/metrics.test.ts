@@ -190,7 +190,8 @@ describe('/metrics', () => {
     expect(value(metrics, 'floodgate_limit_rejections_total', { kind: 'balance' })).toBe(1);
     expect(value(metrics, 'floodgate_limit_rejections_total', { kind: 'tokens' })).toBe(0);
     expect(value(metrics, 'floodgate_limit_rejections_total', { kind: 'concurrency' })).toBe(0);
-    expect(metrics.get('floodgate_limit_rejections_total')).toHaveLength(4);
+    expect(value(metrics, 'floodgate_limit_rejections_total', { kind: 'budget' })).toBe(0);
+    expect(metrics.get('floodgate_limit_rejections_total')).toHaveLength(5);
   });
 
   it('reads the gauges when scraped: in flight, breakers, the usage queue', () => {

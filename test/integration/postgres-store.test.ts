@@ -142,7 +142,7 @@ describe('floodgate migrate (built CLI) on PostgreSQL', () => {
       const first = migrate();
       expect(first.stderr).toBe('');
       expect(first.status).toBe(0);
-      expect(first.stdout.trim().split('\n')).toEqual(['applied 001_accounts_keys', 'applied 002_ledger_usage', 'applied 003_media', 'applied 004_debited', 'applied 005_reported_usage', 'applied 006_portal', 'applied 007_responses']);
+      expect(first.stdout.trim().split('\n')).toEqual(['applied 001_accounts_keys', 'applied 002_ledger_usage', 'applied 003_media', 'applied 004_debited', 'applied 005_reported_usage', 'applied 006_portal', 'applied 007_responses', 'applied 008_budgets']);
       const again = migrate();
       expect(again.status).toBe(0);
       expect(again.stdout.trim()).toBe('store is up to date: no migrations to run');

@@ -5,68 +5,24 @@
 // the receiver gets `breaker.opened`, then `breaker.closed` once a backend listens there; two gateways on
 // one Redis prefix send an event both emit once.
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import OpenAI from 'openai';
+import type { ServerResponse } from 'node:http';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { RawConfig } from '../../src/config/schema.js';
 import type { AlertEvent } from '../../src/alerts/events.js';
+import { startReceiver as startWebhookReceiver, type Receiver } from '../helpers/webhook-receiver.js';
 import { rawRequest, startTestGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
 import { deletePrefix, SHARED_REDIS_URL, uniquePrefix } from '../helpers/redis.js';
 
-const sdk = new OpenAI({ apiKey: 'x' });
 const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
-
-interface Delivery {
-  headers: IncomingMessage['headers'];
-  body: string;
-  payload: { id: string; type: string; created: number; data: Record<string, unknown> };
-}
-
-interface Receiver {
-  url: string;
-  port: number;
-  /** Every request, verified or not. */
-  requests: { headers: IncomingMessage['headers']; body: string }[];
-  /** The requests whose signature the SDK verified, parsed. */
-  verified: Delivery[];
-  close(): Promise<void>;
-}
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** A receiver answering with `answer(n)` (n counts requests from 0); an answer that never ends leaves the request hanging. */
-async function startReceiver(answer: (n: number, res: ServerResponse, req: IncomingMessage) => void = (_n, res) => res.end('ok'), port = 0): Promise<Receiver> {
-  const requests: Receiver['requests'] = [];
-  const verified: Delivery[] = [];
-  const server: Server = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (d: string) => (body += d));
-    req.on('end', () => {
-      const n = requests.push({ headers: req.headers, body }) - 1;
-      sdk.webhooks
-        .unwrap(body, req.headers as Record<string, string>, SECRET)
-        .then((payload) => void verified.push({ headers: req.headers, body, payload: payload as unknown as Delivery['payload'] }))
-        .catch(() => undefined)
-        .finally(() => answer(n, res, req));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  const bound = (server.address() as { port: number }).port;
-  const receiver: Receiver = {
-    url: `http://127.0.0.1:${bound}/floodgate`,
-    port: bound,
-    requests,
-    verified,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+/** A receiver for this file's secret, closed after the test. */
+async function startReceiver(answer?: Parameters<typeof startWebhookReceiver>[1], port = 0): Promise<Receiver> {
+  const receiver = await startWebhookReceiver(SECRET, answer, port);
   cleanups.push(receiver.close);
   return receiver;
 }

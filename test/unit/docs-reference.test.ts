@@ -92,6 +92,7 @@ describe('docs/configuration.md', () => {
       'redis.failure_policy.tokens_per_minute': (_c, f) => f.redis?.failurePolicy.tokens,
       'redis.failure_policy.concurrent_requests': (_c, f) => f.redis?.failurePolicy.concurrency,
       'billing.initial_credit': (c) => c.billing.initialCreditMicros / 1_000_000,
+      'billing.mode': (c) => c.billing.mode,
       'usage.flush_ms': (c) => c.usage.flushMs,
       'usage.max_batch': (c) => c.usage.maxBatch,
       'metrics.enabled': (c) => c.metrics.enabled,

@@ -376,7 +376,7 @@ describe.each([SQLITE, POSTGRES])('portal store ($name)', (dialect) => {
       error_code: null,
     }));
     await store.db.insertInto('usage_records').values(rows).execute();
-    expect(await migrateToLatest(store.db)).toEqual(['006_portal', '007_responses']);
+    expect(await migrateToLatest(store.db)).toEqual(['006_portal', '007_responses', '008_budgets']);
     const { rollup, direct } = await rollupAndAggregate(store.db);
     expect(rollup.length).toBeGreaterThan(10);
     expect(rollup).toEqual(direct);

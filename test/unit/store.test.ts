@@ -141,7 +141,7 @@ describe.each(DIALECTS)('migrations ($name)', (dialect) => {
   it('reports what ran when opened without migrating, and runs nothing twice', async () => {
     const store = await open(await dialect.newUrl(tempDir()), false);
     expect(await migrationStatus(store.db)).toEqual(Object.keys(MIGRATIONS).map((name) => ({ name, applied: false })));
-    expect(await migrateToLatest(store.db)).toEqual(['001_accounts_keys', '002_ledger_usage', '003_media', '004_debited', '005_reported_usage', '006_portal', '007_responses']);
+    expect(await migrateToLatest(store.db)).toEqual(['001_accounts_keys', '002_ledger_usage', '003_media', '004_debited', '005_reported_usage', '006_portal', '007_responses', '008_budgets']);
     expect(await migrateToLatest(store.db)).toEqual([]);
     expect(await migrationStatus(store.db)).toEqual(Object.keys(MIGRATIONS).map((name) => ({ name, applied: true })));
   });
@@ -161,7 +161,7 @@ describe.each(DIALECTS)('migrations ($name)', (dialect) => {
       .insertInto('usage_records')
       .values([usageRecordRow('u1', 'acct_a', 7), usageRecordRow('u2', 'acct_a', 5)])
       .execute();
-    expect(await migrateToLatest(store.db)).toEqual(['004_debited', '005_reported_usage', '006_portal', '007_responses']);
+    expect(await migrateToLatest(store.db)).toEqual(['004_debited', '005_reported_usage', '006_portal', '007_responses', '008_budgets']);
     const credits = await store.accounts.credits(['acct_a', 'acct_b', 'acct_none']);
     expect(credits).toEqual(
       new Map([
@@ -256,7 +256,8 @@ describe.each(DIALECTS)('api keys ($name)', (dialect) => {
         limits: null,
         lastUsedAt: null,
       },
-      account: { id: account.id, name: 'acme', tier: 'enterprise', status: 'active', balanceMicros: 0, limits: { rpm: 5 }, createdAt: 100 },
+      account: { id: account.id, name: 'acme', tier: 'enterprise', status: 'active', balanceMicros: 0, limits: { rpm: 5 }, billing: null, createdAt: 100 },
+      budgets: [],
     });
     expect(await store.keys.findKeyByHash(hashApiKey('another-pepper-xxxxxxxx', apiKey))).toBeUndefined();
     expect(await store.keys.findKeyByHash('')).toBeUndefined();
@@ -269,6 +270,43 @@ describe.each(DIALECTS)('api keys ($name)', (dialect) => {
 
     await store.keys.touchLastUsed([record.id], 400);
     expect((await store.keys.getById(record.id))?.lastUsedAt).toBe(400);
+  });
+
+  it('budgets: the key lookup carries the account\'s and the key\'s; spend starts from the period\'s records and usage batches add to it', async () => {
+    const { store } = await freshStore(dialect);
+    const account = await store.accounts.create({ name: 'team' }, 100);
+    const { apiKey, record } = await issueApiKey(store.keys, 'fk-', PEPPER, { accountId: account.id }, 200);
+    const day = 86_400_000;
+    const start = 20 * day;
+    const usage = (id: string, at: number, cost: number, extra: Partial<UsageRecord> = {}): UsageRecord => ({
+      id, createdAt: at, requestId: id, accountId: account.id, keyId: record.id, endpoint: 'chat', model: 'm', deployment: null, stream: false,
+      promptTokens: 1, cachedTokens: 0, completionTokens: 1, reasoningTokens: 0, costMicros: cost, status: 200, latencyMs: 1, ttftMs: null, settle: 'complete', errorCode: null, ...extra,
+    });
+    // Spent before the budget existed: yesterday's does not count, today's does.
+    await store.usage.insertBatch([usage('usg_a', start - 1, 7), usage('usg_b', start + 5, 11)]);
+    await store.budgets.set({ ownerId: record.id, scope: 'key', accountId: account.id, limitMicros: 1000, softLimitMicros: 500, period: 'day', resetMinutes: 0, timeZone: 'UTC' }, start, start + 10);
+    await store.budgets.set({ ownerId: account.id, scope: 'account', accountId: account.id, limitMicros: 5000, softLimitMicros: null, period: 'month', resetMinutes: 60, timeZone: 'Europe/Berlin' }, 0, start + 10);
+    const keyPeriod = { ownerId: record.id, period: 'day' as const, start };
+    expect(await store.budgets.spent([keyPeriod])).toEqual([11]);
+    const found = await store.keys.findKeyByHash(hashApiKey(PEPPER, apiKey));
+    expect(found?.budgets.map((b) => [b.scope, b.ownerId, b.limitMicros, b.softLimitMicros, b.period, b.resetMinutes, b.timeZone])).toEqual([
+      ['account', account.id, 5000, null, 'month', 60, 'Europe/Berlin'],
+      ['key', record.id, 1000, 500, 'day', 0, 'UTC'],
+    ]);
+    // A batch adds to the periods its records name, and debits only prepaid records from the balance.
+    await store.ledger.record({ accountId: account.id, kind: 'credit', amountMicros: 100, reason: 't', actor: 't' });
+    const key = `b:${record.id}:day:${start}`;
+    await store.usage.insertBatch([usage('usg_c', start + 20, 30, { budgets: [key] }), usage('usg_d', start + 21, 40, { budgets: [key], postpaid: true })]);
+    expect(await store.budgets.spent([keyPeriod])).toEqual([81]);
+    expect(await store.budgets.standings([keyPeriod, { ownerId: 'key_none', period: 'day', start }])).toEqual([{ limitMicros: 1000, spentMicros: 81 }, undefined]);
+    expect((await store.accounts.credits([account.id])).get(account.id)).toEqual({ balanceMicros: 100 - 7 - 11 - 30, debitedMicros: 48 });
+    // Replacing the budget keeps the period's spend; deleting it keeps the history.
+    await store.budgets.set({ ownerId: record.id, scope: 'key', accountId: account.id, limitMicros: 2000, softLimitMicros: null, period: 'day', resetMinutes: 0, timeZone: 'UTC' }, start, start + 30);
+    expect(await store.budgets.standings([keyPeriod])).toEqual([{ limitMicros: 2000, spentMicros: 81 }]);
+    expect(await store.budgets.delete(record.id)).toBe(true);
+    expect(await store.budgets.delete(record.id)).toBe(false);
+    expect(await store.budgets.spent([keyPeriod])).toEqual([81]);
+    expect((await store.keys.findKeyByHash(hashApiKey(PEPPER, apiKey)))?.budgets.map((b) => b.scope)).toEqual(['account']);
   });
 
   it('apiKeyStatus: disabled before expired, expired from expiresAt on', () => {
