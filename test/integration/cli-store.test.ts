@@ -9,6 +9,7 @@ import { registerKeysCommands, parseDuration } from '../../src/cli/keys.js';
 import { registerAccountsCommands } from '../../src/cli/accounts.js';
 import { registerMigrateCommand } from '../../src/cli/migrate.js';
 import { registerUsageCommand } from '../../src/cli/usage.js';
+import { registerBudgetCommands } from '../../src/cli/budgets.js';
 import type { CliOutput } from '../../src/cli/store-context.js';
 import { openStore } from '../../src/store/database.js';
 import { hashApiKey, loadOrCreateSecret } from '../../src/auth/key-material.js';
@@ -59,6 +60,7 @@ async function run(args: string[], withStoreOptions = true): Promise<RunResult> 
   registerAccountsCommands(program, io);
   registerMigrateCommand(program, io);
   registerUsageCommand(program, io);
+  registerBudgetCommands(program, io);
   process.exitCode = undefined;
   const argv = withStoreOptions ? [...args, '--config', configPath, '--data-dir', dataDir] : args;
   try {
@@ -443,6 +445,45 @@ describe('accounts: credit, ledger, set-tier, limits', () => {
     const replaced = await run(['accounts', 'limits', 'acme', '--clear', '--concurrency', '9']);
     expect(JSON.parse(field(replaced.out, 'overrides'))).toEqual({ concurrent_requests: 9 });
     expect(field((await run(['accounts', 'limits', 'acme', '--clear'])).out, 'overrides')).toBe('none');
+  });
+});
+
+describe('accounts billing, accounts budget, keys budget', () => {
+  it('shows and sets the billing mode; sets, shows and clears budgets on an account and a key', async () => {
+    const id = (await run(['accounts', 'create', '--name', 'team'])).out[0];
+    expect((await run(['accounts', 'billing', 'team'])).out[0]).toBe(`${id} (team): prepaid (the config’s billing.mode)`);
+    expect((await run(['accounts', 'billing', 'team', 'postpaid'])).out[0]).toBe(`${id} (team): postpaid (its own)`);
+    expect(field((await run(['accounts', 'show', 'team'])).out, 'billing')).toBe('postpaid');
+    expect((await run(['accounts', 'billing', 'team', 'tier'])).out[0]).toBe(`${id} (team): prepaid (the config’s billing.mode)`);
+    const bad = await run(['accounts', 'billing', 'team', 'free']);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.err[0]).toMatch(/^error: \[mode\]/);
+
+    expect((await run(['accounts', 'budget', 'team'])).out[0]).toBe('team: no budget');
+    const set = await run(['accounts', 'budget', 'team', '--limit', '250', '--soft', '200', '--period', 'month', '--reset-time', '06:00', '--time-zone', 'Europe/Berlin']);
+    expect(set.exitCode, set.err.join('\n')).toBe(0);
+    expect(set.out[0]).toBe('budget: 250.000000 per month, resetting at 06:00 Europe/Berlin, alert at 200.000000');
+    expect(set.out[1]).toMatch(/^this period: spent 0\.000000, left 250\.000000, resets \d{4}-\d\d-01T05:00:00Z$/);
+    const json = JSON.parse((await run(['accounts', 'budget', id, '--json'])).out.join('\n'));
+    expect(json).toMatchObject({ object: 'budget', scope: 'account', account_id: id, limit_micros: 250_000_000, soft_limit_micros: 200_000_000, period: 'month', reset_time: '06:00', time_zone: 'Europe/Berlin' });
+
+    const key = await run(['keys', 'create', '--account', 'team']);
+    const keyId = field(key.out, 'id');
+    const keyBudget = await run(['keys', 'budget', keyId, '--limit', '1.00', '--period', 'day']);
+    expect(keyBudget.out[0]).toBe('budget: 1.000000 per day, resetting at 00:00 UTC');
+    for (const [args, flag] of [
+      [['--limit', '1', '--period', 'year'], '--period'],
+      [['--limit', '1', '--time-zone', 'Mars/Olympus'], '--time-zone'],
+      [['--limit', '1', '--soft', '2'], '--soft'],
+      [['--limit', 'ten'], '--limit'],
+    ] as const) {
+      const refused = await run(['keys', 'budget', keyId, ...args]);
+      expect(refused.exitCode, args.join(' ')).toBe(2);
+      expect(refused.err[0], args.join(' ')).toContain(flag);
+    }
+    expect((await run(['keys', 'budget', keyId, '--clear'])).out[0]).toBe(`budget removed from ${keyId}`);
+    expect((await run(['keys', 'budget', keyId])).out[0]).toBe(`${keyId}: no budget`);
+    expect((await run(['keys', 'budget', 'key_nope'])).exitCode).toBe(2);
   });
 });
 
