@@ -121,6 +121,12 @@ describe('screenshots of every page', () => {
       await client.embeddings.create({ model: 'sim-embed', input: 'a picture of the usage page' });
     }
     await portal.gw.flushUsage();
+    // Budgets on the account and on one key (issue 18): set after the history, so its spend counts.
+    const admin = await apiSession(portal.url, '/api/session/admin', { token: portal.gw.adminToken! });
+    // apiSession's request passes any method through to fetch; its type lists the ones other tests use.
+    const adminRequest = admin.request as (method: string, path: string, body?: unknown) => ReturnType<typeof admin.request>;
+    expect((await adminRequest('PUT', `/api/admin/accounts/${accountId}/budget`, { limit: '0.05', soft_limit: '0.04', period: 'month' })).status).toBe(200);
+    expect((await adminRequest('PUT', `/api/admin/keys/${keys[0].id}/budget`, { limit: '0.02', soft_limit: '0.015', period: 'week', reset_time: '09:00', time_zone: 'Europe/Berlin' })).status).toBe(200);
 
     const p = await portal.newPage();
     const { page } = p;
@@ -135,7 +141,11 @@ describe('screenshots of every page', () => {
     await page.getByTestId('key-create').click();
     await page.getByTestId('new-key').waitFor();
     await capture(page, 'keys', () => page.getByTestId('new-key').waitFor());
-    await visit(p, '/billing', 'billing', 'balance');
+    await visit(p, '/billing', 'billing', 'budget-meter');
+    // The same account postpaid: no balance, no top-up; the budgets stay.
+    expect((await admin.request('PATCH', `/api/admin/accounts/${accountId}`, { billing: 'postpaid' })).status).toBe(200);
+    await visit(p, '/billing', 'billing-postpaid', 'budget-meter');
+    expect((await admin.request('PATCH', `/api/admin/accounts/${accountId}`, { billing: null })).status).toBe(200);
     // The day of history fills the last 24 hours' chart.
     await page.goto('/usage');
     await page.getByLabel('Range', { exact: true }).selectOption('24h');
@@ -164,6 +174,15 @@ describe('screenshots of every page', () => {
     await page.getByTestId('console-account-row').first().waitFor();
     await page.waitForLoadState('networkidle');
     await capture(page, 'console', () => page.getByTestId('console-account-row').first().waitFor());
+    // An account's panel: billing mode and budgets, a key's budget form open.
+    await page.getByTestId('console-search').fill(`screens-${process.pid}@example.com`);
+    await page.getByTestId('console-search-submit').click();
+    await expect.poll(() => page.getByTestId('console-account-row').count()).toBe(1);
+    await page.getByTestId('console-account-row').click();
+    await page.getByTestId('console-key-budget-row').first().waitFor();
+    await page.getByTestId('console-key-budget-edit').first().click();
+    await page.waitForLoadState('networkidle');
+    await capture(page, 'console-account', () => page.getByTestId('console-key-budget-form').waitFor());
     expect(p.problems).toEqual([]);
   }, 60_000);
 });
