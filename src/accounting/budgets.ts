@@ -22,10 +22,12 @@ export interface HoldPlan {
   /** Per hold: the budget it is, or undefined for the balance. */
   budgets: (BudgetRule | undefined)[];
   spans: (PeriodSpan | undefined)[];
+  /** The budget periods' entry ids (what the usage record adds its cost to); undefined when none applies. */
+  budgetIds: string[] | undefined;
 }
 
 export function planHolds(accountId: string, billing: BillingMode, budgets: readonly BudgetRule[], amountMicros: number, now: number): HoldPlan {
-  const plan: HoldPlan = { holds: [], budgets: [], spans: [] };
+  const plan: HoldPlan = { holds: [], budgets: [], spans: [], budgetIds: undefined };
   if (billing === 'prepaid') {
     plan.holds.push({ id: accountId, amountMicros });
     plan.budgets.push(undefined);
@@ -33,17 +35,13 @@ export function planHolds(accountId: string, billing: BillingMode, budgets: read
   }
   for (const budget of budgets) {
     const span = currentSpan(budget.period, budget.resetMinutes, budget.timeZone, now);
-    plan.holds.push({ id: spendKey(budget.ownerId, budget.period, span.start), amountMicros });
+    const id = spendKey(budget.ownerId, budget.period, span.start);
+    plan.holds.push({ id, amountMicros });
     plan.budgets.push(budget);
     plan.spans.push(span);
+    (plan.budgetIds ??= []).push(id);
   }
   return plan;
-}
-
-/** Book entry ids of the budgets in a plan: what the usage record adds its cost to. */
-export function budgetEntries(plan: HoldPlan): string[] | undefined {
-  const out = plan.holds.filter((_, i) => plan.budgets[i] !== undefined).map((h) => h.id);
-  return out.length > 0 ? out : undefined;
 }
 
 const PERIOD_WORDS: Record<BudgetPeriod, string> = { day: 'daily', week: 'weekly', month: 'monthly', none: 'total' };

@@ -8,7 +8,7 @@
 import { maxCostMicros, type MediaUsage } from '../accounting/pricing.js';
 import type { Accounting, Admission } from '../accounting/settlement.js';
 import type { Reservation, ReserveAllResult } from '../accounting/balance-book.js';
-import { budgetEntries, budgetExceeded, planHolds, type HoldPlan } from '../accounting/budgets.js';
+import { budgetExceeded, planHolds, type HoldPlan } from '../accounting/budgets.js';
 import type { Lease, Refusal } from '../limits/limiter.js';
 import { GatewayError } from '../openai/errors.js';
 import type { CatalogModel } from '../routing/catalog.js';
@@ -79,7 +79,7 @@ function formatMoney(micros: number): string {
 }
 
 /** No holds: a free request, or a postpaid account without budgets. */
-const NO_HOLDS: HoldPlan = { holds: [], budgets: [], spans: [] };
+const NO_HOLDS: HoldPlan = { holds: [], budgets: [], spans: [], budgetIds: undefined };
 
 /**
  * Admits a request that will call `model`: tokens and a slot from the limiter, then its maximum cost
@@ -171,7 +171,7 @@ function newAdmission(endpoint: string, model: CatalogModel, promptTokens: numbe
     prices: model.prices,
     lease,
     reservations,
-    budgets: budgetEntries(plan),
+    budgets: plan.budgetIds,
     holds: plan.holds.length > 0 ? plan : undefined,
     heldMicros: plan.holds.length > 0 ? plan.holds[0].amountMicros : 0,
     extra: undefined,
@@ -184,6 +184,7 @@ function newAdmission(endpoint: string, model: CatalogModel, promptTokens: numbe
 
 /** `x-floodgate-budget-remaining`: the least any budget has left once this request's maximum is held. */
 function showBudget(state: RequestState, plan: HoldPlan, remainingMicros: readonly number[]): void {
+  if (plan.budgetIds === undefined) return;
   let least: number | undefined;
   for (let i = 0; i < plan.holds.length; i++) {
     if (plan.budgets[i] === undefined || !Number.isFinite(remainingMicros[i])) continue;
@@ -230,7 +231,7 @@ export async function admitFallback(accounting: Accounting, state: RequestState,
     const plan = admission.holds ?? planHolds(principal.accountId, principal.billing, principal.budgets, maxCost, Date.now());
     if (admission.holds === undefined) {
       admission.holds = plan;
-      admission.budgets = budgetEntries(plan);
+      admission.budgets = plan.budgetIds;
     }
     if (plan.holds.length === 0) return true;
     const reserved = await accounting.book.reserveAll(plan.holds.map((h) => ({ id: h.id, amountMicros: maxCost - held })));
