@@ -124,9 +124,8 @@ describe('screenshots of every page', () => {
     // Budgets on the account and on one key (issue 18): set after the history, so its spend counts.
     const admin = await apiSession(portal.url, '/api/session/admin', { token: portal.gw.adminToken! });
     // apiSession's request passes any method through to fetch; its type lists the ones other tests use.
-    const adminRequest = admin.request as (method: string, path: string, body?: unknown) => ReturnType<typeof admin.request>;
-    expect((await adminRequest('PUT', `/api/admin/accounts/${accountId}/budget`, { limit: '0.05', soft_limit: '0.04', period: 'month' })).status).toBe(200);
-    expect((await adminRequest('PUT', `/api/admin/keys/${keys[0].id}/budget`, { limit: '0.02', soft_limit: '0.015', period: 'week', reset_time: '09:00', time_zone: 'Europe/Berlin' })).status).toBe(200);
+    expect((await admin.request('PUT', `/api/admin/accounts/${accountId}/budget`, { limit: '0.05', soft_limit: '0.04', period: 'month' })).status).toBe(200);
+    expect((await admin.request('PUT', `/api/admin/keys/${keys[0].id}/budget`, { limit: '0.02', soft_limit: '0.015', period: 'week', reset_time: '09:00', time_zone: 'Europe/Berlin' })).status).toBe(200);
 
     const p = await portal.newPage();
     const { page } = p;

@@ -92,7 +92,7 @@ export function firstNumber(text: string | null): number {
 export interface ApiSession {
   csrfToken: string;
   session: any;
-  request(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<{ status: number; json: any }>;
+  request(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<{ status: number; json: any }>;
 }
 
 /**
