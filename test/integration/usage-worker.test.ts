@@ -42,4 +42,31 @@ describe('usage writer thread', () => {
     expect(await store.accounts.credits([account.id])).toEqual(new Map([[account.id, { balanceMicros: 85, debitedMicros: 15 }]]));
     await store.close();
   });
+
+  it('adds to budget periods and leaves postpaid balances alone, in the batch\'s transaction', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'floodgate-uw-'));
+    dirs.push(dir);
+    const url = `sqlite:${join(dir, 'f.db')}`;
+    const store = await openStore({ url });
+    const account = await store.accounts.create({ name: 'a' });
+    const sink = await openUsageSink(url, store.usage, silent, WORKER);
+    expect(sink.constructor.name).toBe('WorkerSink');
+    const day = `b:key_x:day:${Date.UTC(2026, 11, 6)}`;
+    const month = `b:${account.id}:month:${Date.UTC(2026, 11, 1)}`;
+    await sink.insertBatch([
+      { ...record(account.id, 'usg_1', 10), budgets: [day, month] },
+      { ...record(account.id, 'usg_2', 7), budgets: [day, month], postpaid: true },
+    ]);
+    await sink.insertBatch([{ ...record(account.id, 'usg_3', 5), budgets: [day] }]);
+    await sink.close();
+    expect(
+      await store.budgets.spent([
+        { ownerId: 'key_x', period: 'day', start: Date.UTC(2026, 11, 6) },
+        { ownerId: account.id, period: 'month', start: Date.UTC(2026, 11, 1) },
+      ]),
+    ).toEqual([22, 17]);
+    // Only the prepaid records were debited.
+    expect(await store.accounts.credits([account.id])).toEqual(new Map([[account.id, { balanceMicros: -15, debitedMicros: 15 }]]));
+    await store.close();
+  });
 });
