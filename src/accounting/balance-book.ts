@@ -95,12 +95,14 @@ export class MemoryBalanceBook implements BalanceBook {
   }
 
   async reserveAll(holds: readonly Hold[]): Promise<ReserveAllResult> {
-    const missing = holds.filter((h) => !this.accounts.has(h.id)).map((h) => h.id);
-    if (missing.length > 0) await this.read(missing);
+    // One entry at a time through `read`, which shares a read under way: a burst that finds a new period
+    // (a budget's day has just begun) reads it once, not once per request.
+    const missing = holds.filter((h) => !this.accounts.has(h.id));
+    if (missing.length > 0) await Promise.all(missing.map((h) => this.read([h.id])));
     const first = this.tryReserveAll(holds);
     if (first.ok) return first;
     // A top-up or a raised cap the book has not seen yet: look once more before refusing.
-    await this.read(holds.map((h) => h.id));
+    await Promise.all(holds.map((h) => this.read([h.id])));
     return this.tryReserveAll(holds);
   }
 

@@ -31,7 +31,7 @@ export interface Admission {
   prices: ModelPrices | null;
   lease: Lease | undefined;
   /** The maximum cost held against each entry of the plan (balance, budgets): settled at the actual cost. */
-  reservations: Reservation[];
+  reservations: readonly Reservation[];
   /** The entries held (undefined: nothing held, a free request or a postpaid account without budgets). */
   holds: HoldPlan | undefined;
   /** The amount each entry holds (the request's maximum cost at admission). */

@@ -102,6 +102,18 @@ export async function startTestGateway(raw: RawConfig = testConfig(), opts: { da
   };
 }
 
+/** An admin API call (`/admin/v1…`) with `token`: the answer's JSON, or an error naming the status and the body. */
+export async function adminJson(base: string, token: string, method: string, path: string, body?: unknown): Promise<any> {
+  const res = await fetch(`${base}/admin/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json: unknown = await res.json();
+  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
 /** Fails when a log line carries one of the keys (SPEC §16: keys are never logged, not even in a path). */
 export function assertNoKeyLogged(logs: readonly Record<string, unknown>[], keys: readonly string[]): void {
   for (const line of logs) {

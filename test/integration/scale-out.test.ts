@@ -12,7 +12,7 @@ import { maxCostMicros, modelPrices } from '../../src/accounting/pricing.js';
 import { countChatPromptTokens } from '../../src/accounting/tokenizer.js';
 import { openStore } from '../../src/store/database.js';
 import type { Store } from '../../src/store/store.js';
-import { spawnCli, testConfig, type ChildServer } from '../helpers/gateway.js';
+import { adminJson, spawnCli, testConfig, type ChildServer } from '../helpers/gateway.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { deletePrefix, freePort, SHARED_REDIS_URL, uniquePrefix } from '../helpers/redis.js';
 
@@ -56,15 +56,8 @@ function scaleOutConfig(): RawConfig {
   return config;
 }
 
-async function admin(base: string, method: string, path: string, body?: unknown): Promise<any> {
-  const res = await fetch(`${base}/admin/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json: unknown = await res.json();
-  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
+function admin(base: string, method: string, path: string, body?: unknown): Promise<any> {
+  return adminJson(base, ADMIN_TOKEN, method, path, body);
 }
 
 /** An account of `tier` with `creditMicros` and one key, made through instance 0's admin API. */
