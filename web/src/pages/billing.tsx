@@ -115,7 +115,7 @@ export function Billing() {
                   <thead><tr><th scope="col">Day</th><th scope="col" class="num">Requests</th><th scope="col" class="num">Cost</th></tr></thead>
                   <tbody>
                     {ledger.data?.usage_by_day.map((d) => (
-                      <tr key={d.day}><th scope="row">{d.day}</th><td class="num">{formatNumber(d.requests)}</td><td class="num">{formatMicros(-d.cost_micros)}</td></tr>
+                      <tr key={d.day}><th scope="row">{d.day}</th><td class="num">{formatNumber(d.requests)}</td><td class="num">{formatMicros(mode === 'postpaid' ? d.cost_micros : -d.cost_micros)}</td></tr>
                     ))}
                   </tbody>
                 </table>
