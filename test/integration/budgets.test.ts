@@ -152,6 +152,41 @@ describe.each([
     expect(nextDay.current_period.spent_micros).toBe(today.reduce((sum, r) => sum + r.costMicros, 0));
   }, 60_000);
 
+  it('requests in flight when the period turns count for the day they were admitted in; the new day holds its own', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+    const account = await gateways[0].createAccount();
+    await admin(base, 'PUT', `/keys/${account.keyId}/budget`, { limit_micros: 5 * MAX_COST, period: 'day' });
+    const clients = clientsFor(gateways, account.apiKey);
+    // Five admitted (the slow backend holds them ~1.5 s), then the clock moves to the next day.
+    const yesterday = burst(clients, 5);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const before = await admin(base, 'GET', `/keys/${account.keyId}/budget`);
+    vi.setSystemTime(Date.now() + DAY_MS);
+    // The new day's five fit, however yesterday's end: their reservations hold yesterday's entry.
+    const today = await burst(clients, 7);
+    expect((await yesterday).ok).toBe(5);
+    expect(today.ok).toBe(5);
+    await flushAll();
+    const after = await admin(base, 'GET', `/keys/${account.keyId}/budget`);
+    const records = await usageRecordsOf(gateways[0], account.accountId);
+    const start = after.current_period.start * 1000;
+    expect(start).toBe(before.current_period.start * 1000 + DAY_MS);
+    expect(after.current_period.spent_micros).toBe(records.filter((r) => r.createdAt >= start).reduce((sum, r) => sum + r.costMicros, 0));
+    expect(records.filter((r) => r.createdAt < start)).toHaveLength(5);
+  }, 60_000);
+
+  it('a raised limit applies at once, on every instance', async () => {
+    const account = await gateways[0].createAccount();
+    await admin(base, 'PUT', `/keys/${account.keyId}/budget`, { limit_micros: 2 * MAX_COST, period: 'month' });
+    const clients = clientsFor(gateways, account.apiKey);
+    expect((await burst(clients, 4)).ok).toBe(2);
+    // Raised through the last instance's admin API: the others see it on their next request, not a second later.
+    await admin(gateways.at(-1)!.url, 'PUT', `/keys/${account.keyId}/budget`, { limit_micros: 6 * MAX_COST, period: 'month' });
+    const more = await burst(clients, 6);
+    expect(more.ok).toBe(4);
+    expect(more.refused.every((e) => e.code === 'budget_exceeded')).toBe(true);
+  }, 60_000);
+
   it('a prepaid account with a budget holds both: the tighter refuses, the balance pays exactly what the budget counts', async () => {
     const account = await gateways[0].createAccount({ tier: 'shop', creditMicros: 5_000_000 });
     await admin(base, 'PUT', `/keys/${account.keyId}/budget`, { limit_micros: 10 * MAX_COST, period: 'none' });
