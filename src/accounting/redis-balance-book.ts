@@ -32,9 +32,23 @@ import type { BalanceBook, Hold, Reservation, ReserveAllResult, ReserveResult } 
 /** Per account: the balance and the usage costs ever debited, as one row of the store has them. */
 export type CreditsLoader = (accountIds: readonly string[]) => Promise<Map<string, { balanceMicros: number; debitedMicros: number }>>;
 
+// A budget's period is an entry of its own (`bal:b:…`, a new one every period): unlike an account's, its
+// records would pile up one per budget per period. Each reserve and settle keeps them for a week from then:
+// a period's record idle that long has every settled cost in the store and no reservation left (leases are
+// seconds, the longest request far less than a week), so dropping it loses nothing — a later use reloads it.
+const BUDGET_RECORD_MS = 7 * 86_400_000;
+const TOUCH = `
+local function touch(bal, res)
+  if string.find(bal, 'bal:b:', 1, true) then
+    redis.call('PEXPIRE', bal, ${BUDGET_RECORD_MS})
+    redis.call('PEXPIRE', res, ${BUDGET_RECORD_MS})
+  end
+end
+`;
+
 // Expired reservations leave the total; their field stays a while as 'x' so a late settle still counts its
 // cost once, then goes. KEYS[1] is the account's hash, KEYS[2] its reservations by expiry.
-const PURGE = `
+const PURGE = `${TOUCH}
 local function purge(bal, res)
   local due = redis.call('ZRANGEBYSCORE', res, '-inf', now, 'LIMIT', 0, 100)
   for _, id in ipairs(due) do
@@ -57,7 +71,7 @@ end
 // the store's debited if the entry has been quiet (nothing reserved, nothing settled) for quietMs — this
 // mends what a Redis restart or a lost settlement left. `availableOf` purges expired reservations first.
 const BALANCE_FUNCTIONS = `${PURGE}
-local function ready(bal, credits, debited, maxAge, quietMs)
+local function ready(bal, res, credits, debited, maxAge, quietMs)
   if credits and credits ~= '' then
     if redis.call('HEXISTS', bal, 'spent') == 0 then
       -- A fresh record may already hold reservations written back after a restart: keep them.
@@ -68,6 +82,7 @@ local function ready(bal, credits, debited, maxAge, quietMs)
       if tonumber(q[1]) == 0 and (not q[2] or now - tonumber(q[2]) > quietMs) then redis.call('HSET', bal, 'spent', debited) end
     end
     redis.call('HSET', bal, 'credits', credits, 'at', now)
+    touch(bal, res)
     return true
   end
   local at = redis.call('HGET', bal, 'at')
@@ -82,6 +97,7 @@ local function take(bal, res, amount, id, leaseMs)
   redis.call('HINCRBY', bal, 'reserved', amount)
   redis.call('HSET', bal, 'r:' .. id, amount)
   redis.call('ZADD', res, now + leaseMs, id)
+  touch(bal, res)
 end
 local function micros(x) return string.format('%.0f', x) end
 `;
@@ -98,7 +114,7 @@ export const BALANCE_LUA = {
   head: `${BALANCE_FUNCTIONS}
 local bal, res = KEYS[1], KEYS[2]
 local amount, id, leaseMs, maxAge = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-if not ready(bal, ARGV[5], ARGV[6], maxAge, tonumber(ARGV[7])) then return { 'load' } end
+if not ready(bal, res, ARGV[5], ARGV[6], maxAge, tonumber(ARGV[7])) then return { 'load' } end
 `,
   available: `
 local available = availableOf(bal, res)
@@ -118,7 +134,7 @@ local n = #KEYS / 2
 local stale = false
 for i = 1, n do
   local a = 3 + 4 * (i - 1)
-  if not ready(KEYS[2 * i - 1], ARGV[a + 3], ARGV[a + 4], maxAge, quietMs) then stale = true end
+  if not ready(KEYS[2 * i - 1], KEYS[2 * i], ARGV[a + 3], ARGV[a + 4], maxAge, quietMs) then stale = true end
 end
 if stale then return { 'load' } end
 local left = {}
@@ -160,6 +176,7 @@ redis.call('HDEL', bal, 'r:' .. id)
 redis.call('ZREM', res, id)
 if cost > 0 and redis.call('HEXISTS', bal, 'spent') == 1 then redis.call('HINCRBY', bal, 'spent', ARGV[2]) end
 purge(bal, res)
+touch(bal, res)
 return 1
 `;
 

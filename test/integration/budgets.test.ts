@@ -4,6 +4,7 @@
 // three instances sharing PostgreSQL and Redis. Also: a prepaid account with a budget (two holds at once),
 // an account's budget and a key's together, the 402's wording and the remaining-budget header.
 import OpenAI from 'openai';
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RawConfig } from '../../src/config/schema.js';
 import { maxCostMicros, modelPrices } from '../../src/accounting/pricing.js';
@@ -186,6 +187,25 @@ describe.each([
     expect(more.ok).toBe(4);
     expect(more.refused.every((e) => e.code === 'budget_exceeded')).toBe(true);
   }, 60_000);
+
+  it.runIf(mode !== 'embedded')('Redis keeps a budget period\'s record a week past its last use, an account\'s for good', async () => {
+    const account = await gateways[0].createAccount({ tier: 'shop', creditMicros: 1_000_000 });
+    await admin(base, 'PUT', `/keys/${account.keyId}/budget`, { limit: '1.00', period: 'day' });
+    expect((await burst(clientsFor(gateways, account.apiKey), 2)).ok).toBe(2);
+    const redis = new Redis(SHARED_REDIS_URL);
+    try {
+      const keys = await redis.keys(`${prefix}*${account.keyId}*`);
+      expect(keys.some((k) => k.startsWith(`${prefix}bal:b:${account.keyId}:day:`))).toBe(true);
+      for (const key of keys) {
+        const ttl = await redis.pttl(key);
+        expect(ttl, key).toBeGreaterThan(6 * DAY_MS);
+        expect(ttl, key).toBeLessThanOrEqual(7 * DAY_MS);
+      }
+      expect(await redis.pttl(`${prefix}bal:${account.accountId}`)).toBe(-1);
+    } finally {
+      redis.disconnect();
+    }
+  });
 
   it('a prepaid account with a budget holds both: the tighter refuses, the balance pays exactly what the budget counts', async () => {
     const account = await gateways[0].createAccount({ tier: 'shop', creditMicros: 5_000_000 });
