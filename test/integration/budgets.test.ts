@@ -158,9 +158,10 @@ describe.each([
     const account = await gateways[0].createAccount();
     await admin(base, 'PUT', `/keys/${account.keyId}/budget`, { limit_micros: 5 * MAX_COST, period: 'day' });
     const clients = clientsFor(gateways, account.apiKey);
-    // Five admitted (the slow backend holds them ~1.5 s), then the clock moves to the next day.
+    // Five admitted (the slow backend holds them ~1.5 s), then the clock moves to the next day. Whether
+    // they have ended by then does not matter: each counts for the day it was admitted in.
     const yesterday = burst(clients, 5);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
     const before = await admin(base, 'GET', `/keys/${account.keyId}/budget`);
     vi.setSystemTime(Date.now() + DAY_MS);
     // The new day's five fit, however yesterday's end: their reservations hold yesterday's entry.
