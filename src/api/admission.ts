@@ -225,19 +225,24 @@ export async function admitFallback(accounting: Accounting, state: RequestState,
   (admission.fallbackCaps ??= new Map()).set(model.id, maxOutputTokens);
   let held = admission.heldMicros;
   for (const r of admission.extra ?? []) held += r.amountMicros;
-  if (maxCost > held) {
+  if (maxCost <= held) return true;
+  if (admission.holds === undefined) {
+    // Nothing was held (the first model was free): the entries are planned now, and what is reserved for
+    // them is what settles the cost, as if it had been reserved at admission.
     const principal = state.principal!;
-    // A request that reserved nothing (it was free) plans its entries now.
-    const plan = admission.holds ?? planHolds(principal.accountId, principal.billing, principal.budgets, maxCost, Date.now());
-    if (admission.holds === undefined) {
-      admission.holds = plan;
-      admission.budgets = plan.budgetIds;
-    }
+    const plan = planHolds(principal.accountId, principal.billing, principal.budgets, maxCost, Date.now());
     if (plan.holds.length === 0) return true;
-    const reserved = await accounting.book.reserveAll(plan.holds.map((h) => ({ id: h.id, amountMicros: maxCost - held })));
+    const reserved = await accounting.book.reserveAll(plan.holds);
     if (!reserved.ok) return false;
-    (admission.extra ??= []).push(...reserved.reservations);
+    admission.holds = plan;
+    admission.budgets = plan.budgetIds;
+    admission.reservations = reserved.reservations;
+    admission.heldMicros = maxCost;
+    return true;
   }
+  const reserved = await accounting.book.reserveAll(admission.holds.holds.map((h) => ({ id: h.id, amountMicros: maxCost - held })));
+  if (!reserved.ok) return false;
+  (admission.extra ??= []).push(...reserved.reservations);
   return true;
 }
 

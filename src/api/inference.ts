@@ -221,7 +221,7 @@ export async function runInference<Req extends JsonObject>(
       // Else the client would not know a fallback existed that more credit would have reached.
       if (unaffordable.length > 0 && failure instanceof Error) {
         const names = unaffordable.map((id) => `"${id}"`).join(', ');
-        failure.message += ` The fallback ${unaffordable.length > 1 ? 'models' : 'model'} ${names} ${unaffordable.length > 1 ? 'were' : 'was'} skipped: your balance cannot cover ${unaffordable.length > 1 ? 'their' : 'its'} price.`;
+        failure.message += ` The fallback ${unaffordable.length > 1 ? 'models' : 'model'} ${names} ${unaffordable.length > 1 ? 'were' : 'was'} skipped: your balance or budget cannot cover ${unaffordable.length > 1 ? 'their' : 'its'} price.`;
       }
       throw failure;
     }

@@ -71,6 +71,8 @@ function billingConfig(fakeUrl: string): RawConfig {
     { ...model('scripted-chat', 'nousage'), capabilities: ['chat' as const, 'n' as const] },
     { ...model('scripted-pricey', 'nousage'), pricing: PRICEY },
     { ...model('scripted-down', 'down'), fallbacks: ['scripted-pricey'] },
+    // A free model whose deployment is down, falling back to a priced one: nothing is held at admission.
+    { id: 'free-down', category: 'text' as const, defaults: { max_tokens: 50 }, capabilities: ['chat' as const], deployments: [{ provider: 'down' }], fallbacks: ['scripted-pricey'] },
   );
   return config;
 }
@@ -328,6 +330,31 @@ describe('settlement bounds (SPEC §10, §16)', () => {
     expect(second.status).toBe(200);
     await waitForRecords(acct.accountId, 2);
     expect((await gw.gateway.store.accounts.getById(acct.accountId))!.balanceMicros).toBe(0);
+  });
+
+  it('a free model falling back to a priced one holds the fallback\'s maximum and settles its cost: the balance is never overdrawn', async () => {
+    const messages = [{ role: 'user', content: 'Free, then not.' }];
+    const counted = countChatPromptTokens(messages);
+    script = (body) => ({ prompt_tokens: counted, completion_tokens: body.max_tokens });
+    const priceyMax = maxCostMicros(modelPrices(PRICEY), counted, 10);
+    const acct = await gw.createAccount({ creditMicros: 2 * priceyMax });
+    const first = await chat(acct.apiKey, { model: 'free-down', messages, max_tokens: 10 });
+    expect(first.status).toBe(200);
+    expect(first.headers.get('x-floodgate-fallback')).toContain('model=scripted-pricey');
+    const [r] = await waitForRecords(acct.accountId, 1);
+    expect(r).toMatchObject({ model: 'scripted-pricey', costMicros: priceyMax });
+    // One more such request fits, and then nothing: the first one's cost counts against the balance.
+    expect((await chat(acct.apiKey, { model: 'scripted-pricey', messages, max_tokens: 10 })).status).toBe(200);
+    expect((await chat(acct.apiKey, { model: 'scripted-pricey', messages, max_tokens: 10 })).status).toBe(402);
+    await waitForRecords(acct.accountId, 2);
+    expect((await gw.gateway.store.accounts.getById(acct.accountId))!.balanceMicros).toBe(0);
+    // Not enough for the fallback's maximum: it is skipped (never called), and the first model's failure says so.
+    const poor = await gw.createAccount({ creditMicros: priceyMax - 1 });
+    const skipped = await chat(poor.apiKey, { model: 'free-down', messages, max_tokens: 10 });
+    expect(skipped.status).toBe(503);
+    expect((await skipped.json()).error.message).toContain('"scripted-pricey" was skipped: your balance or budget cannot cover its price');
+    await waitForRecords(poor.accountId, 1);
+    expect((await gw.gateway.store.accounts.getById(poor.accountId))!.balanceMicros).toBe(priceyMax - 1);
   });
 
   it('admits exactly as many racing requests as the balance covers: N−1, N and N+1 of them', async () => {

@@ -110,7 +110,7 @@ describe('fallbacks and the balance', () => {
     const acct = await gw.createAccount({ creditMicros: cheapMax + Math.floor((priceyMax - cheapMax) / 2) });
     const res = await post('/chat/completions', { model: 'cheap-down', messages: user, max_tokens: 10 }, acct.apiKey);
     expect(res.status).toBeGreaterThanOrEqual(500);
-    expect(res.json().error.message).toMatch(/The fallback model "pricey-up" was skipped: your balance cannot cover its price\.$/);
+    expect(res.json().error.message).toMatch(/The fallback model "pricey-up" was skipped: your balance or budget cannot cover its price\.$/);
     // With the credit to cover it, the same request is served by the fallback.
     const rich = await gw.createAccount({ creditMicros: 2 * priceyMax });
     const served = await post('/chat/completions', { model: 'cheap-down', messages: user, max_tokens: 10 }, rich.apiKey);
