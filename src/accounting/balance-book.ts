@@ -115,7 +115,8 @@ export class MemoryBalanceBook implements BalanceBook {
       if (book === undefined) return { ok: false, index: i, availableMicros: 0 };
       book.lastUsed = now;
       const available = book.balance - book.pending - book.reserved;
-      if (available < holds[i].amountMicros) return { ok: false, index: i, availableMicros: Math.max(0, available) };
+      // A hold of nothing always fits, as `reserve` has it (an entry may be below zero by a billing margin).
+      if (holds[i].amountMicros > 0 && available < holds[i].amountMicros) return { ok: false, index: i, availableMicros: Math.max(0, available) };
       remainingMicros.push(available - holds[i].amountMicros);
     }
     const reservations = holds.map((h) => {

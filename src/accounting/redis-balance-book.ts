@@ -141,7 +141,7 @@ local left = {}
 for i = 1, n do
   local amount = tonumber(ARGV[3 + 4 * (i - 1) + 1])
   local available = availableOf(KEYS[2 * i - 1], KEYS[2 * i])
-  if available < amount then return { 'short', i, micros(available) } end
+  if amount > 0 and available < amount then return { 'short', i, micros(available) } end
   left[i] = available - amount
 end
 local out = { 'ok' }

@@ -78,7 +78,7 @@ function formatMoney(micros: number): string {
   return `$${(micros / 1_000_000).toFixed(6)}`;
 }
 
-/** No holds: a free request, or a postpaid account without budgets. */
+/** No holds: a free model, or a postpaid account without budgets. */
 const NO_HOLDS: HoldPlan = { holds: [], budgets: [], spans: [], budgetIds: undefined };
 
 /**
@@ -101,10 +101,12 @@ export async function admitRequest(
   const tokens = promptTokens + maxOutputTokens;
   const prices = model.prices;
   const maxCost = maxCostMicros(prices, promptTokens, maxOutputTokens, maxMedia);
-  const plan = maxCost > 0 ? planHolds(principal.accountId, principal.billing, principal.budgets, maxCost, Date.now()) : NO_HOLDS;
+  // A priced model holds its entries even when its maximum comes to zero (an input-only price and a prompt
+  // counted as nothing): the backend's usage can still cost something, and the book must see it settle.
+  const plan = prices !== null ? planHolds(principal.accountId, principal.billing, principal.budgets, maxCost, Date.now()) : NO_HOLDS;
   // Limits and one hold at once where the stores can (Redis: one round trip); undefined goes the separate way.
   const combined =
-    accounting.admit !== undefined && principal.limits.length > 0 && plan.holds.length === 1
+    accounting.admit !== undefined && principal.limits.length > 0 && plan.holds.length === 1 && maxCost > 0
       ? await accounting.admit(principal.limits, tokens, plan.holds[0].id, maxCost, state.requestDeferred === true)
       : undefined;
   if (combined !== undefined) {
