@@ -312,45 +312,30 @@ describe('settlement bounds (SPEC §10, §16)', () => {
     expect((await gw.gateway.store.accounts.getById(acct.accountId))!.balanceMicros).toBe(1_000_000 - 290);
   });
 
-  it('gives back what a pricier fallback reserved on top: the account can reserve its whole balance again', async () => {
-    const messages = [{ role: 'user', content: 'Fall back, please.' }];
+  it.each([
+    { primary: 'scripted-down', what: 'a priced model falling back to a pricier one reserves the difference on top and gives it back' },
+    { primary: 'free-down', what: 'a free model falling back to a priced one holds the fallback\'s maximum and settles its cost' },
+  ])('$what: the balance is spent exactly, never overdrawn', async ({ primary }) => {
+    const messages = [{ role: 'user', content: `Fall back from ${primary}, please.` }];
     const counted = countChatPromptTokens(messages);
     // Every token the request may use, so the fallback's cost is its whole reservation.
     script = (body) => ({ prompt_tokens: counted, completion_tokens: body.max_tokens });
     const priceyMax = maxCostMicros(modelPrices(PRICEY), counted, 10);
     expect(priceyMax).toBeGreaterThan(maxCostMicros(prices, counted, 10));
     const acct = await gw.createAccount({ creditMicros: 2 * priceyMax });
-    const first = await chat(acct.apiKey, { model: 'scripted-down', messages, max_tokens: 10 });
+    const first = await chat(acct.apiKey, { model: primary, messages, max_tokens: 10 });
     expect(first.status).toBe(200);
     expect(first.headers.get('x-floodgate-fallback')).toContain('model=scripted-pricey');
     const [r] = await waitForRecords(acct.accountId, 1);
     expect(r).toMatchObject({ model: 'scripted-pricey', costMicros: priceyMax });
-    // What is left is exactly one more such request's maximum cost.
-    const second = await chat(acct.apiKey, { model: 'scripted-pricey', messages, max_tokens: 10 });
-    expect(second.status).toBe(200);
-    await waitForRecords(acct.accountId, 2);
-    expect((await gw.gateway.store.accounts.getById(acct.accountId))!.balanceMicros).toBe(0);
-  });
-
-  it('a free model falling back to a priced one holds the fallback\'s maximum and settles its cost: the balance is never overdrawn', async () => {
-    const messages = [{ role: 'user', content: 'Free, then not.' }];
-    const counted = countChatPromptTokens(messages);
-    script = (body) => ({ prompt_tokens: counted, completion_tokens: body.max_tokens });
-    const priceyMax = maxCostMicros(modelPrices(PRICEY), counted, 10);
-    const acct = await gw.createAccount({ creditMicros: 2 * priceyMax });
-    const first = await chat(acct.apiKey, { model: 'free-down', messages, max_tokens: 10 });
-    expect(first.status).toBe(200);
-    expect(first.headers.get('x-floodgate-fallback')).toContain('model=scripted-pricey');
-    const [r] = await waitForRecords(acct.accountId, 1);
-    expect(r).toMatchObject({ model: 'scripted-pricey', costMicros: priceyMax });
-    // One more such request fits, and then nothing: the first one's cost counts against the balance.
+    // What is left is exactly one more such request's maximum cost, and then nothing.
     expect((await chat(acct.apiKey, { model: 'scripted-pricey', messages, max_tokens: 10 })).status).toBe(200);
     expect((await chat(acct.apiKey, { model: 'scripted-pricey', messages, max_tokens: 10 })).status).toBe(402);
     await waitForRecords(acct.accountId, 2);
     expect((await gw.gateway.store.accounts.getById(acct.accountId))!.balanceMicros).toBe(0);
     // Not enough for the fallback's maximum: it is skipped (never called), and the first model's failure says so.
     const poor = await gw.createAccount({ creditMicros: priceyMax - 1 });
-    const skipped = await chat(poor.apiKey, { model: 'free-down', messages, max_tokens: 10 });
+    const skipped = await chat(poor.apiKey, { model: primary, messages, max_tokens: 10 });
     expect(skipped.status).toBe(503);
     expect((await skipped.json()).error.message).toContain('"scripted-pricey" was skipped: your balance or budget cannot cover its price');
     await waitForRecords(poor.accountId, 1);
