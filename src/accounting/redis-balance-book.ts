@@ -214,6 +214,12 @@ redis.call('HSET', KEYS[1], 'credits', ARGV[1], 'at', now)
 return 1
 `;
 
+/** An entry's credits and debited as a script's two arguments: '' and '' when they were not read. */
+function creditArgs(credits: { balanceMicros: number; debitedMicros: number } | undefined): readonly string[] {
+  return credits === undefined ? NOT_READ : [String(credits.balanceMicros + credits.debitedMicros), String(credits.debitedMicros)];
+}
+const NOT_READ: readonly string[] = ['', ''];
+
 interface ScriptClient extends Redis {
   floodgateRenewReservations(...args: (string | number)[]): Promise<number>;
   floodgateWriteBackReservations(...args: (string | number)[]): Promise<number>;
@@ -297,30 +303,24 @@ export class RedisBalanceBook implements BalanceBook {
       return one.ok ? { ok: true, reservations: [one.reservation], remainingMicros: [one.remainingMicros ?? 0] } : { ok: false, index: 0, availableMicros: one.availableMicros };
     }
     if (holds.length === 0) return { ok: true, reservations: [], remainingMicros: [] };
-    if (this.redis.recovering !== undefined) await this.redis.recovering;
-    const base = `${this.instance}.${(this.next++).toString(36)}`;
+    const base = this.reservationId();
     const ids = holds.map((_, i) => `${base}.${i}`);
     const keys = holds.flatMap((h) => [this.balKey(h.id), this.resKey(h.id)]);
-    const run = (credits?: Map<string, { balanceMicros: number; debitedMicros: number }>) => {
-      const args: (string | number)[] = [this.redis.config.leaseMs, this.refreshMs, this.quietMs];
-      holds.forEach((h, i) => {
-        const c = credits?.get(h.id);
-        args.push(h.amountMicros, ids[i], c === undefined ? '' : c.balanceMicros + c.debitedMicros, c === undefined ? '' : c.debitedMicros);
-      });
-      return this.batch.call<(string | number)[]>('reserveAll', keys, args);
-    };
-    let reply;
+    let done;
     try {
-      reply = await run();
-      if (reply[0] === 'load' || reply[0] === 'short') {
-        const credits = await this.loadCredits(holds.map((h) => h.id));
-        const absent = holds.findIndex((h) => !credits.has(h.id));
-        if (absent >= 0) return { ok: false, index: absent, availableMicros: 0 };
-        reply = await run(credits);
-      }
+      done = await this.runWithCredits(
+        holds.map((h) => h.id),
+        (credits) => {
+          const args: (string | number)[] = [this.redis.config.leaseMs, this.refreshMs, this.quietMs];
+          holds.forEach((h, i) => args.push(h.amountMicros, ids[i], ...creditArgs(credits?.get(h.id))));
+          return this.batch.call<(string | number)[]>('reserveAll', keys, args);
+        },
+      );
     } catch (err) {
       throw this.failed(err);
     }
+    if ('absent' in done) return { ok: false, index: done.absent, availableMicros: 0 };
+    const reply = done.reply;
     if (reply[0] === 'short') return { ok: false, index: Number(reply[1]) - 1, availableMicros: Math.max(0, Number(reply[2])) };
     if (reply[0] !== 'ok') throw this.failed(new Error(`reserveAll: unexpected reply ${String(reply[0])}`));
     return {
@@ -332,26 +332,45 @@ export class RedisBalanceBook implements BalanceBook {
 
   /**
    * Runs a script that reserves `amountMicros` for the account (`BALANCE_LUA`: its keys and arguments come
-   * first). When it answers that credits are unknown or stale ('load'), or that they fall short ('short':
-   * a top-up not yet seen may turn that around), it runs once more with credits just read from the store.
-   * Undefined when the account does not exist.
+   * first), through `runWithCredits`. Undefined when the account does not exist.
    */
   async withCredits(
     accountId: string,
     amountMicros: number,
     run: (keys: string[], args: (string | number)[]) => Promise<(string | number)[]>,
   ): Promise<{ id: string; reply: (string | number)[] } | undefined> {
-    if (this.redis.recovering !== undefined) await this.redis.recovering;
-    const id = `${this.instance}.${(this.next++).toString(36)}`;
+    const id = this.reservationId();
     const keys = [this.balKey(accountId), this.resKey(accountId)];
-    const args = (credits = '', debited = ''): (string | number)[] => [amountMicros, id, this.redis.config.leaseMs, this.refreshMs, credits, debited, this.quietMs];
-    let reply = await run(keys, args());
+    const done = await this.runWithCredits([accountId], (credits) =>
+      run(keys, [amountMicros, id, this.redis.config.leaseMs, this.refreshMs, ...creditArgs(credits?.get(accountId)), this.quietMs]),
+    );
+    return 'absent' in done ? undefined : { id, reply: done.reply };
+  }
+
+  /**
+   * Runs a reservation script over `entries` (after a Redis recovery has written reservations back). When
+   * it answers that credits are unknown or stale ('load'), or that they fall short ('short': a top-up not
+   * yet seen may turn that around), it runs once more with every entry's credits just read from the store;
+   * `absent` names an entry the store does not have.
+   */
+  private async runWithCredits(
+    entries: readonly string[],
+    run: (credits: Map<string, { balanceMicros: number; debitedMicros: number }> | undefined) => Promise<(string | number)[]>,
+  ): Promise<{ reply: (string | number)[] } | { absent: number }> {
+    if (this.redis.recovering !== undefined) await this.redis.recovering;
+    let reply = await run(undefined);
     if (reply[0] === 'load' || reply[0] === 'short') {
-      const credits = (await this.loadCredits(accountId)).get(accountId);
-      if (credits === undefined) return undefined;
-      reply = await run(keys, args(String(credits.balanceMicros + credits.debitedMicros), String(credits.debitedMicros)));
+      const credits = await this.loadCredits(entries);
+      const absent = entries.findIndex((id) => !credits.has(id));
+      if (absent >= 0) return { absent };
+      reply = await run(credits);
     }
-    return { id, reply };
+    return { reply };
+  }
+
+  /** A new reservation's id: unique across instances (the instance's random part) and within one. */
+  private reservationId(): string {
+    return `${this.instance}.${(this.next++).toString(36)}`;
   }
 
   /** A reservation a script made (`withCredits`): held, renewed, and settled later. */
@@ -368,9 +387,9 @@ export class RedisBalanceBook implements BalanceBook {
     return new GatewayError('limits_unavailable', 'Your balance cannot be checked right now (its shared store is unreachable); retry shortly.', { retryAfterMs: 1000 });
   }
 
-  private async loadCredits(accountIds: string | readonly string[]): ReturnType<CreditsLoader> {
+  private async loadCredits(accountIds: readonly string[]): ReturnType<CreditsLoader> {
     try {
-      return await this.load(typeof accountIds === 'string' ? [accountIds] : accountIds);
+      return await this.load(accountIds);
     } catch (err) {
       throw new GatewayError('store_unavailable', 'Your balance cannot be read right now (the gateway\'s database is unreachable); retry shortly.', { retryAfterMs: 1000, cause: err });
     }
@@ -413,7 +432,7 @@ export class RedisBalanceBook implements BalanceBook {
 
   /** After a ledger entry: the account's credits as the store has them now. */
   async refresh(accountId: string): Promise<void> {
-    const credits = (await this.loadCredits(accountId)).get(accountId);
+    const credits = (await this.loadCredits([accountId])).get(accountId);
     if (credits === undefined) return;
     try {
       await this.client.floodgateSetCredits(this.balKey(accountId), credits.balanceMicros + credits.debitedMicros);
