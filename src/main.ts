@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // The `floodgate` CLI: serve, simulate, migrate, keys, accounts, usage, admin-token. Exit codes: 0 success,
 // 1 runtime failure, 2 bad usage, bad config or a pepper the store was not made with (SPEC §1).
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from './config/load.js';
 import { PepperMismatchError } from './auth/bootstrap.js';
@@ -13,13 +12,12 @@ import { registerAccountsCommands } from './cli/accounts.js';
 import { registerBudgetCommands } from './cli/budgets.js';
 import { registerUsageCommand } from './cli/usage.js';
 import { registerAdminTokenCommand } from './cli/admin-token.js';
+import { PACKAGE_VERSION } from './version.js';
 
-/** The package's version, from the package.json next to dist/ (in the repository and in an installed package alike). */
-const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
 const program = new Command('floodgate')
   .description('Floodgate: an OpenAI-compatible inference API gateway.')
-  .version(version, '-V, --version', 'print the version and exit')
+  .version(PACKAGE_VERSION, '-V, --version', 'print the version and exit')
   .showHelpAfterError()
   .exitOverride();
 

@@ -2,11 +2,12 @@
 // OpenAI's webhooks use) and POSTs it to every receiver that wants it, from a bounded queue, off the request
 // path, retrying with backoff. Loaded only when `alerts.webhooks` is configured (src/gateway.ts).
 import { createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
 import type { AlertsConfig } from '../config/load.js';
 import type { Logger } from '../observability/logger.js';
 import { addSecretValues } from '../observability/redact.js';
+import { throttledWarn, type ThrottledWarn } from '../observability/logger.js';
+import { PACKAGE_VERSION } from '../version.js';
 import type { AlertEvent, AlertEventType, AlertSink } from './events.js';
 
 /** How an attempt ended, as `floodgate_webhook_deliveries_total{outcome}` counts it. */
@@ -61,8 +62,7 @@ const CONCURRENCY = 4;
 /** A receiver's answer is read this far, then dropped: only its status matters. */
 const RESPONSE_READ_LIMIT = 64 * 1024;
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-const USER_AGENT = `floodgate/${VERSION}`;
+const USER_AGENT = `floodgate/${PACKAGE_VERSION}`;
 
 /** The HMAC key of a secret: `whsec_<base64>` is its decoded bytes, anything else its UTF-8 bytes (as the SDKs read it). */
 export function webhookKey(secret: string): Buffer {
@@ -166,7 +166,6 @@ class WebhookQueue implements WebhookSink {
   private readonly stopper = new AbortController();
   private readonly concurrency: number;
   private readonly maxBackoffMs: number;
-  private readonly logEveryMs: number;
   private readonly random: () => number;
   // The ready deliveries: an array read from `head` (shift() is O(n)), compacted now and then.
   private ready: (Delivery | undefined)[] = [];
@@ -178,7 +177,8 @@ class WebhookQueue implements WebhookSink {
   private closing = false;
   private aborted = false;
   private waiters: { done: () => boolean; resolve: () => void }[] = [];
-  private readonly lastLog = new Map<string, { at: number; suppressed: number }>();
+  /** A warning, at most once per `logEveryMs` of each kind, with how many were left out since. */
+  private readonly warn: ThrottledWarn;
   private closed: Promise<void> | undefined;
 
   constructor(
@@ -188,7 +188,7 @@ class WebhookQueue implements WebhookSink {
   ) {
     this.concurrency = options.concurrency ?? CONCURRENCY;
     this.maxBackoffMs = options.maxBackoffMs ?? MAX_BACKOFF_MS;
-    this.logEveryMs = options.logEveryMs ?? 10_000;
+    this.warn = throttledWarn(deps.logger, options.logEveryMs ?? 10_000);
     this.random = options.random ?? Math.random;
     this.recent = new RecentIds(options.recentIds ?? 10_000, options.recentTtlMs ?? DEDUP_TTL_MS);
     // Secrets are masked in every log line, whatever their shape.
@@ -388,18 +388,6 @@ class WebhookQueue implements WebhookSink {
       { reason, webhook: receiver.index, host: receiver.host, event_id: event.id, event_type: event.type, ...extra, ...(error === undefined ? {} : { err: error }) },
       reason === 'gave_up' ? 'webhook delivery given up' : 'webhook delivery dropped',
     );
-  }
-
-  /** A warning, at most once per `logEveryMs` of each kind, with how many were left out since. */
-  private warn(kind: string, fields: Record<string, unknown>, message: string): void {
-    const now = Date.now();
-    const last = this.lastLog.get(kind);
-    if (last !== undefined && now - last.at < this.logEveryMs) {
-      last.suppressed++;
-      return;
-    }
-    this.lastLog.set(kind, { at: now, suppressed: 0 });
-    this.deps.logger.warn({ ...fields, suppressed: last?.suppressed ?? 0 }, message);
   }
 
   /** Resolves once `done()` holds (checked whenever an attempt or a claim ends). */

@@ -25,3 +25,21 @@ export function createLogger(level: string, destination: NodeJS.WritableStream |
   // A descriptor (stdout) gets lines in batches, one write per batch (observability/log-destination).
   return pino(options, typeof destination === 'number' ? new LogDestination(destination) : destination);
 }
+
+/** Logs a warning of a kind (`key`) at most once per interval, with how many of that kind were left out since. */
+export type ThrottledWarn = (key: string, fields: Record<string, unknown>, message: string) => void;
+
+/** For warnings a failing dependency repeats per request or per event: a line now and then, never a flood. */
+export function throttledWarn(logger: Logger, everyMs: number): ThrottledWarn {
+  const last = new Map<string, { at: number; suppressed: number }>();
+  return (key, fields, message) => {
+    const now = Date.now();
+    const seen = last.get(key);
+    if (seen !== undefined && now - seen.at < everyMs) {
+      seen.suppressed++;
+      return;
+    }
+    last.set(key, { at: now, suppressed: 0 });
+    logger.warn({ ...fields, suppressed: seen?.suppressed ?? 0 }, message);
+  };
+}

@@ -7,7 +7,7 @@ import type { RedisConfig } from '../config/load.js';
 import type { RedisFailurePolicy } from '../config/schema.js';
 import { RedisBalanceBook, type CreditsLoader } from '../accounting/redis-balance-book.js';
 import { RedisLimiter } from '../limits/redis-limiter.js';
-import type { Logger } from '../observability/logger.js';
+import { throttledWarn, type Logger } from '../observability/logger.js';
 import { openRedis, redisErrorMessage, type RedisConnection } from './connection.js';
 import { admitAndReserve, type AdmitAndReserve } from './admission.js';
 import { clusterEvents, type ClusterEvent, type ClusterEvents } from './events.js';
@@ -57,17 +57,10 @@ export async function openSharedState(
   await redis.ready(Math.max(2000, config.commandTimeoutMs)).catch((err: unknown) => {
     logger.warn({ err: redisErrorMessage(err) }, 'redis not reachable at start: limits follow their failure policies until it is');
   });
-  const lastLog = new Map<string, { at: number; count: number }>();
+  const warn = throttledWarn(logger, LOG_EVERY_MS);
   const onFailure = (operation: string, policy: RedisFailurePolicy, err: unknown): void => {
     count(operation, policy);
-    const now = Date.now();
-    const seen = lastLog.get(operation);
-    if (seen !== undefined && now - seen.at < LOG_EVERY_MS) {
-      seen.count++;
-      return;
-    }
-    lastLog.set(operation, { at: now, count: 0 });
-    logger.warn({ operation, policy, err: redisErrorMessage(err), suppressed: seen?.count ?? 0 }, 'redis call failed');
+    warn(operation, { operation, policy, err: redisErrorMessage(err) }, 'redis call failed');
   };
   const limiter = new RedisLimiter(redis, config.failurePolicy, onFailure);
   const book = new RedisBalanceBook(redis, credits, onFailure);
