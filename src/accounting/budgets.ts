@@ -8,7 +8,7 @@ import type { AccountRepository, BillingMode } from '../store/accounts.js';
 import { MAX_BALANCE_MICROS } from '../store/ledger.js';
 import { GatewayError } from '../openai/errors.js';
 import { formatMicros } from '../admin/money.js';
-import { currentSpan, type BudgetPeriod, type PeriodSpan } from './budget-period.js';
+import { currentSpan, formatResetTime, type BudgetPeriod, type PeriodSpan } from './budget-period.js';
 import type { Hold } from './balance-book.js';
 
 /** The budget the principal carries (from the key lookup, cached with it for at most a second). */
@@ -53,16 +53,13 @@ export function budgetName(budget: BudgetRule): string {
 
 /** The 402 for a request whose maximum cost a budget's remainder cannot cover: names the budget and its reset. */
 export function budgetExceeded(budget: BudgetRule, span: PeriodSpan, maxCostMicros: number, availableMicros: number): GatewayError {
-  const resets = Number.isFinite(span.end) ? `It resets at ${new Date(span.end).toISOString()} (${budget.timeZone === 'UTC' ? 'UTC' : `${budget.timeZone} ${formatResetClock(budget)}`}).` : 'It does not reset: ask your administrator to raise it.';
+  const resets = Number.isFinite(span.end) ? `It resets at ${new Date(span.end).toISOString()} (${budget.timeZone === 'UTC' ? 'UTC' : `${budget.timeZone} ${formatResetTime(budget.resetMinutes)} local`}).` : 'It does not reset: ask your administrator to raise it.';
   return new GatewayError(
     'budget_exceeded',
     `Budget exceeded: ${budgetName(budget)} has $${formatMicros(availableMicros)} left, and this request may cost up to $${formatMicros(maxCostMicros)} (prompt plus output cap). ${resets} Lower max_tokens, or ask your administrator to raise the budget.`,
   );
 }
 
-function formatResetClock(budget: BudgetRule): string {
-  return `${String(Math.floor(budget.resetMinutes / 60)).padStart(2, '0')}:${String(budget.resetMinutes % 60).padStart(2, '0')} local`;
-}
 
 /**
  * The book's loader: balances for account ids, `limit − spent` for budget periods. A period whose budget

@@ -4,12 +4,11 @@
 import type { Config } from '../config/load.js';
 import type { AccountRecord, BillingMode } from '../store/accounts.js';
 import { spendKey, type BudgetRecord, type BudgetScope } from '../store/budgets.js';
-import { MAX_BALANCE_MICROS } from '../store/ledger.js';
 import { formatResetTime, isTimeZone, parseResetTime, periodSpan, type BudgetPeriod } from '../accounting/budget-period.js';
 import { AdminInputError, AdminNotFoundError, inputError } from './errors.js';
-import { AmountError, formatMicros, parseAmountMicros } from './money.js';
+import { formatMicros } from './money.js';
 import { checkBudgetBody } from './validate.js';
-import { findAccount, getKey, type AdminContext } from './operations.js';
+import { amountFrom, findAccount, getKey, type AdminContext } from './operations.js';
 
 export interface BudgetSpec {
   limitMicros: number;
@@ -24,30 +23,19 @@ export function billingModeOf(config: Config, account: Pick<AccountRecord, 'bill
   return account.billing ?? config.billing.tiers[account.tier] ?? config.billing.mode;
 }
 
-function money(decimal: string | number | null | undefined, micros: number | null | undefined, param: string): number | null | undefined {
-  if (decimal !== undefined && micros !== undefined) throw inputError(`${param}_micros`, `give ${param} or ${param}_micros, not both`);
-  if (micros !== undefined) return micros === null ? null : checkRange(micros, `${param}_micros`);
-  if (decimal === undefined || decimal === null) return decimal;
-  try {
-    return checkRange(parseAmountMicros(decimal), param);
-  } catch (err) {
-    if (err instanceof AmountError) throw inputError(param, err.message);
-    throw err;
-  }
-}
-
-function checkRange(micros: number, param: string): number {
-  if (micros < 0) throw inputError(param, 'must not be negative');
-  if (micros > MAX_BALANCE_MICROS) throw inputError(param, `must be at most ${formatMicros(MAX_BALANCE_MICROS)}`);
-  return micros;
+/** A budget's amount in micro-units (`name` in currency units, or `name_micros`), not negative; undefined when none. */
+function budgetAmount(decimal: string | number | null | undefined, micros: number | null | undefined, name: string): number | undefined {
+  const amount = amountFrom(decimal, micros, name, `${name}_micros`);
+  if (amount !== undefined && amount.micros < 0) throw inputError(amount.param, 'must not be negative');
+  return amount?.micros;
 }
 
 /** A budget body (`limit`, `period`, optional `soft_limit`, `reset_time`, `time_zone`), checked. */
 export function checkBudget(body: unknown): BudgetSpec {
   const b = checkBudgetBody(body);
-  const limitMicros = money(b.limit, b.limit_micros, 'limit');
-  if (limitMicros === undefined || limitMicros === null) throw new AdminInputError('limit', 'limit: is required (or limit_micros)');
-  const softLimitMicros = money(b.soft_limit, b.soft_limit_micros, 'soft_limit') ?? null;
+  const limitMicros = budgetAmount(b.limit, b.limit_micros, 'limit');
+  if (limitMicros === undefined) throw new AdminInputError('limit', 'limit: is required (or limit_micros)');
+  const softLimitMicros = budgetAmount(b.soft_limit, b.soft_limit_micros, 'soft_limit') ?? null;
   if (softLimitMicros !== null && softLimitMicros > limitMicros) throw inputError(b.soft_limit_micros !== undefined ? 'soft_limit_micros' : 'soft_limit', `must not exceed the limit (${formatMicros(limitMicros)})`);
   const resetMinutes = parseResetTime(b.reset_time ?? '00:00');
   if (resetMinutes === undefined) throw inputError('reset_time', `must be a time of day as HH:MM (00:00–23:59); got ${JSON.stringify(b.reset_time)}`);

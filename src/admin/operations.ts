@@ -95,11 +95,14 @@ function checkAmountSize(amount: { micros: number; param: string }): { micros: n
   return amount;
 }
 
-/** `amount` (currency units) or `amount_micros`, exactly one of them; undefined when neither is given. */
-function amountFrom(decimal: string | number | undefined, micros: number | undefined, decimalParam: string, microsParam: string): { micros: number; param: string } | undefined {
+/**
+ * `amount` (currency units) or `amount_micros`, at most one of them; undefined when neither is given, or
+ * when the one given is null (a field that may be cleared, such as a budget's soft limit).
+ */
+export function amountFrom(decimal: string | number | null | undefined, micros: number | null | undefined, decimalParam: string, microsParam: string): { micros: number; param: string } | undefined {
   if (decimal !== undefined && micros !== undefined) throw inputError(microsParam, `give ${decimalParam} or ${microsParam}, not both`);
-  if (micros !== undefined) return checkAmountSize({ micros, param: microsParam });
-  if (decimal === undefined) return undefined;
+  if (micros !== undefined) return micros === null ? undefined : checkAmountSize({ micros, param: microsParam });
+  if (decimal === undefined || decimal === null) return undefined;
   try {
     return checkAmountSize({ micros: parseAmountMicros(decimal), param: decimalParam });
   } catch (err) {

@@ -6,6 +6,7 @@ import type { BudgetScope } from '../store/budgets.js';
 import { billingModeOf, budgetView, checkBudget, deleteBudget, findBudget, setBudget, type BudgetStatus } from '../admin/budgets.js';
 import { checkAccountPatch, findAccount, updateAccount } from '../admin/operations.js';
 import { formatMicros } from '../admin/money.js';
+import { formatResetTime } from '../accounting/budget-period.js';
 import { addStoreOptions, adminContext, formatTime, loadCommandConfig, processOutput, runCliAction, UsageError, withStore, type CliOutput, type StoreCommandOptions } from './store-context.js';
 
 interface BudgetOptions extends StoreCommandOptions {
@@ -24,7 +25,7 @@ const BUDGET_FLAGS = { limit: '--limit', soft_limit: '--soft', period: '--period
 function describeBudget(status: BudgetStatus): string[] {
   const b = status.budget;
   const soft = b.softLimitMicros === null ? '' : `, alert at ${formatMicros(b.softLimitMicros)}`;
-  const period = b.period === 'none' ? 'in total' : `per ${b.period}, resetting at ${String(Math.floor(b.resetMinutes / 60)).padStart(2, '0')}:${String(b.resetMinutes % 60).padStart(2, '0')} ${b.timeZone}`;
+  const period = b.period === 'none' ? 'in total' : `per ${b.period}, resetting at ${formatResetTime(b.resetMinutes)} ${b.timeZone}`;
   const resets = Number.isFinite(status.periodEnd) ? `, resets ${formatTime(status.periodEnd)}` : '';
   return [`budget: ${formatMicros(b.limitMicros)} ${period}${soft}`, `this period: spent ${formatMicros(status.spentMicros)}, left ${formatMicros(Math.max(0, b.limitMicros - status.spentMicros))}${resets}`];
 }
