@@ -96,8 +96,7 @@ export async function deleteBudget(ctx: AdminContext, owner: BudgetOwnerRef): Pr
 export async function listBudgets(ctx: AdminContext, accountRef: string, now = Date.now()): Promise<BudgetStatus[]> {
   const account = await findAccount(ctx, accountRef);
   const budgets = await ctx.store.budgets.listForAccount(account.id);
-  const spent = await ctx.store.budgets.spent(budgets.map((b) => ({ ownerId: b.ownerId, period: b.period, start: periodSpan(b.period, b.resetMinutes, b.timeZone, now).start })));
-  return budgets.map((b, i) => withSpend(b, spent[i], now));
+  return withSpend(ctx, budgets, now);
 }
 
 export interface BudgetStatus {
@@ -110,14 +109,14 @@ export interface BudgetStatus {
 }
 
 async function budgetStatus(ctx: AdminContext, budget: BudgetRecord, now: number): Promise<BudgetStatus> {
-  const span = periodSpan(budget.period, budget.resetMinutes, budget.timeZone, now);
-  const [spent] = await ctx.store.budgets.spent([{ ownerId: budget.ownerId, period: budget.period, start: span.start }]);
-  return withSpend(budget, spent, now);
+  return (await withSpend(ctx, [budget], now))[0];
 }
 
-function withSpend(budget: BudgetRecord, spentMicros: number, now: number): BudgetStatus {
-  const span = periodSpan(budget.period, budget.resetMinutes, budget.timeZone, now);
-  return { budget, periodStart: span.start, periodEnd: span.end, spentMicros };
+/** Each budget with its period at `now` and what that period has spent (one read for all). */
+async function withSpend(ctx: AdminContext, budgets: readonly BudgetRecord[], now: number): Promise<BudgetStatus[]> {
+  const spans = budgets.map((b) => periodSpan(b.period, b.resetMinutes, b.timeZone, now));
+  const spent = await ctx.store.budgets.spent(budgets.map((b, i) => ({ ownerId: b.ownerId, period: b.period, start: spans[i].start })));
+  return budgets.map((budget, i) => ({ budget, periodStart: spans[i].start, periodEnd: spans[i].end, spentMicros: spent[i] }));
 }
 
 /** The wire form: money as decimal strings and micro-units, times as unix seconds (null: never). */
